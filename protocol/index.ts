@@ -1,0 +1,13 @@
+// The wire contract shared by the miner and validator sides. Pure: no I/O.
+export * from './status.js';
+export * from './codec.js';
+export * from './ss58.js';
+export * from './hotkey.js';
+export * from './signing.js';
+export * from './schema.js';
+export * from './envelope.js';
+export * from './keys.js';
+export * from './synapses/specs.js';
+export * from './synapses/allocate.js';
+export * from './synapses/challenge.js';
+export * from './synapses/index.js';

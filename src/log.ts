@@ -1,0 +1,28 @@
+// Structured logs: one JSON object a line, or a human format when stderr is a terminal.
+import { pino, destination, type Logger } from 'pino';
+
+export type { Logger };
+
+export interface LogOptions {
+  level?: string;
+  /** 'json' always writes JSON lines; 'pretty' forces the human format; 'auto' picks by TTY. */
+  format?: 'json' | 'pretty' | 'auto';
+}
+
+// Secrets that must never reach a log line, wherever they appear in a logged object.
+const REDACT = ['password', 'info', 'public_key', 'ssh_key', 'secretSeed', '*.password', '*.ssh_key', '*.public_key', '*.secretSeed'];
+
+export function createLogger(options: LogOptions = {}): Logger {
+  const level = options.level ?? process.env.LOG_LEVEL ?? 'info';
+  const pretty = options.format === 'pretty' || (options.format !== 'json' && process.stderr.isTTY);
+  const base = { level, redact: { paths: REDACT, censor: '[redacted]' }, base: undefined };
+  if (pretty) {
+    return pino({ ...base, transport: { target: 'pino-pretty', options: { destination: 2, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } } });
+  }
+  return pino(base, destination({ dest: 2, sync: false }));
+}
+
+/** A logger that writes nothing, for tests and benches. */
+export function silentLogger(): Logger {
+  return pino({ level: 'silent' });
+}
