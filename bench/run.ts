@@ -1,12 +1,8 @@
 // `npm run bench -- [name...]`: runs the named benchmarks (all when none is named).
-const BENCHES: Record<string, () => Promise<unknown>> = {};
-
-export function registerBench(name: string, run: () => Promise<unknown>): void {
-  BENCHES[name] = run;
-}
+import { BENCHES } from './registry.js';
 
 const wanted = process.argv.slice(2);
-// Each bench module registers itself; import them all here.
+// Each bench module calls registerBench (bench/registry.ts) when imported.
 const modules = ['./axon.js', './allocate.js', './challenge.js'];
 for (const m of modules) {
   try {
