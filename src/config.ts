@@ -1,0 +1,146 @@
+// The miner's command-line options: parsed and checked in one pure function, so every
+// bad flag is a one-line error before anything starts.
+import { parseArgs } from 'node:util';
+import { isIP } from 'node:net';
+import { resolve } from 'node:path';
+
+export interface MinerConfig {
+  host: string;
+  port: number;
+  dataDir: string;
+  sshPort: number;
+  sshBind: string;
+  validatorsFile?: string;
+  allowAny: boolean;
+  minStake: number;
+  dockerSocket: string;
+  baseImageFrom: string;
+  hashcatPath: string;
+  hashcatWorkload: number;
+  hashcatExtraArgs: string[];
+  challengeMaxDifficulty: number;
+  challengeTimeoutSeconds: number;
+  logFormat: 'json' | 'pretty' | 'auto';
+  logLevel: string;
+}
+
+export const MINER_DEFAULTS = {
+  host: '0.0.0.0',
+  port: 8091,
+  dataDir: './.miner',
+  sshPort: 4444,
+  sshBind: '0.0.0.0',
+  minStake: 0,
+  dockerSocket: '/var/run/docker.sock',
+  baseImageFrom: 'pytorch/pytorch:2.7.0-cuda12.6-cudnn9-runtime',
+  hashcatPath: 'hashcat',
+  hashcatWorkload: 3,
+  challengeMaxDifficulty: 12,
+  challengeTimeoutSeconds: 30,
+  logLevel: 'info',
+} as const;
+
+export const MINER_USAGE = `Usage: compute-miner miner [options]
+
+  --port N                  axon port (WebSocket + /health + /metrics) [${MINER_DEFAULTS.port}]
+  --host ADDR               address the axon listens on [${MINER_DEFAULTS.host}]
+  --data-dir DIR            hotkey, allocation record and keys [${MINER_DEFAULTS.dataDir}]
+  --ssh-port N              host port of the renter's SSH [${MINER_DEFAULTS.sshPort}]
+  --ssh-bind ADDR           address the SSH port is published on [${MINER_DEFAULTS.sshBind}]
+  --validators FILE         validator hotkeys allowed ("<ss58> [stake]" a line, "!<ss58>" denies)
+  --min-stake N             refuse allowed validators with less stake [${MINER_DEFAULTS.minStake}]
+  --allow-any               accept any validator hotkey (development only)
+  --docker-socket PATH      Docker daemon socket [${MINER_DEFAULTS.dockerSocket}]
+  --base-image-from IMAGE   FROM of ssh-image-base [${MINER_DEFAULTS.baseImageFrom}]
+  --hashcat-path PATH       hashcat executable for challenges [${MINER_DEFAULTS.hashcatPath}]
+  --hashcat-workload N      hashcat workload profile 1-4 [${MINER_DEFAULTS.hashcatWorkload}]
+  --hashcat-arg=ARG         extra hashcat argument (repeatable; note the "=")
+  --challenge-max-difficulty N   longest password solved [${MINER_DEFAULTS.challengeMaxDifficulty}]
+  --challenge-timeout S     seconds a challenge may take, queue wait included [${MINER_DEFAULTS.challengeTimeoutSeconds}]
+  --log-format F            json | pretty | auto (pretty on a terminal) [auto]
+  --log-level L             trace | debug | info | warn | error [${MINER_DEFAULTS.logLevel}]
+`;
+
+export type ConfigResult = { ok: true; config: MinerConfig } | { ok: false; error: string };
+
+function integer(name: string, raw: string | undefined, fallback: number, min: number, max: number): number {
+  if (raw === undefined) return fallback;
+  if (!/^\d+$/.test(raw)) throw new Error(`--${name} must be a whole number, not ${JSON.stringify(raw)}`);
+  const value = Number(raw);
+  if (value < min || value > max) throw new Error(`--${name} must be ${min}–${max}, not ${value}`);
+  return value;
+}
+
+function address(name: string, raw: string | undefined, fallback: string): string {
+  const value = raw ?? fallback;
+  if (isIP(value) === 0 && value !== 'localhost') throw new Error(`--${name} must be an IP address, not ${JSON.stringify(value)}`);
+  return value;
+}
+
+const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
+
+/** Parses `miner` flags; never throws, never touches the file system. */
+export function parseMinerArgs(argv: string[]): ConfigResult {
+  try {
+    const { values, positionals } = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        port: { type: 'string' },
+        host: { type: 'string' },
+        'data-dir': { type: 'string' },
+        'ssh-port': { type: 'string' },
+        'ssh-bind': { type: 'string' },
+        validators: { type: 'string' },
+        'min-stake': { type: 'string' },
+        'allow-any': { type: 'boolean' },
+        'docker-socket': { type: 'string' },
+        'base-image-from': { type: 'string' },
+        'hashcat-path': { type: 'string' },
+        'hashcat-workload': { type: 'string' },
+        'hashcat-arg': { type: 'string', multiple: true },
+        'challenge-max-difficulty': { type: 'string' },
+        'challenge-timeout': { type: 'string' },
+        'log-format': { type: 'string' },
+        'log-level': { type: 'string' },
+      },
+    });
+    if (positionals.length) throw new Error(`unexpected argument ${JSON.stringify(positionals[0])}`);
+    const logFormat = values['log-format'] ?? 'auto';
+    if (!['json', 'pretty', 'auto'].includes(logFormat)) throw new Error(`--log-format must be json, pretty or auto, not ${JSON.stringify(logFormat)}`);
+    const logLevel = values['log-level'] ?? MINER_DEFAULTS.logLevel;
+    if (!LOG_LEVELS.includes(logLevel)) throw new Error(`--log-level must be one of ${LOG_LEVELS.join(', ')}`);
+    const dataDir = values['data-dir'] ?? MINER_DEFAULTS.dataDir;
+    if (dataDir.trim() === '') throw new Error('--data-dir must not be empty');
+    const minStakeRaw = values['min-stake'];
+    const minStake = minStakeRaw === undefined ? MINER_DEFAULTS.minStake : Number(minStakeRaw);
+    if (!Number.isFinite(minStake) || minStake < 0 || minStakeRaw?.trim() === '') throw new Error('--min-stake must be a number ≥ 0');
+    const baseImageFrom = values['base-image-from'] ?? MINER_DEFAULTS.baseImageFrom;
+    if (!/^[a-z0-9][a-z0-9._\/:@-]{0,254}$/i.test(baseImageFrom)) throw new Error('--base-image-from must be an image reference like name:tag');
+    if (values.validators !== undefined && values['allow-any']) throw new Error('--validators and --allow-any exclude each other');
+    const config: MinerConfig = {
+      host: address('host', values.host, MINER_DEFAULTS.host),
+      port: integer('port', values.port, MINER_DEFAULTS.port, 0, 65535),
+      dataDir: resolve(dataDir),
+      sshPort: integer('ssh-port', values['ssh-port'], MINER_DEFAULTS.sshPort, 1, 65535),
+      sshBind: address('ssh-bind', values['ssh-bind'], MINER_DEFAULTS.sshBind),
+      validatorsFile: values.validators === undefined ? undefined : resolve(values.validators),
+      allowAny: values['allow-any'] ?? false,
+      minStake,
+      dockerSocket: values['docker-socket'] ?? MINER_DEFAULTS.dockerSocket,
+      baseImageFrom,
+      hashcatPath: values['hashcat-path'] ?? MINER_DEFAULTS.hashcatPath,
+      hashcatWorkload: integer('hashcat-workload', values['hashcat-workload'], MINER_DEFAULTS.hashcatWorkload, 1, 4),
+      hashcatExtraArgs: values['hashcat-arg'] ?? [],
+      challengeMaxDifficulty: integer('challenge-max-difficulty', values['challenge-max-difficulty'], MINER_DEFAULTS.challengeMaxDifficulty, 1, 16),
+      challengeTimeoutSeconds: integer('challenge-timeout', values['challenge-timeout'], MINER_DEFAULTS.challengeTimeoutSeconds, 1, 3600),
+      logFormat: logFormat as MinerConfig['logFormat'],
+      logLevel,
+    };
+    if (config.sshPort === config.port) throw new Error('--ssh-port and --port must differ');
+    return { ok: true, config };
+  } catch (err) {
+    return { ok: false, error: (err as Error).message };
+  }
+}

@@ -1,0 +1,54 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { parseMinerArgs, MINER_DEFAULTS } from '../src/config.js';
+
+test('no flags gives the documented defaults', () => {
+  const r = parseMinerArgs([]);
+  assert.ok(r.ok);
+  if (!r.ok) return;
+  assert.is(r.config.port, MINER_DEFAULTS.port);
+  assert.is(r.config.sshPort, MINER_DEFAULTS.sshPort);
+  assert.is(r.config.sshBind, '0.0.0.0');
+  assert.is(r.config.allowAny, false);
+  assert.ok(r.config.dataDir.endsWith('.miner'));
+});
+
+test('flags are read', () => {
+  const r = parseMinerArgs(['--port', '9000', '--ssh-port', '2222', '--ssh-bind', '127.0.0.1', '--allow-any', '--hashcat-arg=-O', '--hashcat-arg=--force']);
+  assert.ok(r.ok);
+  if (!r.ok) return;
+  assert.is(r.config.port, 9000);
+  assert.is(r.config.sshPort, 2222);
+  assert.is(r.config.sshBind, '127.0.0.1');
+  assert.is(r.config.allowAny, true);
+  assert.equal(r.config.hashcatExtraArgs, ['-O', '--force']);
+});
+
+const bad: [string[], RegExp][] = [
+  [['--port', 'abc'], /--port must be a whole number/],
+  [['--port', '70000'], /--port must be 0–65535/],
+  [['--port', '-1'], /--port/],
+  [['--ssh-port', '0'], /--ssh-port must be 1–65535/],
+  [['--ssh-bind', 'example.com'], /--ssh-bind must be an IP address/],
+  [['--host', '1.2.3'], /--host must be an IP address/],
+  [['--log-format', 'xml'], /--log-format/],
+  [['--log-level', 'loud'], /--log-level/],
+  [['--min-stake', '-5'], /--min-stake/],
+  [['--hashcat-workload', '9'], /--hashcat-workload must be 1–4/],
+  [['--challenge-max-difficulty', '40'], /--challenge-max-difficulty/],
+  [['--base-image-from', 'bad image; rm -rf /'], /--base-image-from/],
+  [['--validators', 'v.txt', '--allow-any'], /exclude each other/],
+  [['--port', '4444'], /must differ/],
+  [['--no-such-flag'], /Unknown option/],
+  [['stray'], /unexpected argument/],
+  [['--data-dir', ' '], /--data-dir/],
+];
+for (const [argv, message] of bad) {
+  test(`refuses ${argv.join(' ')}`, () => {
+    const r = parseMinerArgs(argv);
+    assert.not.ok(r.ok);
+    if (!r.ok) assert.match(r.error, message);
+  });
+}
+
+test.run();
