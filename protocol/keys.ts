@@ -1,6 +1,9 @@
 // Checks of the renter-supplied keys, before anything uses them.
 import { createPublicKey } from 'node:crypto';
-import { utils as ssh2Utils } from 'ssh2';
+import ssh2 from 'ssh2';
+
+// ssh2 is CommonJS: its named exports are not visible to an ES module import.
+const ssh2Utils = ssh2.utils;
 
 export const MIN_RSA_BITS = 2048;
 export const MAX_RSA_BITS = 4096;
