@@ -92,6 +92,8 @@ export function fromKeyFile(text: string): Hotkey {
   if (typeof file?.secretSeed !== 'string' || !/^0x[0-9a-fA-F]{64}$/.test(file.secretSeed)) {
     throw new Error('key file: secretSeed must be 0x followed by 64 hex digits');
   }
+  if (file.publicKey !== undefined && typeof file.publicKey !== 'string') throw new Error('key file: publicKey must be a string');
+  if (file.ss58Address !== undefined && typeof file.ss58Address !== 'string') throw new Error('key file: ss58Address must be a string');
   const hotkey = hotkeyFromSeed(Buffer.from(file.secretSeed.slice(2), 'hex'));
   if (file.publicKey !== undefined && file.publicKey.toLowerCase() !== `0x${hotkey.publicKey.toString('hex')}`) {
     throw new Error('key file: publicKey does not belong to secretSeed');

@@ -54,13 +54,14 @@ export const allocateRequestSchema = z.object({
   docker_action: dockerActionSchema,
 }).superRefine((req, ctx) => {
   const problem = (path: (string | number)[], message: string) => ctx.addIssue({ code: z.ZodIssueCode.custom, path, message });
-  const wantsResources = req.timeline > 0 && !req.docker_change;
+  const acts = req.docker_change && !req.checking;
+  const wantsResources = req.timeline > 0 && !acts;
   if (wantsResources) {
     if (!req.device_requirement.cpu) problem(['device_requirement', 'cpu', 'count'], 'is required');
     if (!req.device_requirement.ram) problem(['device_requirement', 'ram', 'capacity'], 'is required');
     if (!req.device_requirement.hard_disk) problem(['device_requirement', 'hard_disk', 'capacity'], 'is required');
   }
-  const needsHolderKey = !(req.checking && req.timeline > 0 && !req.docker_change);
+  const needsHolderKey = !(req.checking && req.timeline > 0);
   if (req.public_key === '') {
     if (needsHolderKey) problem(['public_key'], 'is required');
   } else {
@@ -71,7 +72,7 @@ export const allocateRequestSchema = z.object({
     const why = sshPublicKeyProblem(req.docker_requirement.ssh_key);
     if (why) problem(['docker_requirement', 'ssh_key'], why);
   }
-  if (req.docker_change) {
+  if (acts) {
     const { action, ssh_key, key_type } = req.docker_action;
     if (!(DOCKER_ACTIONS as readonly string[]).includes(action)) {
       problem(['docker_action', 'action'], `must be one of ${DOCKER_ACTIONS.join(', ')}`);
@@ -113,12 +114,13 @@ export type AllocateIntent =
 
 /** PROTOCOL.md's case table, as a pure function of a validated request. */
 export function allocateIntent(req: AllocateRequest): AllocateIntent {
+  // `checking` is a question whatever else is set: the table's checking rows ignore docker_change.
+  if (req.checking) return req.timeline > 0 ? { kind: 'check-free' } : { kind: 'check-holder' };
   if (req.docker_change) {
     const { action, key_type, ssh_key } = req.docker_action;
     if (action === 'exchange_key') return { kind: 'action', action, keyType: key_type === 'terminal' ? 'terminal' : 'user', sshKey: ssh_key };
     if (action === 'resume' || action === 'unpause') return { kind: 'action', action: 'unpause' };
     return { kind: 'action', action: action as 'restart' | 'pause' };
   }
-  if (req.checking) return req.timeline > 0 ? { kind: 'check-free' } : { kind: 'check-holder' };
   return req.timeline > 0 ? { kind: 'allocate' } : { kind: 'deallocate' };
 }
