@@ -11,3 +11,4 @@ export * from './synapses/specs.js';
 export * from './synapses/allocate.js';
 export * from './synapses/challenge.js';
 export * from './synapses/index.js';
+export * from './credentials.js';
