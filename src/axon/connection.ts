@@ -1,0 +1,160 @@
+// One WebSocket connection: frames in, replies out. A frame walks
+//   decode → Verifier (steps 1–6) → rate / in-flight / queue (step 7) → handler → signed reply,
+// and every way out of that walk goes through one `answer` that sends exactly one reply.
+import type { WebSocket } from 'ws';
+import { CloseCode, decode, encode, readableId } from '../../protocol/index.js';
+import type { Logger } from '../log.js';
+import type { AxonLimits } from './limits.js';
+import type { AxonMetrics } from './metrics.js';
+import type { PriorityQueue, Ticket } from './queue.js';
+import type { RateLimiter } from './rate.js';
+import { addressOf, Rejections, rejectionOf, type Rejection, type Replier, type ReplyAddress } from './replies.js';
+import type { Verifier, VerifiedRequest } from './verify.js';
+
+/** What every connection of one axon shares. */
+export interface AxonCore {
+  verifier: Verifier;
+  replier: Replier;
+  queue: PriorityQueue;
+  rate: RateLimiter;
+  limits: AxonLimits;
+  metrics: AxonMetrics;
+  log: Logger;
+}
+
+/** A request let into step 7: it ends with exactly one reply, or silently when the connection closes. */
+class PendingRequest {
+  answered = false;
+  timer: NodeJS.Timeout | undefined;
+  ticket: Ticket | null = null;
+
+  constructor(readonly connection: AxonConnection, readonly request: VerifiedRequest, readonly startedAt: number) {}
+
+  async run(): Promise<void> {
+    if (this.answered) return;
+    const { plugin, body, ctx } = this.request;
+    let reply: Uint8Array | Rejection;
+    try {
+      reply = encode(await plugin.forward(body, ctx));
+    } catch (err) {
+      if (this.answered) return;
+      reply = rejectionOf(err, ctx.log);
+    }
+    this.connection.answer(this, reply);
+  }
+
+  onDeadline(): void {
+    this.timer = undefined;
+    this.ticket?.cancel();
+    this.connection.answer(this, Rejections.timeout);
+    this.request.ctx.controller.abort(new Error('deadline passed'));
+  }
+}
+
+function onDeadline(this: PendingRequest): void {
+  this.onDeadline();
+}
+
+export class AxonConnection {
+  private readonly pending = new Set<PendingRequest>();
+  private idleTimer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly ws: WebSocket, private readonly core: AxonCore) {
+    this.idleTimer = setTimeout(() => this.close(CloseCode.POLICY_VIOLATION, 'no request received'), core.limits.idleTimeoutMs);
+    ws.on('message', (data: Buffer, isBinary: boolean) => this.onFrame(data, isBinary));
+    ws.on('close', () => this.onClose());
+    // ws closes the socket itself on protocol errors (1009 for an oversized frame, 1007 for bad UTF-8).
+    ws.on('error', (err) => core.log.debug({ err: err.message }, 'axon: connection error'));
+  }
+
+  close(code: number, reason: string): void {
+    this.core.log.debug({ code, reason }, 'axon: closing connection');
+    this.ws.close(code, reason);
+  }
+
+  private onFrame(data: Buffer, isBinary: boolean): void {
+    const startedAt = performance.now();
+    const receivedAt = Date.now();
+    if (this.idleTimer) {
+      clearTimeout(this.idleTimer);
+      this.idleTimer = undefined;
+    }
+    if (!isBinary) return this.onTextFrame(data, startedAt);
+    let raw: unknown;
+    try {
+      raw = decode(data);
+    } catch {
+      return this.close(CloseCode.INVALID_PAYLOAD, 'frame is not MessagePack');
+    }
+    const verdict = this.core.verifier.verify(raw, receivedAt, CloseCode.INVALID_PAYLOAD);
+    if (!verdict.ok) {
+      if (verdict.address === null) return this.close(verdict.closeCode, verdict.reason);
+      return this.send(verdict.address, verdict.rejection, startedAt);
+    }
+    this.admit(verdict.request, startedAt);
+  }
+
+  private onTextFrame(data: Buffer, startedAt: number): void {
+    let id: number | undefined;
+    let raw: unknown;
+    try {
+      raw = JSON.parse(data.toString('utf8'));
+      id = readableId(raw);
+    } catch {
+      id = undefined;
+    }
+    if (id === undefined) return this.close(CloseCode.UNSUPPORTED_DATA, 'text frames are not accepted');
+    this.send(addressOf(raw, id), Rejections.textFrame, startedAt);
+  }
+
+  /** Step 7: rate limit, in-flight cap, queue; then the handler runs under its deadline. */
+  private admit(request: VerifiedRequest, startedAt: number): void {
+    const { core } = this;
+    const { ctx, plugin, address } = request;
+    if (!core.rate.take(ctx.hotkey)) return this.send(address, Rejections.rateLimited, startedAt);
+    if (this.pending.size >= core.limits.maxInFlightPerConnection) return this.send(address, Rejections.tooManyInFlight, startedAt);
+    let priority = 0;
+    try {
+      priority = plugin.priority?.(ctx) ?? 0;
+    } catch (err) {
+      core.log.warn({ err, synapse: plugin.name }, 'axon: priority() failed; using 0');
+    }
+    const pending = new PendingRequest(this, request, startedAt);
+    this.pending.add(pending);
+    pending.timer = setTimeout(onDeadline.bind(pending), Math.max(0, ctx.deadline - Date.now()));
+    const ticket = core.queue.submit({ synapse: plugin.name, stake: ctx.stake, priority, run: () => pending.run() });
+    if (!ticket) return this.answer(pending, Rejections.queueFull);
+    pending.ticket = ticket;
+  }
+
+  /** Sends the one reply of a pending request: encoded response bytes, or a rejection. */
+  answer(pending: PendingRequest, reply: Uint8Array | Rejection): void {
+    if (pending.answered) return;
+    pending.answered = true;
+    if (pending.timer) clearTimeout(pending.timer);
+    this.pending.delete(pending);
+    this.send(pending.request.address, reply, pending.startedAt);
+  }
+
+  private send(address: ReplyAddress, reply: Uint8Array | Rejection, startedAt: number): void {
+    const { core, ws } = this;
+    const seconds = (performance.now() - startedAt) / 1000;
+    const ok = reply instanceof Uint8Array;
+    core.metrics.observe(address.name, ok ? 200 : reply.code, seconds);
+    if (ws.readyState !== ws.OPEN) return;
+    if (ws.bufferedAmount > core.limits.maxBufferedBytes) return this.close(CloseCode.POLICY_VIOLATION, 'replies are not being read');
+    ws.send(ok ? core.replier.ok(address, reply, seconds) : core.replier.error(address, reply, seconds));
+  }
+
+  private onClose(): void {
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    // Requests of a closed connection end silently; their handlers see the abort.
+    for (const pending of this.pending) {
+      pending.answered = true;
+      if (pending.timer) clearTimeout(pending.timer);
+      pending.ticket?.cancel();
+      pending.request.ctx.controller.abort(new Error('connection closed'));
+    }
+    this.pending.clear();
+  }
+}

@@ -1,0 +1,26 @@
+// Decoded validator public keys, by SS58 address: decoding an address and building a
+// KeyObject costs more than the signature check itself, so each hotkey pays it once.
+import type { KeyObject } from 'node:crypto';
+import { publicKeyObjectOfAddress } from '../../protocol/index.js';
+import { BoundedMap } from './lru.js';
+
+export class PublicKeyCache {
+  private readonly keys: BoundedMap<string, KeyObject>;
+
+  constructor(capacity: number) {
+    this.keys = new BoundedMap(capacity);
+  }
+
+  /** The key of `address`, or null when the address is not a valid SS58 Ed25519 address. */
+  get(address: string): KeyObject | null {
+    let key = this.keys.get(address);
+    if (key) return key;
+    try {
+      key = publicKeyObjectOfAddress(address);
+    } catch {
+      return null;
+    }
+    this.keys.set(address, key);
+    return key;
+  }
+}

@@ -1,0 +1,127 @@
+// The verification pipeline, in PROTOCOL.md's order:
+//   1 envelope shape 400 → unknown name 404 → unsupported version 400
+//   2 wrong axon hotkey 401   3 bad signature 401   4 replayed or stale nonce 401
+//   5 deny / allow / stake / plugin blacklist 403   6 body 422 (with the field's path)
+// Step 7 (rate, in-flight, queue, timeout) belongs to the server, which owns those resources.
+// A nonce is remembered only once the caller passes step 5, so hotkeys that are not let in
+// cannot fill the replay memory.
+import {
+  decode,
+  parseWith,
+  PROTOCOL_VERSION,
+  readableId,
+  requestSigningMessage,
+  Status,
+  verify,
+  type Hotkey,
+  type RequestEnvelope,
+} from '../../protocol/index.js';
+import type { Logger } from '../log.js';
+import { decideAccess, type AccessPolicy } from './access.js';
+import { AxonRequestContext } from './context.js';
+import { checkRequestEnvelope } from './envelope.js';
+import type { PublicKeyCache } from './keys.js';
+import { addressOf, reject, rejectionOf, type Rejection, type ReplyAddress } from './replies.js';
+import type { ReplayGuard } from './replay.js';
+import type { SynapsePlugin } from './synapse.js';
+
+export interface VerifiedRequest {
+  envelope: RequestEnvelope;
+  address: ReplyAddress;
+  plugin: SynapsePlugin;
+  body: unknown;
+  ctx: AxonRequestContext;
+}
+
+export type Verdict =
+  | { ok: true; request: VerifiedRequest }
+  | { ok: false; address: ReplyAddress; rejection: Rejection }
+  /** Not even an id to answer to: the connection is closed with this code. */
+  | { ok: false; address: null; closeCode: number; reason: string };
+
+export interface VerifierDeps {
+  hotkey: Hotkey;
+  plugins: ReadonlyMap<string, SynapsePlugin>;
+  access: AccessPolicy;
+  keys: PublicKeyCache;
+  replay: ReplayGuard;
+  maxTimeoutSeconds: number;
+  log: Logger;
+}
+
+export class Verifier {
+  constructor(private readonly deps: VerifierDeps) {}
+
+  /** Runs steps 1–6 on a decoded frame that arrived at `receivedAt` (ms since the epoch). */
+  verify(raw: unknown, receivedAt: number, invalidPayloadCode: number): Verdict {
+    const deps = this.deps;
+    // 1. shape, name, version
+    const shape = checkRequestEnvelope(raw);
+    if (!shape.ok) {
+      const id = readableId(raw);
+      if (id === undefined) return { ok: false, address: null, closeCode: invalidPayloadCode, reason: 'not a request envelope and no readable id' };
+      return { ok: false, address: addressOf(raw, id), rejection: reject(Status.BAD_REQUEST, `envelope: ${shape.message}`) };
+    }
+    const envelope = shape.value;
+    const { dendrite } = envelope;
+    const address: ReplyAddress = { v: envelope.v, id: envelope.id, name: envelope.name, dendriteHotkey: dendrite.hotkey, uuid: dendrite.uuid };
+    const fail = (code: number, message: string): Verdict => ({ ok: false, address, rejection: reject(code, message) });
+    const plugin = deps.plugins.get(envelope.name);
+    if (!plugin) return fail(Status.NOT_FOUND, `unknown synapse "${envelope.name}"`);
+    if (envelope.v !== PROTOCOL_VERSION) return fail(Status.BAD_REQUEST, `unsupported protocol version ${envelope.v} (this axon speaks ${PROTOCOL_VERSION})`);
+    // 2. addressed to this miner
+    if (envelope.axon.hotkey !== deps.hotkey.ss58Address) return fail(Status.UNAUTHORIZED, 'request is addressed to another axon hotkey');
+    // 3. signature
+    const key = deps.keys.get(dendrite.hotkey);
+    if (!key) return fail(Status.UNAUTHORIZED, 'dendrite hotkey is not a valid SS58 address');
+    const message = requestSigningMessage({
+      nonce: dendrite.nonce,
+      dendriteHotkey: dendrite.hotkey,
+      axonHotkey: envelope.axon.hotkey,
+      uuid: dendrite.uuid,
+      name: envelope.name,
+      body: envelope.body,
+    });
+    if (!verify(key, message, dendrite.signature)) return fail(Status.UNAUTHORIZED, 'signature does not verify');
+    // 4. replay
+    const timeoutSeconds = Math.min(envelope.timeout, deps.maxTimeoutSeconds);
+    const stale = deps.replay.check(dendrite.hotkey, dendrite.uuid, dendrite.nonce, timeoutSeconds, receivedAt);
+    if (stale) return fail(Status.UNAUTHORIZED, stale);
+    // 5. access
+    const access = decideAccess(deps.access, dendrite.hotkey);
+    if (!access.ok) return fail(Status.FORBIDDEN, access.message);
+    const ctx = new AxonRequestContext(
+      dendrite.hotkey,
+      access.stake,
+      receivedAt + timeoutSeconds * 1000,
+      receivedAt,
+      new AbortController(),
+      deps.log,
+      envelope.name,
+      envelope.id,
+    );
+    const refusal = plugin.blacklist?.(ctx);
+    if (refusal) return fail(Status.FORBIDDEN, refusal);
+    deps.replay.accept(dendrite.hotkey, dendrite.uuid, dendrite.nonce);
+    // 6. body
+    let decoded: unknown;
+    try {
+      decoded = decode(envelope.body);
+    } catch {
+      return fail(Status.UNPROCESSABLE, '(body): is not MessagePack');
+    }
+    if (typeof decoded !== 'object' || decoded === null || Array.isArray(decoded) || decoded instanceof Uint8Array) {
+      return fail(Status.UNPROCESSABLE, '(body): must be a map');
+    }
+    const body = parseWith(plugin.schema, decoded);
+    if (!body.ok) return fail(Status.UNPROCESSABLE, body.message);
+    if (plugin.verify) {
+      try {
+        plugin.verify(body.value, ctx);
+      } catch (err) {
+        return { ok: false, address, rejection: rejectionOf(err, deps.log) };
+      }
+    }
+    return { ok: true, request: { envelope, address, plugin, body: body.value, ctx } };
+  }
+}
