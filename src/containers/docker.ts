@@ -1,0 +1,215 @@
+// Every Docker side effect of the container manager, behind one small interface over
+// dockerode. Connection failures become DockerUnavailableError (→ 503 at the axon).
+import { PassThrough, type Readable } from 'node:stream';
+import Dockerode from 'dockerode';
+import { UnavailableError } from './errors.js';
+
+export const DEFAULT_DOCKER_SOCKET = '/var/run/docker.sock';
+
+/** The daemon does not answer (socket missing, refused, reset). */
+export class DockerUnavailableError extends UnavailableError {
+  constructor(cause?: unknown) {
+    super('Docker daemon unreachable');
+    this.name = 'DockerUnavailableError';
+    if (cause !== undefined) this.cause = cause;
+  }
+}
+
+/** An HTTP error answered by the daemon (404 no such container, 409 conflict, ...). */
+export function dockerStatus(err: unknown): number | undefined {
+  const code = (err as { statusCode?: unknown })?.statusCode;
+  return typeof code === 'number' ? code : undefined;
+}
+
+export interface DockerInfo {
+  Driver?: string;
+  DriverStatus?: Array<[string, string]> | null;
+  DockerRootDir?: string;
+  NCPU?: number;
+  MemTotal?: number;
+  ServerVersion?: string;
+}
+
+export interface ContainerSummary {
+  id: string;
+  name: string;
+  labels: Record<string, string>;
+  /** created, running, paused, restarting, exited, dead */
+  state: string;
+}
+
+export interface ExecResult {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** A progress line of a pull, import or build (a build step, a byte count, ...). */
+export type ProgressFn = (event: { stream?: string; status?: string; progress?: string; error?: string }) => void;
+
+export interface DockerEngine {
+  ping(timeoutMs?: number): Promise<boolean>;
+  info(): Promise<DockerInfo>;
+  /** The labels of an image, or null when there is no such image. */
+  imageLabels(ref: string): Promise<Record<string, string> | null>;
+  pullImage(ref: string, opts: { timeoutMs: number; onProgress?: ProgressFn }): Promise<void>;
+  importImage(tar: Readable, opts: { repo: string; tag: string; changes?: string[]; onProgress?: ProgressFn }): Promise<void>;
+  buildImage(contextDir: string, files: string[], opts: { tag: string; labels: Record<string, string>; signal?: AbortSignal; onProgress?: ProgressFn }): Promise<void>;
+  tagImage(source: string, repo: string, tag: string): Promise<void>;
+  /** Removes an image; a missing image is not an error. */
+  removeImage(ref: string): Promise<void>;
+  /** Removes dangling images carrying every one of `labels` ("key=value"). */
+  pruneDanglingImages(labels: string[]): Promise<void>;
+  createContainer(options: Dockerode.ContainerCreateOptions): Promise<string>;
+  startContainer(id: string): Promise<void>;
+  /** Runs a fixed argv in a running container; `stdin` is the only way data reaches it. */
+  exec(id: string, argv: string[], stdin?: string): Promise<ExecResult>;
+  /** SIGTERM to PID 1, then SIGKILL after `timeoutSeconds`. A missing container is not an error. */
+  stopContainer(id: string, timeoutSeconds: number): Promise<void>;
+  /** Force-removes a container; a missing container is not an error. */
+  removeContainer(id: string): Promise<void>;
+  pauseContainer(id: string): Promise<void>;
+  unpauseContainer(id: string): Promise<void>;
+  restartContainer(id: string, timeoutSeconds: number): Promise<void>;
+  inspectContainer(id: string): Promise<ContainerSummary | null>;
+  /** Tags of the images carrying every one of `labels` ("key=value"). */
+  listImages(labels: string[]): Promise<string[]>;
+  /** Containers (running or not) carrying every one of `labels` ("key=value"). */
+  listContainers(labels: string[]): Promise<ContainerSummary[]>;
+}
+
+const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOENT', 'ECONNRESET', 'EPIPE', 'EACCES', 'ETIMEDOUT', 'ENOTCONN', 'ECONNABORTED']);
+
+function isUnreachable(err: unknown): boolean {
+  const code = (err as { code?: unknown })?.code;
+  return typeof code === 'string' && UNREACHABLE.has(code);
+}
+
+async function guarded<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (isUnreachable(err)) throw new DockerUnavailableError(err);
+    throw err;
+  }
+}
+
+async function ignoring404<T>(fn: () => Promise<T>): Promise<void> {
+  try {
+    await fn();
+  } catch (err) {
+    if (dockerStatus(err) !== 404) throw err;
+  }
+}
+
+/** Waits for the end of a progress stream, failing on an `error` line. */
+function followProgress(docker: Dockerode, stream: NodeJS.ReadableStream, onProgress?: ProgressFn): Promise<void> {
+  return new Promise((resolve, reject) => {
+    docker.modem.followProgress(stream, (err: Error | null, events: Array<{ error?: string; errorDetail?: { message?: string } }>) => {
+      if (err) return reject(err);
+      const failed = events.find((e) => e.error || e.errorDetail);
+      if (failed) return reject(new Error(failed.errorDetail?.message ?? failed.error ?? 'docker reported an error'));
+      resolve();
+    }, (event: Parameters<ProgressFn>[0]) => onProgress?.(event));
+  });
+}
+
+function summary(id: string, name: string, labels: Record<string, string> | undefined, state: string): ContainerSummary {
+  return { id, name: name.replace(/^\//, ''), labels: labels ?? {}, state };
+}
+
+export function dockerodeEngine(docker: Dockerode): DockerEngine {
+  return {
+    async ping(timeoutMs = 2000) {
+      const timeout = new Promise<boolean>((resolve) => { const t = setTimeout(() => resolve(false), timeoutMs); t.unref(); });
+      return Promise.race([docker.ping().then(() => true, () => false), timeout]);
+    },
+    info: () => guarded(() => docker.info() as Promise<DockerInfo>),
+    imageLabels: (ref) => guarded(async () => {
+      try {
+        const image = await docker.getImage(ref).inspect();
+        return image.Config?.Labels ?? {};
+      } catch (err) {
+        if (dockerStatus(err) === 404) return null;
+        throw err;
+      }
+    }),
+    pullImage: (ref, { timeoutMs, onProgress }) => guarded(async () => {
+      const abort = new AbortController();
+      const timer = setTimeout(() => abort.abort(), timeoutMs);
+      try {
+        const stream = await docker.pull(ref, { abortSignal: abort.signal });
+        await followProgress(docker, stream, onProgress);
+      } finally {
+        clearTimeout(timer);
+      }
+    }),
+    importImage: (tar, { repo, tag, changes, onProgress }) => guarded(async () => {
+      const stream = await docker.importImage(tar, { repo, tag, changes } as object);
+      await followProgress(docker, stream, onProgress);
+    }),
+    buildImage: (contextDir, files, { tag, labels, signal, onProgress }) => guarded(async () => {
+      const stream = await docker.buildImage({ context: contextDir, src: files }, { t: tag, labels, rm: true, forcerm: true, abortSignal: signal } as Dockerode.ImageBuildOptions);
+      await followProgress(docker, stream, onProgress);
+    }),
+    tagImage: (source, repo, tag) => guarded(async () => { await docker.getImage(source).tag({ repo, tag }); }),
+    removeImage: (ref) => guarded(() => ignoring404(() => docker.getImage(ref).remove({ force: true }))),
+    pruneDanglingImages: (labels) => guarded(async () => {
+      await docker.pruneImages({ filters: { dangling: ['true'], label: labels } });
+    }),
+    createContainer: (options) => guarded(async () => (await docker.createContainer(options)).id),
+    startContainer: (id) => guarded(async () => { await docker.getContainer(id).start(); }),
+    exec: (id, argv, stdin) => guarded(async () => {
+      const exec = await docker.getContainer(id).exec({ Cmd: argv, AttachStdin: stdin !== undefined, AttachStdout: true, AttachStderr: true, Tty: false });
+      const stream = await exec.start({ hijack: true, stdin: stdin !== undefined });
+      const out: Buffer[] = [];
+      const err: Buffer[] = [];
+      const stdout = new PassThrough().on('data', (c: Buffer) => out.push(c));
+      const stderr = new PassThrough().on('data', (c: Buffer) => err.push(c));
+      docker.modem.demuxStream(stream, stdout, stderr);
+      const ended = new Promise<void>((resolve, reject) => {
+        stream.on('end', resolve);
+        stream.on('close', resolve);
+        stream.on('error', reject);
+      });
+      // Half-closes the hijacked connection: the command sees end of input.
+      if (stdin !== undefined) (stream as NodeJS.WritableStream).end(stdin);
+      await ended;
+      const { ExitCode } = await exec.inspect();
+      return { exitCode: ExitCode ?? -1, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') };
+    }),
+    stopContainer: (id, timeoutSeconds) => guarded(() => ignoring404(async () => {
+      try {
+        await docker.getContainer(id).stop({ t: timeoutSeconds });
+      } catch (err) {
+        if (dockerStatus(err) !== 304) throw err; // 304: already stopped
+      }
+    })),
+    removeContainer: (id) => guarded(() => ignoring404(() => docker.getContainer(id).remove({ force: true, v: true }))),
+    pauseContainer: (id) => guarded(async () => { await docker.getContainer(id).pause(); }),
+    unpauseContainer: (id) => guarded(async () => { await docker.getContainer(id).unpause(); }),
+    restartContainer: (id, timeoutSeconds) => guarded(async () => { await docker.getContainer(id).restart({ t: timeoutSeconds }); }),
+    inspectContainer: (id) => guarded(async () => {
+      try {
+        const c = await docker.getContainer(id).inspect();
+        const state = c.State.Paused ? 'paused' : c.State.Status;
+        return summary(c.Id, c.Name, c.Config.Labels, state);
+      } catch (err) {
+        if (dockerStatus(err) === 404) return null;
+        throw err;
+      }
+    }),
+    listImages: (labels) => guarded(async () => {
+      const list = await docker.listImages({ filters: { label: labels } });
+      return list.flatMap((i) => (i.RepoTags ?? []).filter((t) => t !== '<none>:<none>'));
+    }),
+    listContainers: (labels) => guarded(async () => {
+      const list = await docker.listContainers({ all: true, filters: { label: labels } });
+      return list.map((c) => summary(c.Id, c.Names[0] ?? c.Id, c.Labels, c.State));
+    }),
+  };
+}
+
+export function connectDocker(socketPath = DEFAULT_DOCKER_SOCKET): Dockerode {
+  return new Dockerode({ socketPath });
+}

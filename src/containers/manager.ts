@@ -1,0 +1,524 @@
+// The container manager: one rented container at a time, driven by Allocate. Owns the base
+// image, the allocation record, the expiry timer and every container it labels as its own.
+// All operations run one at a time (serializer), so concurrent requests never interleave.
+import { createHash, createPublicKey, randomBytes, timingSafeEqual } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type Dockerode from 'dockerode';
+import type { AllocateCredentials } from '../../protocol/index.js';
+import type { Logger } from '../log.js';
+import { ensureBaseImage } from './base-image.js';
+import { connectDocker, dockerodeEngine, dockerStatus, DockerUnavailableError, type DockerEngine, type DockerInfo } from './docker.js';
+import { UnavailableError } from './errors.js';
+import { countGpus, probeHost } from './host.js';
+import { allocationImageTag, containerName, DEFAULT_BASE_TAG, LABELS, ROLES, type ContainerRole } from './names.js';
+import {
+  containerCreateOptions, DEFAULT_MAX_SHM_BYTES, DEFAULT_RESTART_RETRIES, pickCpuset, renterDockerfile, requestedGpus,
+  resourceProblem, shmSizeBytes, storagePolicy, type DeviceRequirement, type HostResources, type StoragePolicy,
+} from './options.js';
+import { authorizedKeysText, credentialsStdin, exchangeKey, generatePassword, SET_CREDENTIALS_ARGV, SET_KEYS_ARGV, type KeyType } from './secrets.js';
+import { createExpiryScheduler } from './scheduler.js';
+import { serializer } from './serial.js';
+import { probeAddress, waitForSsh } from './ssh-ready.js';
+import { allocationStore, type AllocationRecord } from './store.js';
+
+export interface ContainerManagerOptions {
+  /** A dockerode client; default: the daemon on `dockerSocket`. */
+  docker?: Dockerode;
+  /** Docker's unix socket [/var/run/docker.sock]. */
+  dockerSocket?: string;
+  /** Where the allocation record, the allocation_key file and the build lock live. */
+  dataDir: string;
+  /** SS58 of this miner: the owner label of everything it creates. */
+  minerHotkey: string;
+  /** Host port the container's SSH is published on (the reply's `port`). */
+  sshPort: number;
+  /** Host address the SSH port is published on (127.0.0.1 for loopback only). */
+  sshBind: string;
+  /** Prefix of container and per-allocation image names [''], so tests never collide with a real miner. */
+  namePrefix?: string;
+  /** Extra labels on every container and per-allocation image (tests mark their run with one). */
+  labels?: Record<string, string>;
+  baseImage?: { from?: string; tag?: string; pullTimeoutMs?: number };
+  log: Logger;
+  /** Seconds between SIGTERM and SIGKILL when a container is stopped [2]. */
+  stopTimeoutSeconds?: number;
+  /** How long SSH may take to answer after start or restart [15 s]. */
+  sshReadyTimeoutMs?: number;
+  /** Longest build of a renter's `dockerfile` commands [10 min]. */
+  dockerfileBuildTimeoutMs?: number;
+  /** Cap of /dev/shm [64 GiB]. */
+  maxShmBytes?: number;
+  /** Docker restarts a failing container this many times [5]. */
+  restartRetries?: number;
+  /** Root password length [24]. */
+  passwordLength?: number;
+  /** `version` in the credentials JSON [1]. */
+  credentialsVersion?: number;
+  /** GPUs on this host; default: counted with nvidia-smi at start. */
+  gpuCount?: number;
+}
+
+export type BaseImageState = 'building' | 'ready' | 'failed';
+
+export interface ManagerState {
+  baseImage: BaseImageState;
+  baseImageError?: string;
+  allocated: boolean;
+  role?: ContainerRole;
+  /** Milliseconds since the epoch. */
+  deadline?: number;
+  /** Set when the storage driver cannot enforce `hard_disk.capacity`. */
+  storageLimit?: string;
+}
+
+/** A domain answer: status false with a reason the renter can read. */
+export interface Outcome {
+  status: boolean;
+  error?: string;
+}
+
+export type AllocationResult = { status: true; credentials: AllocateCredentials; warning?: string } | { status: false; error: string };
+
+export interface AllocationRequest {
+  /** Rental length in days (fractions allowed). */
+  timelineDays: number;
+  device: DeviceRequirement;
+  /** The renter's RSA public key (PEM): the holder of the allocation. */
+  publicKeyPem: string;
+  /** The renter's OpenSSH public key line, '' for none. */
+  sshKey: string;
+  /** Extra Dockerfile commands, '' for none. */
+  dockerfile: string;
+  /** Aborts a long dockerfile build when the requester is gone. */
+  signal?: AbortSignal;
+}
+
+export interface ContainerManager {
+  /** Reconciles Docker with the record, arms the expiry timer and starts the base image build. */
+  start(): Promise<void>;
+  /** Stops the timer; containers keep running (the record brings them back on the next start). */
+  stop(): Promise<void>;
+  state(): ManagerState;
+  /** Resolves when the base image is ready, rejects when its build failed. */
+  baseImageReady(): Promise<void>;
+  checkFree(device: DeviceRequirement): Promise<Outcome>;
+  checkHolder(publicKeyPem: string): Promise<Outcome>;
+  allocate(request: AllocationRequest): Promise<AllocationResult>;
+  deallocate(publicKeyPem: string): Promise<Outcome>;
+  exchangeKey(publicKeyPem: string, keyType: KeyType, sshKey: string): Promise<Outcome>;
+  restart(publicKeyPem: string): Promise<Outcome>;
+  pause(publicKeyPem: string): Promise<Outcome>;
+  unpause(publicKeyPem: string): Promise<Outcome>;
+  readonly sshPort: number;
+}
+
+const DAY_MS = 86_400_000;
+export const DEFAULT_STOP_TIMEOUT_SECONDS = 2;
+export const DEFAULT_SSH_READY_TIMEOUT_MS = 15_000;
+export const DEFAULT_DOCKERFILE_BUILD_TIMEOUT_MS = 10 * 60_000;
+
+/** Digest of a key's DER form: the same key in differently wrapped PEM text compares equal. */
+function holderDigest(pem: string): Buffer {
+  let material: Buffer;
+  try {
+    material = createPublicKey({ key: pem, format: 'pem' }).export({ type: 'spki', format: 'der' });
+  } catch {
+    material = Buffer.from(pem, 'utf8');
+  }
+  return createHash('sha256').update(material).digest();
+}
+
+/** Constant-time comparison of the request's key with the stored holder (base64 of the PEM). */
+export function isHolder(record: Pick<AllocationRecord, 'holderKey'>, publicKeyPem: string): boolean {
+  const stored = holderDigest(Buffer.from(record.holderKey, 'base64').toString('utf8'));
+  return timingSafeEqual(stored, holderDigest(publicKeyPem));
+}
+
+const NOT_HOLDER = 'permission denied: public_key is not the holder of this allocation';
+const NO_ALLOCATION = 'no allocation on this miner';
+
+function dockerMessage(err: unknown): string {
+  const json = (err as { json?: { message?: string } })?.json;
+  return (json?.message ?? (err as Error)?.message ?? String(err)).replace(/^\(HTTP code \d+\) [a-z ]+ - /, '');
+}
+
+export function createContainerManager(options: ContainerManagerOptions): ContainerManager {
+  const log = options.log.child({ component: 'containers' });
+  const engine: DockerEngine = dockerodeEngine(options.docker ?? connectDocker(options.dockerSocket));
+  mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
+  const store = allocationStore(options.dataDir);
+  const expiry = createExpiryScheduler();
+  const serialize = serializer();
+  const prefix = options.namePrefix ?? '';
+  const baseTag = options.baseImage?.tag ?? DEFAULT_BASE_TAG;
+  const stopSeconds = options.stopTimeoutSeconds ?? DEFAULT_STOP_TIMEOUT_SECONDS;
+  const sshTimeout = options.sshReadyTimeoutMs ?? DEFAULT_SSH_READY_TIMEOUT_MS;
+  const sshHost = probeAddress(options.sshBind);
+  const ownerFilter = `${LABELS.owner}=${options.minerHotkey}`;
+  const ourNames = new Set(ROLES.map((role) => containerName(prefix, role)));
+
+  let record: AllocationRecord | null = null;
+  let reconciled = false;
+  let gpuCount = options.gpuCount;
+  let storage: StoragePolicy | undefined;
+  let base: { state: BaseImageState; error?: string; done: Promise<void> } | undefined;
+  let stopped = false;
+
+  // --- dependencies -------------------------------------------------------------------------
+
+  async function dockerInfo(): Promise<DockerInfo> {
+    if (!(await engine.ping())) throw new DockerUnavailableError();
+    const info = await engine.info();
+    if (!storage) {
+      storage = storagePolicy(info);
+      if (!storage.enforced) log.warn(storage.reason);
+    }
+    return info;
+  }
+
+  async function hostResources(): Promise<HostResources> {
+    const info = await dockerInfo();
+    gpuCount ??= await countGpus();
+    return probeHost(info, gpuCount);
+  }
+
+  /** Starts (or restarts after a failure) the base image build in the background. */
+  function buildBaseImage(): Promise<void> {
+    if (base && base.state !== 'failed') return base.done;
+    const done = ensureBaseImage(engine, { ...options.baseImage, dataDir: options.dataDir, log }).then(
+      () => { base = { state: 'ready', done }; },
+      (err: unknown) => {
+        const message = err instanceof DockerUnavailableError ? 'Docker daemon unreachable' : (err as Error).message;
+        log.error({ err: message }, 'base image build failed');
+        base = { state: 'failed', error: message, done };
+        throw err;
+      },
+    );
+    done.catch(() => undefined);
+    base = { state: 'building', done };
+    return done;
+  }
+
+  /** Docker answers, the record matches Docker, and (for allocations) the base image exists. */
+  async function ready(needBaseImage: boolean): Promise<void> {
+    await dockerInfo();
+    if (!reconciled) await reconcile();
+    if (!needBaseImage) return;
+    if (base?.state === 'ready') return;
+    if (!base || base.state === 'failed') {
+      const previous = base?.error;
+      void buildBaseImage().catch(() => undefined);
+      throw new UnavailableError(previous ? `base image not ready yet: the last build failed (${previous}); rebuilding` : 'base image not ready yet: building');
+    }
+    throw new UnavailableError('base image not ready yet: building');
+  }
+
+  // --- teardown and reconcile ---------------------------------------------------------------
+
+  /** SIGTERM to PID 1 (docker-init forwards it to sshd), bounded wait, forced removal. */
+  async function removeContainer(id: string): Promise<void> {
+    const current = await engine.inspectContainer(id);
+    if (!current) return;
+    // A paused container cannot take SIGTERM; forced removal kills it directly.
+    if (current.state === 'running' || current.state === 'restarting') await engine.stopContainer(id, stopSeconds);
+    await engine.removeContainer(id);
+  }
+
+  async function pruneImages(): Promise<void> {
+    await engine.pruneDanglingImages([ownerFilter]).catch((err: unknown) => log.warn({ err: dockerMessage(err) }, 'image prune failed'));
+  }
+
+  /** Removes the allocation's container and image and clears the record. */
+  async function teardown(current: AllocationRecord, why: string): Promise<void> {
+    expiry.cancel();
+    await removeContainer(current.containerId);
+    if (current.ownImage) await engine.removeImage(current.image);
+    store.clear();
+    record = null;
+    log.info({ allocation: current.id, role: current.role, why }, 'allocation ended');
+    await pruneImages();
+  }
+
+  function arm(current: AllocationRecord): void {
+    expiry.schedule(current.deadline, () => {
+      void serialize(async () => {
+        if (record?.id !== current.id) return;
+        await teardown(current, 'deadline reached');
+      }).catch((err: unknown) => {
+        log.error({ err: dockerMessage(err), allocation: current.id }, 'expiry could not remove the container; retrying in 30 s');
+        setTimeout(() => { if (record?.id === current.id) arm({ ...current, deadline: 0 }); }, 30_000).unref();
+      });
+    });
+  }
+
+  /** Brings Docker and the record into agreement. Touches only containers labelled as ours. */
+  async function reconcile(): Promise<void> {
+    let stored: AllocationRecord | null;
+    try {
+      stored = store.read();
+    } catch (err) {
+      log.error({ err: (err as Error).message }, 'unreadable allocation record: clearing it; its container will be removed');
+      store.clear();
+      stored = null;
+    }
+    const containers = (await engine.listContainers([ownerFilter])).filter((c) => ourNames.has(c.name));
+    const own = stored ? containers.find((c) => c.id === stored!.containerId) : undefined;
+    for (const c of containers) {
+      if (c === own) continue;
+      log.warn({ container: c.name, id: c.id.slice(0, 12) }, 'removing a container of this miner that has no allocation record');
+      await removeContainer(c.id);
+      const image = c.labels[LABELS.allocation] ? allocationImageTag(prefix, c.labels[LABELS.allocation]!) : undefined;
+      if (image) await engine.removeImage(image);
+    }
+    record = null;
+    if (stored && !own) {
+      log.warn({ allocation: stored.id }, 'the allocation record names a container that no longer exists: clearing it');
+      if (stored.ownImage) await engine.removeImage(stored.image);
+      store.clear();
+    } else if (stored && own) {
+      record = stored;
+      if (stored.deadline <= Date.now()) {
+        await teardown(stored, 'deadline passed while the miner was down');
+      } else {
+        if (own.state === 'exited' || own.state === 'created') {
+          log.info({ allocation: stored.id }, 'starting the allocation container again');
+          await engine.startContainer(own.id);
+        }
+        arm(stored);
+        log.info({ allocation: stored.id, role: stored.role, deadline: new Date(stored.deadline).toISOString() }, 'allocation restored');
+      }
+    }
+    await pruneImages();
+    reconciled = true;
+  }
+
+  // --- holder checks ------------------------------------------------------------------------
+
+  /** The record when `pem` holds it, else the refusal. */
+  function holderRecord(pem: string): { ok: true; record: AllocationRecord } | { ok: false; outcome: Outcome } {
+    if (!record) return { ok: false, outcome: { status: false, error: NO_ALLOCATION } };
+    if (!isHolder(record, pem)) return { ok: false, outcome: { status: false, error: NOT_HOLDER } };
+    return { ok: true, record };
+  }
+
+  // --- allocation ---------------------------------------------------------------------------
+
+  async function buildRenterImage(allocationId: string, commands: string, labels: Record<string, string>, signal?: AbortSignal): Promise<string> {
+    const dockerfile = renterDockerfile(baseTag, commands);
+    if (!dockerfile.ok) throw new RefusalError(dockerfile.error);
+    const tag = allocationImageTag(prefix, allocationId);
+    const context = mkdtempSync(join(tmpdir(), 'compute-miner-renter-'));
+    const timeout = AbortSignal.timeout(options.dockerfileBuildTimeoutMs ?? DEFAULT_DOCKERFILE_BUILD_TIMEOUT_MS);
+    const abort = signal ? AbortSignal.any([timeout, signal]) : timeout;
+    try {
+      writeFileSync(join(context, 'Dockerfile'), dockerfile.text);
+      await engine.buildImage(context, ['Dockerfile'], { tag, labels: { ...labels, [LABELS.kind]: 'allocation' }, signal: abort });
+      return tag;
+    } catch (err) {
+      await engine.removeImage(tag).catch(() => undefined);
+      if (err instanceof DockerUnavailableError) throw err;
+      throw new RefusalError(timeout.aborted ? 'dockerfile build timed out' : `dockerfile build failed: ${dockerMessage(err)}`);
+    } finally {
+      rmSync(context, { recursive: true, force: true });
+    }
+  }
+
+  async function allocateNow(request: AllocationRequest): Promise<AllocationResult> {
+    await ready(true);
+    if (record && record.role === 'ssh-container') return { status: false, error: 'already allocated: this miner is rented out' };
+    const host = await hostResources();
+    const problem = resourceProblem(request.device, host);
+    if (problem) return { status: false, error: problem };
+    // A new allocation first ends a validator's test container (the seed's kill_container()).
+    if (record) await teardown(record, 'replaced by a new allocation');
+
+    const role: ContainerRole = request.device.testing ? 'ssh-test-container' : 'ssh-container';
+    const id = randomBytes(8).toString('hex');
+    const labels = { ...options.labels, [LABELS.owner]: options.minerHotkey, [LABELS.role]: role, [LABELS.allocation]: id };
+    const cpuset = pickCpuset(host.cpuCount, request.device.cpu?.count ?? 1);
+    if (!cpuset) return { status: false, error: 'insufficient CPU: not enough free cores' };
+    const memoryBytes = request.device.ram?.capacity ?? 0;
+    const warning = host.storage.enforced ? undefined : host.storage.reason;
+    if (warning) log.warn({ allocation: id }, warning);
+
+    let image = baseTag;
+    let ownImage = false;
+    try {
+      if (request.dockerfile.trim() !== '') {
+        image = await buildRenterImage(id, request.dockerfile, { ...options.labels, [LABELS.owner]: options.minerHotkey, [LABELS.allocation]: id }, request.signal);
+        ownImage = true;
+      }
+    } catch (err) {
+      if (err instanceof RefusalError) return { status: false, error: err.message };
+      throw err;
+    }
+
+    const name = containerName(prefix, role);
+    const create = containerCreateOptions({
+      name, image, labels, cpuset, memoryBytes,
+      shmBytes: shmSizeBytes(host.availableMemoryBytes, memoryBytes, options.maxShmBytes ?? DEFAULT_MAX_SHM_BYTES),
+      diskBytes: host.storage.enforced ? (request.device.hard_disk?.capacity ?? null) : null,
+      gpus: requestedGpus(request.device),
+      sshBind: options.sshBind,
+      sshPort: options.sshPort,
+      restartRetries: options.restartRetries ?? DEFAULT_RESTART_RETRIES,
+    });
+    const password = generatePassword(options.passwordLength);
+    const keys = request.sshKey ? { user: request.sshKey } : {};
+    let containerId: string | undefined;
+    try {
+      containerId = await engine.createContainer(create);
+      await engine.startContainer(containerId);
+      const created: AllocationRecord = {
+        version: 1, id, holderKey: Buffer.from(request.publicKeyPem, 'utf8').toString('base64'), role,
+        containerId, containerName: name, image, ownImage, port: options.sshPort, cpuset,
+        createdAt: Date.now(), deadline: Date.now() + request.timelineDays * DAY_MS, keys,
+      };
+      // Credentials go in while sshd starts; the record is on disk before the reply.
+      const [set] = await Promise.all([
+        engine.exec(containerId, SET_CREDENTIALS_ARGV, credentialsStdin(password, keys)),
+        waitForSsh(sshHost, options.sshPort, sshTimeout, request.signal),
+      ]);
+      if (set.exitCode !== 0) throw new Error(`setting the credentials failed with exit code ${set.exitCode}`);
+      store.write(created);
+      record = created;
+      arm(created);
+      log.info({ allocation: id, role, cpuset, memoryBytes, deadline: new Date(created.deadline).toISOString(), image }, 'allocated');
+      return { status: true, credentials: { username: 'root', password, port: options.sshPort, version: options.credentialsVersion ?? 1 }, ...(warning ? { warning } : {}) };
+    } catch (err) {
+      // Nothing of a failed allocation stays behind.
+      if (containerId) await removeContainer(containerId).catch(() => undefined);
+      else await engine.listContainers([ownerFilter, `${LABELS.allocation}=${id}`]).then((l) => Promise.all(l.map((c) => engine.removeContainer(c.id)))).catch(() => undefined);
+      if (ownImage) await engine.removeImage(image).catch(() => undefined);
+      if (record?.id === id) { store.clear(); record = null; }
+      if (err instanceof DockerUnavailableError) throw err;
+      const message = dockerMessage(err);
+      log.error({ allocation: id, err: message }, 'allocation failed');
+      if (dockerStatus(err) === 409) return { status: false, error: `container name conflict: ${message}` };
+      return { status: false, error: `allocation failed: ${message}` };
+    }
+  }
+
+  // --- actions ------------------------------------------------------------------------------
+
+  async function onHolderContainer(pem: string, act: (current: AllocationRecord) => Promise<Outcome>): Promise<Outcome> {
+    await ready(false);
+    const held = holderRecord(pem);
+    if (!held.ok) return held.outcome;
+    try {
+      return await act(held.record);
+    } catch (err) {
+      if (err instanceof DockerUnavailableError) throw err;
+      return { status: false, error: dockerMessage(err) };
+    }
+  }
+
+  async function stateOf(current: AllocationRecord): Promise<string> {
+    return (await engine.inspectContainer(current.containerId))?.state ?? 'gone';
+  }
+
+  const manager: ContainerManager = {
+    sshPort: options.sshPort,
+
+    async start() {
+      stopped = false;
+      try {
+        await dockerInfo();
+        await serialize(reconcile);
+      } catch (err) {
+        // Reconciled lazily, before the first request, once Docker answers.
+        log.error({ err: dockerMessage(err) }, 'cannot reconcile allocations now: Docker does not answer');
+      }
+      void buildBaseImage().catch(() => undefined);
+    },
+
+    async stop() {
+      stopped = true;
+      expiry.cancel();
+      await serialize(async () => undefined);
+    },
+
+    state() {
+      return {
+        baseImage: base?.state ?? 'building',
+        ...(base?.error ? { baseImageError: base.error } : {}),
+        allocated: record !== null,
+        ...(record ? { role: record.role, deadline: record.deadline } : {}),
+        ...(storage && !storage.enforced ? { storageLimit: storage.reason } : {}),
+      };
+    },
+
+    baseImageReady() {
+      return buildBaseImage();
+    },
+
+    checkFree: (device) => serialize(async () => {
+      await ready(true);
+      if (record?.role === 'ssh-container') return { status: false, error: 'already allocated: this miner is rented out' };
+      const problem = resourceProblem(device, await hostResources());
+      return problem ? { status: false, error: problem } : { status: true };
+    }),
+
+    checkHolder: (pem) => serialize(async () => {
+      await ready(false);
+      const held = holderRecord(pem);
+      if (!held.ok) return held.outcome;
+      const state = await stateOf(held.record);
+      return state === 'running' || state === 'paused' ? { status: true } : { status: false, error: `the container is ${state}` };
+    }),
+
+    allocate: (request) => serialize(() => {
+      if (stopped) throw new UnavailableError('the miner is stopping');
+      return allocateNow(request);
+    }),
+
+    deallocate: (pem) => serialize(() => onHolderContainer(pem, async (current) => {
+      await teardown(current, 'de-allocated by the holder');
+      return { status: true };
+    })),
+
+    exchangeKey: (pem, keyType, sshKey) => serialize(() => onHolderContainer(pem, async (current) => {
+      const state = await stateOf(current);
+      if (state !== 'running') return { status: false, error: `cannot exchange keys: the container is ${state}` };
+      const keys = exchangeKey(current.keys, keyType, sshKey);
+      const result = await engine.exec(current.containerId, SET_KEYS_ARGV, authorizedKeysText(keys));
+      if (result.exitCode !== 0) return { status: false, error: `writing authorized_keys failed with exit code ${result.exitCode}` };
+      const updated = { ...current, keys };
+      store.write(updated);
+      record = updated;
+      log.info({ allocation: current.id, keyType }, 'SSH key exchanged');
+      return { status: true };
+    })),
+
+    restart: (pem) => serialize(() => onHolderContainer(pem, async (current) => {
+      const state = await stateOf(current);
+      if (state === 'paused') return { status: false, error: 'cannot restart: the container is paused (unpause it first)' };
+      await engine.restartContainer(current.containerId, stopSeconds);
+      await waitForSsh(sshHost, current.port, sshTimeout);
+      log.info({ allocation: current.id }, 'container restarted');
+      return { status: true };
+    })),
+
+    pause: (pem) => serialize(() => onHolderContainer(pem, async (current) => {
+      const state = await stateOf(current);
+      if (state !== 'running') return { status: false, error: `cannot pause: the container is ${state}` };
+      await engine.pauseContainer(current.containerId);
+      log.info({ allocation: current.id }, 'container paused');
+      return { status: true };
+    })),
+
+    unpause: (pem) => serialize(() => onHolderContainer(pem, async (current) => {
+      const state = await stateOf(current);
+      if (state !== 'paused') return { status: false, error: `cannot unpause: the container is ${state}` };
+      await engine.unpauseContainer(current.containerId);
+      log.info({ allocation: current.id }, 'container unpaused');
+      return { status: true };
+    })),
+  };
+  return manager;
+}
+
+/** A refusal found deep in an operation (a bad dockerfile); becomes status false. */
+class RefusalError extends Error {}

@@ -1,0 +1,36 @@
+// Names and labels of everything the container manager creates. Labels let the miner find
+// every container and image it owns after a restart, and nothing else.
+
+/** The production allocation and the validator's short-lived test container, as in the seed. */
+export const ROLES = ['ssh-container', 'ssh-test-container'] as const;
+export type ContainerRole = (typeof ROLES)[number];
+
+export const LABELS = {
+  /** SS58 hotkey of the miner that made the object. */
+  owner: 'compute-miner.owner',
+  /** ContainerRole of a container. */
+  role: 'compute-miner.role',
+  /** Allocation id (random, per allocation) of a container or per-allocation image. */
+  allocation: 'compute-miner.allocation',
+  /** 'base' on the base image, 'rootfs' on the imported Debian root file system, 'allocation' on per-allocation images. */
+  kind: 'compute-miner.kind',
+  /** Digest of the base image recipe, so a changed recipe rebuilds the base image. */
+  recipe: 'compute-miner.recipe',
+} as const;
+
+export const DEFAULT_BASE_TAG = 'ssh-image-base:latest';
+export const DEFAULT_BASE_FROM = 'pytorch/pytorch:2.7.0-cuda12.6-cudnn9-runtime';
+export const ROOTFS_TAG = 'ssh-image-rootfs:bookworm';
+
+export function containerName(namePrefix: string, role: ContainerRole): string {
+  return `${namePrefix}${role}`;
+}
+
+/** The per-allocation image built from the renter's `dockerfile` commands. */
+export function allocationImageTag(namePrefix: string, allocationId: string): string {
+  return `${namePrefix}ssh-image-${allocationId}:latest`.toLowerCase();
+}
+
+export function ownerLabels(minerHotkey: string, extra: Record<string, string> = {}): Record<string, string> {
+  return { ...extra, [LABELS.owner]: minerHotkey };
+}

@@ -1,0 +1,110 @@
+// Test helpers for the container manager on the real Docker daemon: a per-run identity
+// (name prefix, owner hotkey, run label, data dir, free ports) whose cleanup removes every
+// container and image the run made, and an SSH client to log in to rented containers.
+import { randomBytes, generateKeyPairSync } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Dockerode from 'dockerode';
+import ssh2 from 'ssh2';
+import { generateHotkey, type Hotkey } from '../../protocol/index.js';
+
+export const RUN_LABEL = 'compute-miner.test-run';
+
+/** Fails (never skips) when the daemon does not answer: in CI and here alike. */
+export async function requireDocker(socketPath = '/var/run/docker.sock'): Promise<Dockerode> {
+  const docker = new Dockerode({ socketPath });
+  try {
+    await docker.ping();
+  } catch (err) {
+    throw new Error(`the Docker daemon does not answer on ${socketPath} (${(err as Error).message}); run scripts/bootstrap.mjs as root`);
+  }
+  return docker;
+}
+
+export interface TestRun {
+  id: string;
+  namePrefix: string;
+  hotkey: Hotkey;
+  labels: Record<string, string>;
+  dataDir: string;
+  /** Removes every container and image carrying this run's label, and the data dir. */
+  cleanup(): Promise<void>;
+}
+
+export function testRun(docker: Dockerode, area: string): TestRun {
+  const id = `${area}-${randomBytes(4).toString('hex')}`;
+  const dataDir = mkdtempSync(join(tmpdir(), `cm-${id}-`));
+  const labels = { [RUN_LABEL]: id };
+  return {
+    id,
+    namePrefix: `t-${id}-`,
+    hotkey: generateHotkey(),
+    labels,
+    dataDir,
+    async cleanup() {
+      await removeLabelled(docker, `${RUN_LABEL}=${id}`);
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function removeLabelled(docker: Dockerode, label: string): Promise<void> {
+  const containers = await docker.listContainers({ all: true, filters: { label: [label] } });
+  await Promise.all(containers.map((c) => docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined)));
+  const images = await docker.listImages({ all: true, filters: { label: [label] } });
+  for (const image of images) await docker.getImage(image.Id).remove({ force: true }).catch(() => undefined);
+}
+
+/** A port that was free a moment ago on 127.0.0.1. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export function renterKeys(): { publicKeyPem: string; privateKeyPem: string } {
+  const { publicKey, privateKey } = generateKeyPairSync('rsa', {
+    modulusLength: 2048,
+    publicKeyEncoding: { type: 'spki', format: 'pem' },
+    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+  });
+  return { publicKeyPem: publicKey, privateKeyPem: privateKey };
+}
+
+/** An ed25519 OpenSSH key pair: `public` is an authorized_keys line. */
+export function sshKeyPair(comment = 'renter'): { public: string; private: string } {
+  const pair = ssh2.utils.generateKeyPairSync('ed25519', { comment });
+  return { public: pair.public.trim(), private: pair.private };
+}
+
+export type SshAuth = { password: string } | { privateKey: string };
+
+/** Logs in as root on 127.0.0.1:port and runs `command`; resolves with its stdout. */
+export function sshRun(port: number, auth: SshAuth, command: string, timeoutMs = 10_000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const client = new ssh2.Client();
+    let out = '';
+    const timer = setTimeout(() => { client.end(); reject(new Error('ssh timed out')); }, timeoutMs);
+    const fail = (err: Error) => { clearTimeout(timer); client.end(); reject(err); };
+    client.on('ready', () => {
+      client.exec(command, (err, stream) => {
+        if (err) return fail(err);
+        stream.on('data', (d: Buffer) => { out += d.toString('utf8'); });
+        stream.stderr.on('data', () => undefined);
+        stream.on('close', () => { clearTimeout(timer); client.end(); resolve(out); });
+      });
+    });
+    client.on('error', fail);
+    client.connect({ host: '127.0.0.1', port, username: 'root', readyTimeout: timeoutMs, ...auth });
+  });
+}
+
+/** Memory limit of the cgroup the shell runs in (v1 or v2), in bytes. */
+export const MEMORY_LIMIT_COMMAND = 'cat /sys/fs/cgroup/memory.max 2>/dev/null || cat /sys/fs/cgroup/memory/memory.limit_in_bytes';
