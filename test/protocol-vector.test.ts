@@ -3,6 +3,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import {
   decode, parseWith, publicKeyObjectOfAddress, replyEnvelopeSchema, replySigningMessage, requestEnvelopeSchema,
   requestSigningMessage, specsRequestSchema, specsResponseSchema, verify,
@@ -14,6 +15,18 @@ const stored = JSON.parse(readFileSync(VECTOR_PATH, 'utf8')) as TestVector;
 
 test('every value of the stored vector is recomputed from its inputs', () => {
   assert.equal(buildVector(), stored);
+});
+
+test('protocol/README.md quotes every value of the vector exactly', () => {
+  const readme = readFileSync(join(dirname(VECTOR_PATH), 'README.md'), 'utf8').replace(/\s+/g, '');
+  const quoted = [
+    stored.keys.validator.publicKey, stored.keys.validator.ss58Address, stored.keys.miner.publicKey, stored.keys.miner.ss58Address,
+    stored.request.bodySha256, stored.request.signingString, stored.request.signatureHex, stored.request.frameHex,
+    stored.reply.bodyHex, stored.reply.bodySha256, stored.reply.signingString, stored.reply.signatureHex, stored.reply.frameHex,
+  ];
+  for (const value of quoted) assert.ok(readme.includes(value), `README lacks ${value.slice(0, 40)}…`);
+  assert.ok(readme.includes(`Frame(${stored.request.frameHex.length / 2}bytes`));
+  assert.ok(readme.includes(`Frame(${stored.reply.frameHex.length / 2}bytes`));
 });
 
 test('the request frame decodes to a valid envelope whose signature verifies', () => {
