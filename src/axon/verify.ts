@@ -110,7 +110,8 @@ export class Verifier {
     } catch {
       return fail(Status.UNPROCESSABLE, '(body): is not MessagePack');
     }
-    if (typeof decoded !== 'object' || decoded === null || Array.isArray(decoded) || decoded instanceof Uint8Array) {
+    // A MessagePack map decodes to a plain object; anything else (msgpackr's 0xC1 marker included) is refused.
+    if (typeof decoded !== 'object' || decoded === null || Object.getPrototypeOf(decoded) !== Object.prototype) {
       return fail(Status.UNPROCESSABLE, '(body): must be a map');
     }
     const body = parseWith(plugin.schema, decoded);
