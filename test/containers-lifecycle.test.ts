@@ -1,0 +1,232 @@
+// The container manager on the real Docker daemon: allocate → SSH with the password (cores
+// and memory limit as requested) → exchange keys → pause/unpause → restart → de-allocate,
+// secrets nowhere in Docker's metadata, holder checks, roles, renter Dockerfiles, and
+// 20 concurrent allocations yielding exactly one container.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type Dockerode from 'dockerode';
+import { createContainerManager, type ContainerManager } from '../src/containers/index.js';
+import type { AllocationRequest } from '../src/containers/manager.js';
+import { HOLDER_KEY_FILE, RECORD_FILE } from '../src/containers/store.js';
+import { sshAnswers } from '../src/containers/ssh-ready.js';
+import { silentLogger } from '../src/log.js';
+import { freePort, MEMORY_LIMIT_COMMAND, renterKeys, requireDocker, RUN_LABEL, sshKeyPair, sshRun, testRun, type TestRun } from './helpers/docker.js';
+
+const MiB = 1024 * 1024;
+
+interface Ctx {
+  docker: Dockerode;
+  run: TestRun;
+  port: number;
+  manager: ContainerManager;
+}
+const lifecycle = suite<Ctx>('container lifecycle');
+
+lifecycle.before(async (ctx) => {
+  ctx.docker = await requireDocker();
+  ctx.run = testRun(ctx.docker, 'life');
+  ctx.port = await freePort();
+  ctx.manager = createContainerManager({
+    docker: ctx.docker, dataDir: ctx.run.dataDir, minerHotkey: ctx.run.hotkey.ss58Address, sshPort: ctx.port, sshBind: '127.0.0.1',
+    namePrefix: ctx.run.namePrefix, labels: ctx.run.labels, log: silentLogger(),
+  });
+  await ctx.manager.start();
+  await ctx.manager.baseImageReady();
+});
+
+lifecycle.after(async (ctx) => {
+  await ctx.manager?.stop();
+  await ctx.run?.cleanup();
+});
+
+const request = (publicKeyPem: string, over: Partial<AllocationRequest> = {}): AllocationRequest => ({
+  timelineDays: 1,
+  device: { cpu: { count: 1 }, ram: { capacity: 256 * MiB }, hard_disk: { capacity: 1024 * MiB }, gpu: {}, testing: false },
+  publicKeyPem, sshKey: '', dockerfile: '', ...over,
+});
+
+async function expectRejection(promise: Promise<unknown>, pattern: RegExp): Promise<void> {
+  const outcome = await promise.then(() => null, (err: Error) => err);
+  assert.ok(outcome, 'expected a rejection');
+  assert.match(outcome!.message, pattern);
+}
+
+const runContainers = async (ctx: Ctx) =>
+  ctx.docker.listContainers({ all: true, filters: { label: [`${RUN_LABEL}=${ctx.run.id}`] } });
+
+lifecycle('allocate → SSH → exchange keys → pause → unpause → restart → de-allocate', async (ctx) => {
+  const holder = renterKeys();
+  const stranger = renterKeys();
+  const renterSsh = sshKeyPair('renter');
+  const newUserSsh = sshKeyPair('renter-2');
+  const terminalSsh = sshKeyPair('terminal');
+
+  const result = await ctx.manager.allocate(request(holder.publicKeyPem, {
+    sshKey: renterSsh.public,
+    device: { cpu: { count: 2 }, ram: { capacity: 512 * MiB }, hard_disk: { capacity: 1024 * MiB }, gpu: {}, testing: false },
+  }));
+  assert.ok(result.status, result.status ? '' : result.error);
+  if (!result.status) return;
+  const { password, port, username } = result.credentials;
+  assert.is(username, 'root');
+  assert.is(port, ctx.port);
+  assert.ok(password.length >= 20);
+  assert.ok(existsSync(join(ctx.run.dataDir, HOLDER_KEY_FILE)));
+  assert.is(ctx.manager.state().allocated, true);
+  assert.is(ctx.manager.state().role, 'ssh-container');
+
+  // The reply came after SSH answered: log in at once with the password.
+  const [nproc, memory] = (await sshRun(port, { password }, `nproc; ${MEMORY_LIMIT_COMMAND}`)).trim().split('\n');
+  assert.is(nproc, '2');
+  assert.is(Number(memory), 512 * MiB);
+  assert.is((await sshRun(port, { privateKey: renterSsh.private }, 'echo key-ok')).trim(), 'key-ok');
+
+  // Secrets never in Docker's metadata or logs.
+  const [container] = await runContainers(ctx);
+  assert.ok(container);
+  const inspected = JSON.stringify(await ctx.docker.getContainer(container!.Id).inspect());
+  assert.not.ok(inspected.includes(password), 'password in docker inspect');
+  const history = JSON.stringify(await ctx.docker.getImage(container!.Image).history());
+  assert.not.ok(history.includes(password), 'password in docker history');
+  const logs = (await ctx.docker.getContainer(container!.Id).logs({ stdout: true, stderr: true })).toString('latin1');
+  assert.not.ok(logs.includes(password), 'password in container logs');
+
+  // Holder checks: the holder is recognised; a stranger changes nothing.
+  assert.equal(await ctx.manager.checkHolder(holder.publicKeyPem), { status: true });
+  assert.equal(await ctx.manager.checkHolder(stranger.publicKeyPem), { status: false, error: 'permission denied: public_key is not the holder of this allocation' });
+  const denied = await ctx.manager.deallocate(stranger.publicKeyPem);
+  assert.is(denied.status, false);
+  assert.match(denied.error ?? '', /permission denied/);
+  assert.match((await ctx.manager.pause(stranger.publicKeyPem)).error ?? '', /permission denied/);
+  assert.is((await runContainers(ctx)).length, 1);
+  const busy = await ctx.manager.checkFree(request(holder.publicKeyPem).device);
+  assert.equal(busy, { status: false, error: 'already allocated: this miner is rented out' });
+
+  // Exchange keys: terminal key added, then the user key replaced; the other kind is kept.
+  assert.equal(await ctx.manager.exchangeKey(holder.publicKeyPem, 'terminal', terminalSsh.public), { status: true });
+  assert.equal(await ctx.manager.exchangeKey(holder.publicKeyPem, 'user', newUserSsh.public), { status: true });
+  assert.is((await sshRun(port, { privateKey: newUserSsh.private }, 'echo new-user')).trim(), 'new-user');
+  assert.is((await sshRun(port, { privateKey: terminalSsh.private }, 'echo terminal')).trim(), 'terminal');
+  await expectRejection(sshRun(port, { privateKey: renterSsh.private }, 'true'), /authentication methods failed/);
+
+  // Pause: SSH stops answering; unpause: it answers again.
+  assert.equal(await ctx.manager.pause(holder.publicKeyPem), { status: true });
+  assert.is(await sshAnswers('127.0.0.1', port, 1500), false);
+  assert.match((await ctx.manager.pause(holder.publicKeyPem)).error ?? '', /container is paused/);
+  assert.equal(await ctx.manager.checkHolder(holder.publicKeyPem), { status: true });
+  assert.equal(await ctx.manager.unpause(holder.publicKeyPem), { status: true });
+  assert.is((await sshRun(port, { password }, 'echo back')).trim(), 'back');
+
+  // Restart: same container, credentials kept, SSH answers when the reply comes.
+  const before = (await ctx.docker.getContainer(container!.Id).inspect()).State.StartedAt;
+  assert.equal(await ctx.manager.restart(holder.publicKeyPem), { status: true });
+  assert.is.not((await ctx.docker.getContainer(container!.Id).inspect()).State.StartedAt, before);
+  assert.is((await sshRun(port, { password }, 'echo restarted')).trim(), 'restarted');
+
+  // De-allocate: container gone, holder key and record cleared.
+  assert.equal(await ctx.manager.deallocate(holder.publicKeyPem), { status: true });
+  assert.is((await runContainers(ctx)).length, 0);
+  assert.not.ok(existsSync(join(ctx.run.dataDir, HOLDER_KEY_FILE)));
+  assert.not.ok(existsSync(join(ctx.run.dataDir, RECORD_FILE)));
+  assert.is(ctx.manager.state().allocated, false);
+  assert.equal(await ctx.manager.checkHolder(holder.publicKeyPem), { status: false, error: 'no allocation on this miner' });
+  assert.equal(await ctx.manager.deallocate(holder.publicKeyPem), { status: false, error: 'no allocation on this miner' });
+});
+
+lifecycle('each container has its own SSH host key', async (ctx) => {
+  const hostKey = async () => {
+    const keys = renterKeys();
+    const r = await ctx.manager.allocate(request(keys.publicKeyPem));
+    assert.ok(r.status);
+    if (!r.status) return '';
+    const key = await sshRun(ctx.port, { password: r.credentials.password }, 'cat /etc/ssh/ssh_host_ed25519_key.pub');
+    assert.equal(await ctx.manager.deallocate(keys.publicKeyPem), { status: true });
+    return key.trim();
+  };
+  const a = await hostKey();
+  const b = await hostKey();
+  assert.match(a, /^ssh-ed25519 /);
+  assert.is.not(a, b);
+});
+
+lifecycle('20 concurrent allocations: exactly one container, the others "already allocated"', async (ctx) => {
+  const renters = Array.from({ length: 20 }, () => renterKeys());
+  const results = await Promise.all(renters.map((r) => ctx.manager.allocate(request(r.publicKeyPem))));
+  const won = results.flatMap((r, i) => (r.status ? [i] : []));
+  assert.is(won.length, 1);
+  for (const r of results) if (!r.status) assert.is(r.error, 'already allocated: this miner is rented out');
+  assert.is((await runContainers(ctx)).length, 1);
+  assert.equal(await ctx.manager.deallocate(renters[won[0]!]!.publicKeyPem), { status: true });
+  assert.is((await runContainers(ctx)).length, 0);
+});
+
+lifecycle('a new allocation first removes a test container; a test allocation never displaces a rental', async (ctx) => {
+  const validator = renterKeys();
+  const renter = renterKeys();
+  const testing = await ctx.manager.allocate(request(validator.publicKeyPem, {
+    device: { cpu: { count: 1 }, ram: { capacity: 128 * MiB }, hard_disk: { capacity: 0 }, gpu: {}, testing: true },
+  }));
+  assert.ok(testing.status);
+  assert.is(ctx.manager.state().role, 'ssh-test-container');
+  const [testContainer] = await runContainers(ctx);
+  assert.is(testContainer?.Names[0], `/${ctx.run.namePrefix}ssh-test-container`);
+  assert.is(testContainer?.Labels['compute-miner.owner'], ctx.run.hotkey.ss58Address);
+  assert.is(testContainer?.Labels['compute-miner.role'], 'ssh-test-container');
+  // A test container does not make the miner busy.
+  assert.equal(await ctx.manager.checkFree(request(renter.publicKeyPem).device), { status: true });
+
+  const rental = await ctx.manager.allocate(request(renter.publicKeyPem));
+  assert.ok(rental.status);
+  const names = (await runContainers(ctx)).map((c) => c.Names[0]);
+  assert.equal(names, [`/${ctx.run.namePrefix}ssh-container`]);
+  assert.equal(await ctx.manager.checkHolder(validator.publicKeyPem), { status: false, error: 'permission denied: public_key is not the holder of this allocation' });
+
+  const another = await ctx.manager.allocate(request(validator.publicKeyPem, {
+    device: { cpu: { count: 1 }, ram: { capacity: 128 * MiB }, hard_disk: { capacity: 0 }, gpu: {}, testing: true },
+  }));
+  assert.equal(another, { status: false, error: 'already allocated: this miner is rented out' });
+  assert.equal(await ctx.manager.deallocate(renter.publicKeyPem), { status: true });
+  assert.is((await runContainers(ctx)).length, 0);
+});
+
+lifecycle('renter dockerfile commands: built on the base, image removed at de-allocation; forbidden ones refused', async (ctx) => {
+  const renter = renterKeys();
+  const r = await ctx.manager.allocate(request(renter.publicKeyPem, { dockerfile: 'RUN echo built-by-renter > /built\nENV RENTER=yes' }));
+  assert.ok(r.status, r.status ? '' : r.error);
+  if (!r.status) return;
+  assert.is((await sshRun(ctx.port, { password: r.credentials.password }, 'cat /built')).trim(), 'built-by-renter');
+  const images = await ctx.docker.listImages({ filters: { label: [`${RUN_LABEL}=${ctx.run.id}`] } });
+  assert.is(images.length, 1);
+  assert.equal(await ctx.manager.deallocate(renter.publicKeyPem), { status: true });
+  assert.is((await ctx.docker.listImages({ filters: { label: [`${RUN_LABEL}=${ctx.run.id}`] } })).length, 0);
+
+  const refused = await ctx.manager.allocate(request(renter.publicKeyPem, { dockerfile: 'USER nobody' }));
+  assert.equal(refused, { status: false, error: 'dockerfile: USER is not allowed (only RUN, ENV, WORKDIR)' });
+  const failing = await ctx.manager.allocate(request(renter.publicKeyPem, { dockerfile: 'RUN exit 3' }));
+  assert.is(failing.status, false);
+  if (!failing.status) assert.match(failing.error, /^dockerfile build failed/);
+  assert.is((await runContainers(ctx)).length, 0);
+  assert.is((await ctx.docker.listImages({ filters: { label: [`${RUN_LABEL}=${ctx.run.id}`] } })).length, 0);
+  assert.is(ctx.manager.state().allocated, false);
+});
+
+lifecycle('resources the host lacks are refused by check and by allocate, and nothing is created', async (ctx) => {
+  const renter = renterKeys();
+  const tooMany = request(renter.publicKeyPem, { device: { cpu: { count: 64 }, ram: { capacity: 256 * MiB }, hard_disk: { capacity: 0 }, gpu: {}, testing: false } });
+  const check = await ctx.manager.checkFree(tooMany.device);
+  assert.is(check.status, false);
+  assert.match(check.error ?? '', /^insufficient CPU: 64 cores requested/);
+  const gpu = request(renter.publicKeyPem, { device: { cpu: { count: 1 }, ram: { capacity: 256 * MiB }, hard_disk: { capacity: 0 }, gpu: { count: 1 }, testing: false } });
+  const noGpu = await ctx.manager.allocate(gpu);
+  assert.is(noGpu.status, false);
+  if (!noGpu.status) assert.match(noGpu.error, /^no GPU on this host/);
+  const memory = await ctx.manager.allocate(request(renter.publicKeyPem, { device: { cpu: { count: 1 }, ram: { capacity: 2 ** 49 }, hard_disk: { capacity: 0 }, gpu: {}, testing: false } }));
+  assert.is(memory.status, false);
+  assert.is((await runContainers(ctx)).length, 0);
+  assert.is(ctx.manager.state().allocated, false);
+  assert.equal(await ctx.manager.checkFree(request(renter.publicKeyPem).device), { status: true });
+});
+
+lifecycle.run();

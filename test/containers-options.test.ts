@@ -1,0 +1,235 @@
+// The pure parts of the container manager: request → Docker create options, resource checks,
+// cpusets, shm size, storage policy, renter Dockerfiles, authorized_keys blocks, passwords,
+// holder comparison, the expiry timer and the atomic allocation store.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { generateKeyPairSync } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  containerCreateOptions, pickCpuset, renterDockerfile, resourceProblem, shmSizeBytes, storagePolicy, requestedGpus,
+  type ContainerPlan, type HostResources, type DeviceRequirement,
+} from '../src/containers/options.js';
+import { authorizedKeysText, credentialsStdin, exchangeKey, generatePassword, SET_CREDENTIALS_ARGV, SET_KEYS_ARGV } from '../src/containers/secrets.js';
+import { isHolder } from '../src/containers/manager.js';
+import { createExpiryScheduler, MAX_TIMER_MS } from '../src/containers/scheduler.js';
+import { allocationStore, HOLDER_KEY_FILE, RECORD_FILE, type AllocationRecord } from '../src/containers/store.js';
+import { serializer } from '../src/containers/serial.js';
+import { baseDockerfile, recipeDigest, START_SSHD, SSHD_CONFIG } from '../src/containers/base-image.js';
+import { probeAddress } from '../src/containers/ssh-ready.js';
+
+const GiB = 1024 ** 3;
+const host = (over: Partial<HostResources> = {}): HostResources => ({
+  cpuCount: 2, availableMemoryBytes: 8 * GiB, freeDiskBytes: 100 * GiB, gpuCount: 0, storage: { enforced: false, reason: 'r' }, ...over,
+});
+const device = (over: Partial<DeviceRequirement> = {}): DeviceRequirement => ({
+  cpu: { count: 1 }, ram: { capacity: GiB }, hard_disk: { capacity: 10 * GiB }, gpu: {}, testing: false, ...over,
+});
+const plan = (over: Partial<ContainerPlan> = {}): ContainerPlan => ({
+  name: 'p-ssh-container', image: 'ssh-image-base:latest', labels: { 'compute-miner.owner': '5Abc' }, cpuset: '0-1',
+  memoryBytes: 2 * GiB, shmBytes: GiB, diskBytes: null, gpus: 0, sshBind: '127.0.0.1', sshPort: 4444, restartRetries: 5, ...over,
+});
+
+test('containerCreateOptions: cpuset, memory without swap, shm, init, restart on failure, SSH published on the bind address', () => {
+  const o = containerCreateOptions(plan());
+  assert.is(o.name, 'p-ssh-container');
+  assert.is(o.Image, 'ssh-image-base:latest');
+  assert.equal(o.Labels, { 'compute-miner.owner': '5Abc' });
+  assert.equal(o.ExposedPorts, { '22/tcp': {} });
+  const h = o.HostConfig!;
+  assert.is(h.CpusetCpus, '0-1');
+  assert.is(h.Memory, 2 * GiB);
+  assert.is(h.MemorySwap, 2 * GiB);
+  assert.is(h.ShmSize, GiB);
+  assert.is(h.Init, true);
+  assert.equal(h.RestartPolicy, { Name: 'on-failure', MaximumRetryCount: 5 });
+  assert.equal(h.PortBindings, { '22/tcp': [{ HostIp: '127.0.0.1', HostPort: '4444' }] });
+  assert.is(h.StorageOpt, undefined);
+  assert.is(h.DeviceRequests, undefined);
+  // No secret-bearing fields at all: credentials go in by exec after start.
+  assert.is(o.Env, undefined);
+  assert.is(o.Cmd, undefined);
+});
+
+test('containerCreateOptions: storage size only when enforced; NVIDIA device requests by count or -1 for all', () => {
+  assert.equal(containerCreateOptions(plan({ diskBytes: 10 * GiB })).HostConfig!.StorageOpt, { size: String(10 * GiB) });
+  assert.equal(containerCreateOptions(plan({ gpus: 2 })).HostConfig!.DeviceRequests, [{ Driver: 'nvidia', Count: 2, Capabilities: [['gpu']] }]);
+  assert.equal(containerCreateOptions(plan({ gpus: 'all' })).HostConfig!.DeviceRequests, [{ Driver: 'nvidia', Count: -1, Capabilities: [['gpu']] }]);
+});
+
+test('storagePolicy: overlay2 on extfs is reported as not enforced; xfs, btrfs, zfs are enforced', () => {
+  const ext = storagePolicy({ Driver: 'overlay2', DriverStatus: [['Backing Filesystem', 'extfs'], ['Supports d_type', 'true']] });
+  assert.is(ext.enforced, false);
+  assert.match(ext.reason ?? '', /storage limit not enforced: the overlay2 driver on extfs/);
+  assert.is(storagePolicy({ Driver: 'overlay2', DriverStatus: [['Backing Filesystem', 'xfs']] }).enforced, true);
+  assert.is(storagePolicy({ Driver: 'btrfs', DriverStatus: [] }).enforced, true);
+  assert.is(storagePolicy({ Driver: 'zfs' }).enforced, true);
+  assert.is(storagePolicy({ Driver: 'vfs', DriverStatus: null }).enforced, false);
+});
+
+test('resourceProblem: more cores, memory or disk than the host has; GPUs on a host without', () => {
+  assert.is(resourceProblem(device(), host()), null);
+  assert.match(resourceProblem(device({ cpu: { count: 3 } }), host()) ?? '', /^insufficient CPU: 3 cores requested, this host has 2/);
+  assert.match(resourceProblem(device({ ram: { capacity: 9 * GiB } }), host()) ?? '', /^insufficient memory/);
+  assert.match(resourceProblem(device({ hard_disk: { capacity: 101 * GiB } }), host()) ?? '', /^insufficient disk/);
+  assert.match(resourceProblem(device({ gpu: { count: 1 } }), host()) ?? '', /^no GPU on this host/);
+  assert.match(resourceProblem(device({ gpu: { count: 'all' } }), host()) ?? '', /^no GPU on this host/);
+  assert.is(resourceProblem(device({ gpu: { count: 0 } }), host()), null);
+  assert.is(resourceProblem(device({ gpu: { count: 2 } }), host({ gpuCount: 2 })), null);
+  assert.match(resourceProblem(device({ gpu: { count: 3 } }), host({ gpuCount: 2 })) ?? '', /^insufficient GPU: 3 requested/);
+  assert.is(requestedGpus(device({ gpu: {} })), 0);
+});
+
+test('pickCpuset: the lowest free cores as ranges; null when too few', () => {
+  assert.is(pickCpuset(4, 2), '0-1');
+  assert.is(pickCpuset(8, 4, [1, 2]), '0,3-5');
+  assert.is(pickCpuset(2, 2), '0-1');
+  assert.is(pickCpuset(2, 1), '0');
+  assert.is(pickCpuset(2, 3), null);
+  assert.is(pickCpuset(4, 2, [0, 1, 2]), null);
+  assert.is(pickCpuset(4, 0), null);
+});
+
+test('shmSizeBytes: 90% of available memory, capped by the memory limit and the cap', () => {
+  assert.is(shmSizeBytes(10 * GiB, 20 * GiB, 64 * GiB), Math.floor(9 * GiB));
+  assert.is(shmSizeBytes(10 * GiB, 2 * GiB, 64 * GiB), 2 * GiB);
+  assert.is(shmSizeBytes(100 * GiB, 200 * GiB, 16 * GiB), 16 * GiB);
+});
+
+test('renterDockerfile: RUN/ENV/WORKDIR on top of the base; FROM, USER, CMD, LABEL refused', () => {
+  const ok = renterDockerfile('ssh-image-base:latest', 'RUN pip install numpy\n\n# comment\nENV A=1\nWORKDIR /root\nRUN apt-get update && \\\n    true');
+  assert.ok(ok.ok);
+  if (ok.ok) assert.is(ok.text, 'FROM ssh-image-base:latest\nRUN pip install numpy\nENV A=1\nWORKDIR /root\nRUN apt-get update && \\\n    true\n');
+  for (const bad of ['FROM ubuntu', 'USER nobody', 'CMD ["sleep","1"]', 'ENTRYPOINT x', 'LABEL compute-miner.owner=x', 'run ok\nCOPY / /x']) {
+    const r = renterDockerfile('b', bad);
+    assert.is(r.ok, false, bad);
+    if (!r.ok) assert.match(r.error, /is not allowed \(only RUN, ENV, WORKDIR\)/);
+  }
+  const dangling = renterDockerfile('b', 'RUN a \\');
+  assert.is(dangling.ok, false);
+});
+
+test('authorized_keys: a user block and a terminal block; exchanging one keeps the other', () => {
+  const user = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIuser renter';
+  const terminal = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIterm validator';
+  const keys = exchangeKey({ user }, 'terminal', terminal);
+  const text = authorizedKeysText(keys);
+  assert.ok(text.includes(user) && text.includes(terminal));
+  assert.ok(text.indexOf('user key') < text.indexOf(user) && text.indexOf(user) < text.indexOf('terminal key'));
+  const swapped = authorizedKeysText(exchangeKey(keys, 'user', 'ssh-ed25519 AAAAnew new'));
+  assert.ok(!swapped.includes(user));
+  assert.ok(swapped.includes('ssh-ed25519 AAAAnew new') && swapped.includes(terminal));
+  assert.is(authorizedKeysText({}).split('\n').filter((l) => l && !l.startsWith('#')).length, 0);
+});
+
+test('credentials reach the container only on stdin of a fixed command', () => {
+  const stdin = credentialsStdin('pw-secret', { user: 'ssh-ed25519 AAAA k' });
+  assert.ok(stdin.startsWith('root:pw-secret\n'));
+  for (const argv of [SET_CREDENTIALS_ARGV, SET_KEYS_ARGV]) assert.not.ok(argv.join(' ').includes('pw-secret'));
+});
+
+test('generatePassword: ≥ 20 characters, different every time, refuses shorter', () => {
+  const seen = new Set<string>();
+  for (let i = 0; i < 200; i++) {
+    const p = generatePassword();
+    assert.ok(p.length >= 20);
+    assert.match(p, /^[A-Za-z0-9]+$/);
+    seen.add(p);
+  }
+  assert.is(seen.size, 200);
+  assert.throws(() => generatePassword(12), /at least 20/);
+});
+
+test('isHolder: the same key (even wrapped differently) matches; another key does not', () => {
+  const pem = generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey.export({ type: 'spki', format: 'pem' }).toString();
+  const other = generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey.export({ type: 'spki', format: 'pem' }).toString();
+  const record = { holderKey: Buffer.from(pem).toString('base64') };
+  assert.ok(isHolder(record, pem));
+  assert.ok(isHolder(record, pem.replace(/\n/g, '\r\n')));
+  assert.not.ok(isHolder(record, other));
+  assert.not.ok(isHolder(record, 'not a key'));
+});
+
+test('expiry scheduler: fires at the deadline; deadlines beyond 24.8 days hop instead of firing at once', async () => {
+  const scheduler = createExpiryScheduler();
+  let fired = 0;
+  scheduler.schedule(Date.now() + 50, () => { fired++; });
+  assert.is(fired, 0);
+  await new Promise((r) => setTimeout(r, 120));
+  assert.is(fired, 1);
+  assert.is(scheduler.deadline, undefined);
+
+  // A fake clock: 60 days away → hops of MAX_TIMER_MS, never an early fire.
+  let now = 0;
+  const far = createExpiryScheduler(() => now);
+  let early = 0;
+  far.schedule(60 * 86_400_000, () => { early++; });
+  await new Promise((r) => setTimeout(r, 30));
+  assert.is(early, 0);
+  assert.is(far.deadline, 60 * 86_400_000);
+  far.cancel();
+  assert.ok(MAX_TIMER_MS < 25 * 86_400_000);
+
+  const cancelled = createExpiryScheduler();
+  let calls = 0;
+  cancelled.schedule(Date.now() + 30, () => { calls++; });
+  cancelled.cancel();
+  await new Promise((r) => setTimeout(r, 60));
+  assert.is(calls, 0);
+});
+
+test('allocation store: atomic write, 0600 files, allocation_key = base64 of the PEM, clear removes both', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cm-store-'));
+  try {
+    const store = allocationStore(dir);
+    assert.is(store.read(), null);
+    const record: AllocationRecord = {
+      version: 1, id: 'abcdef0123456789', holderKey: Buffer.from('-----BEGIN PUBLIC KEY-----\nAA\n-----END PUBLIC KEY-----\n').toString('base64'),
+      role: 'ssh-container', containerId: 'c1', containerName: 'ssh-container', image: 'ssh-image-base:latest', ownImage: false,
+      port: 4444, cpuset: '0', createdAt: 1, deadline: 2, keys: { user: 'ssh-ed25519 AAAA x' },
+    };
+    store.write(record);
+    assert.equal(store.read(), record);
+    assert.is(readFileSync(join(dir, HOLDER_KEY_FILE), 'utf8'), record.holderKey);
+    assert.is(statSync(join(dir, RECORD_FILE)).mode & 0o777, 0o600);
+    assert.is(statSync(join(dir, HOLDER_KEY_FILE)).mode & 0o777, 0o600);
+    assert.equal(readdirSync(dir).sort(), [HOLDER_KEY_FILE, RECORD_FILE].sort()); // no temp files left
+    store.clear();
+    assert.is(store.read(), null);
+    assert.not.ok(existsSync(join(dir, HOLDER_KEY_FILE)));
+    writeFileSync(join(dir, RECORD_FILE), '{"version":1}');
+    assert.throws(() => store.read(), /not a valid allocation record/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('serializer: tasks run one at a time in order, a failure does not block the next', async () => {
+  const run = serializer();
+  const log: string[] = [];
+  const task = (name: string, ms: number, fail = false) => run(async () => {
+    log.push(`start ${name}`);
+    await new Promise((r) => setTimeout(r, ms));
+    log.push(`end ${name}`);
+    if (fail) throw new Error(name);
+    return name;
+  });
+  const results = await Promise.allSettled([task('a', 20), task('b', 5, true), task('c', 1)]);
+  assert.equal(log, ['start a', 'end a', 'start b', 'end b', 'start c', 'end c']);
+  assert.is(results[1]!.status, 'rejected');
+  assert.equal(results[2], { status: 'fulfilled', value: 'c' });
+});
+
+test('base image recipe: root login with password and key, per-container ed25519 host keys, digest follows FROM', () => {
+  assert.match(SSHD_CONFIG, /^PermitRootLogin yes$/m);
+  assert.match(SSHD_CONFIG, /^PasswordAuthentication yes$/m);
+  assert.match(SSHD_CONFIG, /^PubkeyAuthentication yes$/m);
+  assert.match(START_SSHD, /ssh-keygen -q -t ed25519/);
+  assert.match(baseDockerfile('x'), /rm -f \/etc\/ssh\/ssh_host_\*/); // no host key baked in
+  assert.is.not(recipeDigest('a'), recipeDigest('b'));
+  assert.is(probeAddress('0.0.0.0'), '127.0.0.1');
+  assert.is(probeAddress('127.0.0.1'), '127.0.0.1');
+});
+
+test.run();
