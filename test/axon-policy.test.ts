@@ -1,0 +1,274 @@
+// The axon's policies over real sockets: access list and stake, plugin blacklist, queue
+// priority, per-synapse concurrency, queue bound, rate limit, handler timeout and failures.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { decode, generateHotkey, Status, type Hotkey, type SynapseName } from '../protocol/index.js';
+import type { AccessPolicy } from '../src/axon/access.js';
+import { SynapseError, type RequestContext, type SynapsePlugin } from '../src/axon/synapse.js';
+import { echoPlugin, openAccess, RawClient, signedEnvelope, startTestAxon, type TestAxon } from './helpers/axon.js';
+
+async function ask(t: TestAxon, hotkey: Hotkey, opts: { name?: SynapseName; body?: Record<string, unknown>; timeout?: number } = {}) {
+  const c = await RawClient.connect(t.url);
+  try {
+    c.sendEnvelope(signedEnvelope({ hotkey, axonHotkey: t.hotkey.ss58Address, ...opts }));
+    return await c.nextReply(10_000);
+  } finally {
+    c.close();
+  }
+}
+
+async function queueDepth(t: TestAxon): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${t.port}/metrics`)).text();
+  return Number(/axon_queue_depth (\d+)/.exec(text)![1]);
+}
+
+async function until(check: () => Promise<boolean>, what: string, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+// --- access list, stake, blacklist ---
+const access = suite('axon access');
+const rich = generateHotkey();
+const poor = generateHotkey();
+const banned = generateHotkey();
+const stranger = generateHotkey();
+const refusedByPlugin = generateHotkey();
+let a: TestAxon;
+access.before(async () => {
+  const policy: AccessPolicy = {
+    allowAny: false,
+    allow: new Map([[rich.ss58Address, 10], [poor.ss58Address, 1], [banned.ss58Address, 100], [refusedByPlugin.ss58Address, 50]]),
+    deny: new Set([banned.ss58Address]),
+    minStake: 5,
+  };
+  const plugin = echoPlugin('Specs', { blacklist: (ctx: RequestContext) => (ctx.hotkey === refusedByPlugin.ss58Address ? 'not this one' : null) });
+  a = await startTestAxon({ plugins: [plugin], access: policy });
+});
+access.after(() => a.close());
+
+access('an allowed hotkey with enough stake is served and its stake reaches the handler', async () => {
+  const reply = await ask(a, rich);
+  assert.is(reply.status.code, 200);
+  assert.is((decode(reply.body!) as { stake: number }).stake, 10);
+});
+access('stake below the minimum gets 403', async () => {
+  const reply = await ask(a, poor);
+  assert.is(reply.status.code, Status.FORBIDDEN);
+  assert.match(reply.status.message, /below the minimum/);
+});
+access('a denied hotkey gets 403 even when also allowed', async () => {
+  const reply = await ask(a, banned);
+  assert.is(reply.status.code, Status.FORBIDDEN);
+  assert.match(reply.status.message, /denied/);
+});
+access('a hotkey not on the allow-list gets 403', async () => {
+  const reply = await ask(a, stranger);
+  assert.is(reply.status.code, Status.FORBIDDEN);
+  assert.match(reply.status.message, /not allowed/);
+});
+access("a plugin's blacklist gets 403 with its reason", async () => {
+  const reply = await ask(a, refusedByPlugin);
+  assert.is(reply.status.code, Status.FORBIDDEN);
+  assert.is(reply.status.message, 'not this one');
+});
+access('a refused request does not use up its nonce: signature checks still come first', async () => {
+  // A bad signature from a denied hotkey is 401 (step 3) before 403 (step 5).
+  const c = await RawClient.connect(a.url);
+  try {
+    const env = signedEnvelope({ hotkey: banned, axonHotkey: a.hotkey.ss58Address });
+    (env.dendrite as { signature: Buffer }).signature = Buffer.alloc(64);
+    c.sendEnvelope(env);
+    assert.is((await c.nextReply()).status.code, Status.UNAUTHORIZED);
+  } finally {
+    c.close();
+  }
+});
+access.run();
+
+const anyone = suite('axon allow-any');
+let y: TestAxon;
+const denied = generateHotkey();
+anyone.before(async () => {
+  y = await startTestAxon({ plugins: [echoPlugin()], access: { ...openAccess(), deny: new Set([denied.ss58Address]) } });
+});
+anyone.after(() => y.close());
+anyone('allowAny lets in unknown hotkeys but not denied ones', async () => {
+  assert.is((await ask(y, generateHotkey())).status.code, 200);
+  assert.is((await ask(y, denied)).status.code, Status.FORBIDDEN);
+});
+anyone.run();
+
+// --- priority ---
+const priority = suite('axon priority');
+const started: string[] = [];
+let release: () => void = () => {};
+let gate = new Promise<void>((r) => (release = r));
+let p: TestAxon;
+const whale = generateHotkey();
+const minnow = generateHotkey();
+const favourite = generateHotkey();
+priority.before(async () => {
+  const recording = (name: SynapseName): SynapsePlugin =>
+    echoPlugin(name, {
+      concurrency: 4,
+      priority: (ctx: RequestContext) => (ctx.hotkey === favourite.ss58Address ? 5 : 0),
+      async forward(req: { say?: string }) {
+        started.push(req.say ?? '');
+        if (req.say === 'blocker') await gate;
+        return {};
+      },
+    });
+  p = await startTestAxon({
+    plugins: [recording('Specs'), recording('Challenge'), recording('Allocate')],
+    access: { allowAny: true, allow: new Map([[whale.ss58Address, 10], [minnow.ss58Address, 1], [favourite.ss58Address, 1]]), deny: new Set(), minStake: 0 },
+    limits: { maxRunning: 1 },
+  });
+});
+priority.after(async () => {
+  release();
+  await p.close();
+});
+priority('queued requests run by synapse (Allocate > Challenge > Specs), then stake, then plugin priority, then arrival', async () => {
+  const c = await RawClient.connect(p.url);
+  try {
+    const send = (hotkey: Hotkey, name: SynapseName, say: string) =>
+      c.sendEnvelope(signedEnvelope({ hotkey, axonHotkey: p.hotkey.ss58Address, name, body: { say }, timeout: 30, uuid: say }));
+    send(minnow, 'Specs', 'blocker');
+    await until(async () => started.length === 1, 'the blocker to start');
+    send(minnow, 'Specs', 'specs-minnow-1');
+    send(minnow, 'Specs', 'specs-minnow-2');
+    send(favourite, 'Specs', 'specs-favourite');
+    send(whale, 'Specs', 'specs-whale');
+    send(minnow, 'Challenge', 'challenge-minnow');
+    send(whale, 'Challenge', 'challenge-whale');
+    send(minnow, 'Allocate', 'allocate-minnow');
+    await until(async () => (await queueDepth(p)) === 7, 'seven queued requests');
+    release();
+    for (let i = 0; i < 8; i++) assert.is((await c.nextReply()).status.code, 200);
+    assert.equal(started, [
+      'blocker',
+      'allocate-minnow',
+      'challenge-whale',
+      'challenge-minnow',
+      'specs-whale',
+      'specs-favourite',
+      'specs-minnow-1',
+      'specs-minnow-2',
+    ]);
+  } finally {
+    c.close();
+  }
+});
+priority.run();
+
+// --- concurrency, queue bound, rate, timeouts, failures ---
+const limits = suite('axon limits and handler outcomes');
+let running = 0;
+let maxRunning = 0;
+let lastSignal: AbortSignal | undefined;
+let l: TestAxon;
+limits.before(async () => {
+  const specs = echoPlugin('Specs', {
+    concurrency: 2,
+    async forward(req: { say?: string; wait_ms?: number }, ctx: RequestContext) {
+      lastSignal = ctx.signal;
+      running++;
+      maxRunning = Math.max(maxRunning, running);
+      try {
+        if (req.say === 'throw') throw new Error('secret detail at /srv/x.ts:12');
+        if (req.say === 'unavailable') throw new SynapseError(Status.UNAVAILABLE, 'docker daemon is down');
+        if (req.say === 'hang') await new Promise((r) => ctx.signal.addEventListener('abort', r));
+        if (req.wait_ms) await new Promise((r) => setTimeout(r, req.wait_ms));
+        return { echo: req.say ?? null };
+      } finally {
+        running--;
+      }
+    },
+  });
+  l = await startTestAxon({ plugins: [specs], limits: { maxQueued: 3, ratePerSecond: 0.01, rateBurst: 20 } });
+});
+limits.after(() => l.close());
+
+limits('a synapse never runs more handlers at once than its concurrency', async () => {
+  maxRunning = 0;
+  const client = generateHotkey();
+  const c = await RawClient.connect(l.url);
+  try {
+    for (let id = 1; id <= 5; id++) c.sendEnvelope(signedEnvelope({ hotkey: client, axonHotkey: l.hotkey.ss58Address, id, body: { wait_ms: 40 } }));
+    for (let i = 0; i < 5; i++) assert.is((await c.nextReply()).status.code, 200);
+    assert.is(maxRunning, 2);
+  } finally {
+    c.close();
+  }
+});
+
+limits('a request beyond the queue bound gets 503', async () => {
+  const client = generateHotkey();
+  const c = await RawClient.connect(l.url);
+  try {
+    // 2 run, 3 wait, the 6th finds the queue full.
+    for (let id = 1; id <= 6; id++) c.sendEnvelope(signedEnvelope({ hotkey: client, axonHotkey: l.hotkey.ss58Address, id, body: { wait_ms: 100 } }));
+    const first = await c.nextReply();
+    assert.is(first.id, 6);
+    assert.is(first.status.code, Status.UNAVAILABLE);
+    assert.match(first.status.message, /queue is full/);
+    for (let i = 0; i < 5; i++) assert.is((await c.nextReply()).status.code, 200);
+  } finally {
+    c.close();
+  }
+});
+
+limits('a hotkey over its rate gets 429 while another hotkey is served', async () => {
+  const client = generateHotkey();
+  const c = await RawClient.connect(l.url);
+  try {
+    const codes: number[] = [];
+    for (let id = 1; id <= 22; id++) {
+      c.sendEnvelope(signedEnvelope({ hotkey: client, axonHotkey: l.hotkey.ss58Address, id }));
+      codes.push((await c.nextReply()).status.code);
+    }
+    assert.equal(codes.slice(20), [Status.TOO_MANY_REQUESTS, Status.TOO_MANY_REQUESTS]);
+    assert.is(codes.filter((code) => code === 200).length, 20, 'the burst is served');
+    assert.is(codes.filter((code) => code === Status.TOO_MANY_REQUESTS).length, 2, 'beyond it, 429');
+  } finally {
+    c.close();
+  }
+  assert.is((await ask(l, generateHotkey())).status.code, 200);
+});
+
+limits('a handler that outruns the timeout gets 408 at the deadline and sees its signal aborted', async () => {
+  const began = Date.now();
+  const reply = await ask(l, generateHotkey(), { body: { say: 'hang' }, timeout: 0.3 });
+  const took = Date.now() - began;
+  assert.is(reply.status.code, Status.TIMEOUT);
+  assert.ok(took >= 250 && took < 3000, `answered at the deadline (${took} ms)`);
+  assert.ok(lastSignal?.aborted, 'the handler was aborted');
+});
+
+limits('a handler that throws gets 500 "internal error" and no detail', async () => {
+  const reply = await ask(l, generateHotkey(), { body: { say: 'throw' } });
+  assert.is(reply.status.code, Status.INTERNAL);
+  assert.is(reply.status.message, 'internal error');
+  assert.is(reply.body, undefined);
+});
+
+limits('a handler that throws a SynapseError gets its code and message', async () => {
+  const reply = await ask(l, generateHotkey(), { body: { say: 'unavailable' } });
+  assert.is(reply.status.code, Status.UNAVAILABLE);
+  assert.is(reply.status.message, 'docker daemon is down');
+});
+
+limits('closing the connection aborts the handler', async () => {
+  const c = await RawClient.connect(l.url);
+  lastSignal = undefined;
+  c.sendEnvelope(signedEnvelope({ hotkey: generateHotkey(), axonHotkey: l.hotkey.ss58Address, body: { say: 'hang' }, timeout: 30 }));
+  await until(async () => lastSignal !== undefined, 'the handler to start');
+  c.close();
+  await until(async () => lastSignal!.aborted, 'the abort');
+});
+
+limits.run();
