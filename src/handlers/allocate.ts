@@ -1,0 +1,71 @@
+// The Allocate synapse: PROTOCOL.md's case table (allocateIntent) mapped onto the container
+// manager. Domain refusals are status false with an error; a dependency that is down
+// (Docker, the base image still building) is a 503.
+import {
+  allocateIntent, allocateRequestSchema, encryptAllocationInfo, type AllocateRequest, type AllocateResponse,
+} from '../../protocol/index.js';
+import { SynapseError, type RequestContext, type SynapsePlugin } from '../axon/synapse.js';
+import { UnavailableError, type ContainerManager, type Outcome } from '../containers/index.js';
+
+/**
+ * One Allocate at a time reaches the manager (which serializes anyway); the others wait in
+ * the axon's queue instead of holding handler slots that Specs and Challenge need.
+ */
+export const ALLOCATE_CONCURRENCY = 1;
+
+export function allocatePlugin(manager: ContainerManager): SynapsePlugin<typeof allocateRequestSchema, AllocateResponse> {
+  const reply = (outcome: Outcome, info?: string): AllocateResponse => ({
+    output: {
+      status: outcome.status,
+      ...(info !== undefined ? { info } : {}),
+      port: manager.sshPort,
+      ...(outcome.error !== undefined ? { error: outcome.error } : {}),
+    },
+  });
+
+  async function decide(req: AllocateRequest, ctx: RequestContext): Promise<AllocateResponse> {
+    const intent = allocateIntent(req);
+    switch (intent.kind) {
+      case 'check-free':
+        return reply(await manager.checkFree(req.device_requirement));
+      case 'check-holder':
+        return reply(await manager.checkHolder(req.public_key));
+      case 'allocate': {
+        const result = await manager.allocate({
+          timelineDays: req.timeline,
+          device: req.device_requirement,
+          publicKeyPem: req.public_key,
+          sshKey: req.docker_requirement.ssh_key,
+          dockerfile: req.docker_requirement.dockerfile,
+          signal: ctx.signal,
+        });
+        if (!result.status) return reply(result);
+        ctx.log.info({ timeline: req.timeline }, 'allocation made');
+        return reply({ status: true }, encryptAllocationInfo(result.credentials, req.public_key));
+      }
+      case 'deallocate':
+        return reply(await manager.deallocate(req.public_key));
+      case 'action':
+        switch (intent.action) {
+          case 'exchange_key': return reply(await manager.exchangeKey(req.public_key, intent.keyType, intent.sshKey));
+          case 'restart': return reply(await manager.restart(req.public_key));
+          case 'pause': return reply(await manager.pause(req.public_key));
+          case 'unpause': return reply(await manager.unpause(req.public_key));
+        }
+    }
+  }
+
+  return {
+    name: 'Allocate',
+    schema: allocateRequestSchema,
+    concurrency: ALLOCATE_CONCURRENCY,
+    async forward(req, ctx) {
+      try {
+        return await decide(req, ctx);
+      } catch (err) {
+        if (err instanceof UnavailableError) throw new SynapseError(503, err.message);
+        throw err;
+      }
+    },
+  };
+}
