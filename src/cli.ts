@@ -1,0 +1,43 @@
+#!/usr/bin/env node
+// One command line for everything: the miner, key generation and the validator's tools.
+// Each command lives in src/commands/; this file only dispatches and turns errors into one line.
+import { UsageError } from './commands/usage.js';
+
+const USAGE = `Usage: compute-miner <command> [options]
+
+Commands:
+  miner                 run the miner (axon, containers, challenges); see "miner --help"
+  keygen [--out FILE]   create a hotkey file and print its SS58 address
+  validator <command>   talk to miners as a validator; see "validator --help"
+`;
+
+type Command = (argv: string[]) => Promise<number>;
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  miner: async () => (await import('./commands/miner.js')).runMiner,
+  keygen: async () => (await import('./commands/keygen.js')).runKeygen,
+  validator: async () => (await import('./commands/validator.js')).runValidator,
+};
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(USAGE);
+    return name === undefined ? 2 : 0;
+  }
+  const load = COMMANDS[name];
+  if (!load) throw new UsageError(`unknown command ${JSON.stringify(name)}\n\n${USAGE}`);
+  return (await load())(rest);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    // Mistakes get one line, not a stack trace; DEBUG=1 shows the stack.
+    const message = err instanceof Error ? err.message : String(err);
+    process.stderr.write(`error: ${message}\n`);
+    if (process.env.DEBUG && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
+    process.exitCode = err instanceof UsageError ? 2 : 1;
+  },
+);

@@ -1,0 +1,36 @@
+// `miner`: runs the miner until SIGINT/SIGTERM; SIGHUP re-reads the validators file.
+import { MINER_USAGE, parseMinerArgs } from '../config.js';
+import { createLogger } from '../log.js';
+import { startMiner } from '../miner.js';
+import { UsageError } from './usage.js';
+
+export async function runMiner(argv: string[]): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(MINER_USAGE);
+    return 0;
+  }
+  const parsed = parseMinerArgs(argv);
+  if (!parsed.ok) throw new UsageError(parsed.error);
+  const config = parsed.config;
+  const log = createLogger({ format: config.logFormat, level: config.logLevel });
+  const miner = await startMiner(config, log);
+  process.stdout.write(`miner hotkey ${miner.hotkey.ss58Address} listening on ${config.host}:${miner.port}\n`);
+
+  process.on('SIGHUP', () => miner.reloadValidators());
+  await new Promise<void>((resolve) => {
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      log.info({ signal }, 'stopping (rented containers keep running and are found again on the next start)');
+      miner.close().then(resolve, (err) => {
+        log.error({ err }, 'error while stopping');
+        resolve();
+      });
+    };
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM'));
+  });
+  log.flush?.();
+  return 0;
+}

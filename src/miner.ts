@@ -1,0 +1,103 @@
+// The composition root: builds the miner's parts from its configuration and wires them
+// into the axon. Nothing here does work of its own; every part is started and stopped here.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Hotkey } from '../protocol/index.js';
+import { createAxon, type Axon } from './axon/server.js';
+import { parseValidatorsFile, type AccessPolicy } from './axon/access.js';
+import type { SynapsePlugin } from './axon/synapse.js';
+import type { MinerConfig } from './config.js';
+import { connectDocker, createContainerManager, type ContainerManager } from './containers/index.js';
+import { allocatePlugin } from './handlers/allocate.js';
+import { specsPlugin } from './handlers/specs.js';
+import { loadOrCreateHotkey } from './keystore.js';
+import type { Logger } from './log.js';
+import { createSpecsProbe } from './specs/hardware.js';
+
+export interface RunningMiner {
+  hotkey: Hotkey;
+  port: number;
+  /** Re-reads the validators file (SIGHUP); a bad file keeps the old policy. */
+  reloadValidators(): void;
+  close(): Promise<void>;
+}
+
+/** Reads the access policy the options describe; throws with the file's name and line. */
+export function loadAccessPolicy(config: Pick<MinerConfig, 'validatorsFile' | 'allowAny' | 'minStake'>): AccessPolicy {
+  if (config.validatorsFile === undefined) {
+    return { allowAny: config.allowAny, allow: new Map(), deny: new Set(), minStake: config.minStake };
+  }
+  let text: string;
+  try {
+    text = readFileSync(config.validatorsFile, 'utf8');
+  } catch (err) {
+    throw new Error(`--validators ${config.validatorsFile}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
+  }
+  try {
+    const { allow, deny } = parseValidatorsFile(text);
+    return { allowAny: false, allow, deny, minStake: config.minStake };
+  } catch (err) {
+    throw new Error(`--validators ${config.validatorsFile}: ${(err as Error).message}`);
+  }
+}
+
+async function dockerReachable(manager: ContainerManager, docker: ReturnType<typeof connectDocker>): Promise<Record<string, unknown>> {
+  const ping = await Promise.race([
+    docker.ping().then(() => true, () => false),
+    new Promise<boolean>((r) => setTimeout(r, 1000, false).unref()),
+  ]);
+  return { docker: { reachable: ping }, allocation: manager.state() };
+}
+
+export async function startMiner(config: MinerConfig, log: Logger, extraPlugins: SynapsePlugin[] = []): Promise<RunningMiner> {
+  const { hotkey, created, looseMode } = loadOrCreateHotkey(join(config.dataDir, 'hotkey.json'));
+  if (created) log.info({ hotkey: hotkey.ss58Address, file: join(config.dataDir, 'hotkey.json') }, 'created a new miner hotkey');
+  if (looseMode) log.warn({ file: join(config.dataDir, 'hotkey.json') }, 'the hotkey file is readable by other users: chmod 600 it');
+  const access = loadAccessPolicy(config);
+  if (config.allowAny) log.warn('--allow-any: ANY validator hotkey may allocate this machine. Use only for development.');
+  else if (access.allow.size === 0) log.warn('no validators are allowed: pass --validators FILE (or --allow-any for development)');
+
+  const docker = connectDocker(config.dockerSocket);
+  const manager = createContainerManager({
+    docker,
+    dataDir: config.dataDir,
+    minerHotkey: hotkey.ss58Address,
+    sshPort: config.sshPort,
+    sshBind: config.sshBind,
+    baseImage: { from: config.baseImageFrom },
+    log: log.child({ part: 'containers' }),
+  });
+  await manager.start();
+
+  const probe = createSpecsProbe({ dataDir: config.dataDir, docker });
+  const axon: Axon = createAxon({
+    hotkey,
+    host: config.host,
+    port: config.port,
+    plugins: [specsPlugin(probe), allocatePlugin(manager), ...extraPlugins],
+    access,
+    health: () => dockerReachable(manager, docker),
+    log: log.child({ part: 'axon' }),
+  });
+  const { port } = await axon.listen();
+  log.info({ hotkey: hotkey.ss58Address, host: config.host, port, sshPort: config.sshPort, sshBind: config.sshBind }, 'miner is listening');
+
+  return {
+    hotkey,
+    port,
+    reloadValidators() {
+      try {
+        const next = loadAccessPolicy(config);
+        access.allow = next.allow;
+        access.deny = next.deny;
+        log.info({ allowed: next.allow.size, denied: next.deny.size }, 'validators file reloaded');
+      } catch (err) {
+        log.error({ err: (err as Error).message }, 'validators file not reloaded; the previous list stays in force');
+      }
+    },
+    async close() {
+      await axon.close();
+      await manager.stop();
+    },
+  };
+}
