@@ -6,11 +6,27 @@ const USAGE = `Usage: compute-miner validator <command> URL [options]
 Commands:
   specs URL                       print a miner's hardware
   challenge URL --difficulty N    send proof-of-work challenges, verify the answers, print solve times
+  check URL... [--file FILE]      rent a test container from each miner, log in over SSH, release it: one verdict each
+  allocate URL --cpu N --ram SIZE --disk SIZE --days D --ssh-key FILE
+                                  rent a container; prints the ssh line and password, keeps the key file
+  release URL --key FILE          give the container back
+  pause|resume|restart URL --key FILE
+                                  act on the rented container
+  exchange-key URL --key FILE --ssh-key FILE [--terminal]
+                                  replace the container's user (or terminal) SSH key
+Each command takes --help.
 `;
 
 type Command = (argv: string[]) => Promise<number>;
 const COMMANDS: Record<string, () => Promise<Command>> = {
   specs: async () => (await import('./validator-specs.js')).runSpecs,
+  check: async () => (await import('./validator-check.js')).runCheck,
+  allocate: async () => (await import('./validator-rent.js')).runAllocate,
+  release: async () => (await import('./validator-rent.js')).runRelease,
+  pause: async () => (await import('./validator-rent.js')).runPause,
+  resume: async () => (await import('./validator-rent.js')).runResume,
+  restart: async () => (await import('./validator-rent.js')).runRestart,
+  'exchange-key': async () => (await import('./validator-rent.js')).runExchangeKey,
 };
 
 export async function runValidator(argv: string[]): Promise<number> {

@@ -1,0 +1,156 @@
+// `validator check URL...`: the miner checker. Rents a test container from each miner, logs in
+// over SSH and releases it; prints one verdict per miner with its timings and can write the
+// penalised list (the reference checker's penalized_hotkeys.json) for the validator.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { isSs58 } from '../../protocol/index.js';
+import { loadOrCreateHotkey } from '../keystore.js';
+import {
+  checkMiners, DEFAULT_CHECK_CONCURRENCY, DEFAULT_CHECK_DEADLINE_MS, DEFAULT_CHECK_DEVICE, penalisedList, type CheckResult, type CheckTarget,
+  type StepName,
+} from '../validator/checker.js';
+import { formatSize, parseSize } from '../validator/sizes.js';
+import { COMMON_USAGE, DEFAULT_VALIDATOR_HOTKEY, minerUrl } from './validator-common.js';
+import { UsageError } from './usage.js';
+
+/** Exit code when the checks ran and at least one miner was penalised. */
+export const EXIT_PENALISED = 3;
+
+const USAGE = `Usage: compute-miner validator check URL... [options]
+Rents a test container from each miner, logs in over SSH, releases it, and prints a verdict:
+OK, ALLOCATION_FAILED, ALLOCATION_ERROR, SSH_ACCESS_DISABLED or DEALLOCATION_FAILED.
+  --file FILE           more miners, one per line: URL [HOTKEY]  (# starts a comment)
+  --concurrency N       miners checked at once [${DEFAULT_CHECK_CONCURRENCY}]
+  --timeout S           overall deadline per miner, every step included [${DEFAULT_CHECK_DEADLINE_MS / 1000}]
+  --json FILE           write the penalised miners: [{hotkey, url, status_code, description}]
+  --ram SIZE            memory of the test container [${formatSize(DEFAULT_CHECK_DEVICE.ram.capacity)}]
+  --disk SIZE           disk of the test container [${formatSize(DEFAULT_CHECK_DEVICE.hard_disk.capacity)}]
+${COMMON_USAGE}
+Exit status: 0 all OK, ${EXIT_PENALISED} some miner penalised, 2 usage error, 1 other error.
+`;
+
+/** Parses a miners file: `URL [HOTKEY]` per line, blank lines and # comments ignored. */
+export function parseMinersFile(text: string, name = 'miners file'): CheckTarget[] {
+  const targets: CheckTarget[] = [];
+  text.split(/\r?\n/).forEach((raw, index) => {
+    const line = raw.replace(/#.*/, '').trim();
+    if (line === '') return;
+    const [url, hotkey, ...rest] = line.split(/\s+/);
+    const where = `${name}:${index + 1}`;
+    if (rest.length > 0) throw new UsageError(`${where}: expected "URL [HOTKEY]"`);
+    if (hotkey !== undefined && !isSs58(hotkey)) throw new UsageError(`${where}: ${JSON.stringify(hotkey)} is not an SS58 address`);
+    let wsUrl: string;
+    try {
+      wsUrl = minerUrl(url);
+    } catch (err) {
+      throw new UsageError(`${where}: ${(err as Error).message}`);
+    }
+    targets.push({ url: wsUrl, ...(hotkey !== undefined ? { axonHotkey: hotkey } : {}) });
+  });
+  return targets;
+}
+
+const STEPS: StepName[] = ['check', 'allocate', 'ssh', 'deallocate'];
+
+/** The verdict table; `color` adds ANSI colours to the verdicts. */
+export function formatTable(results: CheckResult[], color = false): string {
+  const ms = (r: CheckResult, step: StepName) => {
+    const s = r.steps.find((x) => x.step === step);
+    if (!s) return '-';
+    const text = `${Math.round(s.ms)}ms`;
+    return s.ok ? text : `${text}✗`;
+  };
+  const rows = results.map((r) => [
+    r.url, r.hotkey ? `${r.hotkey.slice(0, 8)}…` : '?', r.verdict, ...STEPS.map((s) => ms(r, s)), `${Math.round(r.totalMs)}ms`, r.reason,
+  ]);
+  const header = ['MINER', 'HOTKEY', 'VERDICT', 'CHECK', 'ALLOCATE', 'SSH', 'RELEASE', 'TOTAL', 'REASON'];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
+  const paint = (verdict: string, text: string) => (!color ? text : verdict === 'OK' ? `\x1b[32m${text}\x1b[0m` : `\x1b[31m${text}\x1b[0m`);
+  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd();
+  const body = rows.map((row) => {
+    const text = line(row);
+    return row[2] === undefined ? text : text.replace(row[2].padEnd(widths[2]!), paint(row[2], row[2].padEnd(widths[2]!)));
+  });
+  const penalised = results.filter((r) => r.verdict !== 'OK').length;
+  return `${[line(header), ...body].join('\n')}\n\n${results.length - penalised} OK, ${penalised} penalised\n`;
+}
+
+export async function runCheck(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv, strict: true, allowPositionals: true,
+      options: {
+        hotkey: { type: 'string' }, 'axon-hotkey': { type: 'string' }, help: { type: 'boolean' },
+        file: { type: 'string' }, concurrency: { type: 'string' }, timeout: { type: 'string' }, json: { type: 'string' },
+        ram: { type: 'string' }, disk: { type: 'string' },
+      },
+    });
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const targets: CheckTarget[] = positionals.map((p) => ({ url: minerUrl(p) }));
+  if (values['axon-hotkey'] !== undefined) {
+    if (targets.length !== 1 || values.file !== undefined) throw new UsageError('--axon-hotkey goes with exactly one miner URL; give hotkeys in --file otherwise');
+    if (!isSs58(values['axon-hotkey'])) throw new UsageError(`--axon-hotkey ${JSON.stringify(values['axon-hotkey'])} is not an SS58 address`);
+    targets[0]!.axonHotkey = values['axon-hotkey'];
+  }
+  if (values.file !== undefined) {
+    let text: string;
+    try {
+      text = readFileSync(values.file, 'utf8');
+    } catch (err) {
+      throw new UsageError(`cannot read ${values.file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+    targets.push(...parseMinersFile(text, values.file));
+  }
+  if (targets.length === 0) throw new UsageError('no miners to check: give URLs or --file FILE');
+  const integer = (text: string | undefined, flag: string, fallback: number, max: number) => {
+    if (text === undefined) return fallback;
+    const n = Number(text);
+    if (!/^\d+$/.test(text) || n < 1 || n > max) throw new UsageError(`${flag} must be a whole number from 1 to ${max}, not ${JSON.stringify(text)}`);
+    return n;
+  };
+  const concurrency = integer(values.concurrency, '--concurrency', DEFAULT_CHECK_CONCURRENCY, 256);
+  let deadlineMs = DEFAULT_CHECK_DEADLINE_MS;
+  if (values.timeout !== undefined) {
+    const s = Number(values.timeout);
+    if (values.timeout.trim() === '' || !Number.isFinite(s) || s <= 0 || s > 3600) throw new UsageError(`--timeout must be seconds > 0 and ≤ 3600, not ${JSON.stringify(values.timeout)}`);
+    deadlineMs = s * 1000;
+  }
+  const size = (text: string | undefined, flag: string, fallback: number) => {
+    if (text === undefined) return fallback;
+    try {
+      return parseSize(text);
+    } catch (err) {
+      throw new UsageError(`${flag}: ${(err as Error).message}`);
+    }
+  };
+  const device = {
+    ...DEFAULT_CHECK_DEVICE,
+    ram: { capacity: size(values.ram, '--ram', DEFAULT_CHECK_DEVICE.ram.capacity) },
+    hard_disk: { capacity: size(values.disk, '--disk', DEFAULT_CHECK_DEVICE.hard_disk.capacity) },
+  };
+  const { hotkey } = loadOrCreateHotkey(resolve(values.hotkey ?? DEFAULT_VALIDATOR_HOTKEY));
+
+  const tty = process.stdout.isTTY === true;
+  const results = await checkMiners(targets, {
+    hotkey, deadlineMs, concurrency, device,
+    onResult: (r) => {
+      if (tty) process.stderr.write(`${r.verdict.padEnd(20)} ${r.url} (${Math.round(r.totalMs)} ms)\n`);
+    },
+  });
+  process.stdout.write(formatTable(results, tty));
+  if (values.json !== undefined) {
+    const path = resolve(values.json);
+    writeFileSync(path, `${JSON.stringify(penalisedList(results), null, 4)}\n`);
+    process.stdout.write(`penalised list written to ${path}\n`);
+  }
+  return results.every((r) => r.verdict === 'OK') ? 0 : EXIT_PENALISED;
+}

@@ -1,0 +1,202 @@
+// `validator allocate|release|pause|resume|restart|exchange-key`: rent a container from a
+// miner and manage it with the RSA key file that proves the renter holds it.
+import { unlinkSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { MAX_CPU_COUNT, MAX_TIMELINE_DAYS, MIN_RAM_BYTES } from '../../protocol/index.js';
+import { decryptAllocationInfo, generateRenterKeyPair } from '../validator/credentials.js';
+import type { Dendrite } from '../validator/dendrite.js';
+import {
+  actionRequest, allocateOutput, allocateRequest, exchangeKeyRequest, readRenterKey, readSshPublicKey, releaseRequest, sshCommandLine,
+  writeRenterKey, type ContainerAction,
+} from '../validator/rent.js';
+import { formatSize, parseSize } from '../validator/sizes.js';
+import { COMMON_OPTIONS, COMMON_USAGE, minerUrl, openDendrite, type CommonValues } from './validator-common.js';
+import { UsageError } from './usage.js';
+
+/** Allocate may build the renter's image; other actions are quick. */
+const DEFAULT_ALLOCATE_TIMEOUT_SECONDS = 120;
+const DEFAULT_ACTION_TIMEOUT_SECONDS = 60;
+
+const TIMEOUT_USAGE = '  --timeout S           seconds to wait for the miner';
+
+function parse<O extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: O) {
+  try {
+    return parseArgs({ args: argv, strict: true, allowPositionals: true, options: { ...COMMON_OPTIONS, ...options, timeout: { type: 'string' } } });
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+}
+
+function oneUrl(command: string, positionals: string[]): string {
+  if (positionals.length !== 1) throw new UsageError(`validator ${command} takes exactly one miner URL`);
+  return minerUrl(positionals[0]);
+}
+
+function required(value: string | undefined, flag: string): string {
+  if (value === undefined || value === '') throw new UsageError(`${flag} is required`);
+  return value;
+}
+
+function positiveNumber(value: string | undefined, flag: string, fallback: number, max = Number.MAX_SAFE_INTEGER): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n <= 0 || n > max) throw new UsageError(`${flag} must be a number > 0 and ≤ ${max}, not ${JSON.stringify(value)}`);
+  return n;
+}
+
+function size(value: string | undefined, flag: string, min: number): number {
+  let bytes: number;
+  try {
+    bytes = parseSize(required(value, flag));
+  } catch (err) {
+    if (err instanceof UsageError) throw err;
+    throw new UsageError(`${flag}: ${(err as Error).message}`);
+  }
+  if (bytes < min) throw new UsageError(`${flag} must be at least ${formatSize(min)}`);
+  return bytes;
+}
+
+function gpu(value: string | undefined): Record<string, unknown> {
+  if (value === undefined || value === '0') return {};
+  if (value === 'all') return { count: 'all' };
+  if (!/^\d+$/.test(value) || Number(value) > 1024) throw new UsageError(`--gpu must be a count or "all", not ${JSON.stringify(value)}`);
+  return { count: Number(value) };
+}
+
+/** Usage errors from reading files: the user named a wrong file. */
+function fromFile<T>(read: () => T): T {
+  try {
+    return read();
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+}
+
+async function withDendrite<T>(url: string, values: CommonValues, timeoutSeconds: number, work: (d: Dendrite) => Promise<T>): Promise<T> {
+  const dendrite = openDendrite(url, values, timeoutSeconds * 1000);
+  try {
+    return await work(dendrite);
+  } finally {
+    await dendrite.close();
+  }
+}
+
+const ALLOCATE_USAGE = `Usage: compute-miner validator allocate URL --cpu N --ram SIZE --disk SIZE --days D --ssh-key FILE [options]
+  --cpu N               CPU cores
+  --ram SIZE            memory, e.g. 512m, 4g (base 1024)
+  --disk SIZE           disk, e.g. 20g, 100g
+  --gpu N|all           GPUs [none]
+  --days D              rental length in days (fractions allowed, e.g. 0.5)
+  --ssh-key FILE        your OpenSSH public key, installed for root (e.g. ~/.ssh/id_ed25519.pub)
+  --key-out FILE        where to keep the allocation's private RSA key, mode 0600
+                        [./allocation-<first 8 characters of the miner's hotkey>.pem]
+${TIMEOUT_USAGE} [${DEFAULT_ALLOCATE_TIMEOUT_SECONDS}]
+${COMMON_USAGE}
+`;
+
+export async function runAllocate(argv: string[]): Promise<number> {
+  const { values, positionals } = parse(argv, {
+    cpu: { type: 'string' }, ram: { type: 'string' }, disk: { type: 'string' }, gpu: { type: 'string' },
+    days: { type: 'string' }, 'ssh-key': { type: 'string' }, 'key-out': { type: 'string' },
+  });
+  if (values.help) {
+    process.stdout.write(ALLOCATE_USAGE);
+    return 0;
+  }
+  const url = oneUrl('allocate', positionals);
+  const cpu = Number(required(values.cpu, '--cpu'));
+  if (!Number.isInteger(cpu) || cpu < 1 || cpu > MAX_CPU_COUNT) throw new UsageError(`--cpu must be a whole number of cores from 1 to ${MAX_CPU_COUNT}, not ${JSON.stringify(values.cpu)}`);
+  const device = {
+    cpu: { count: cpu },
+    ram: { capacity: size(values.ram, '--ram', MIN_RAM_BYTES) },
+    hard_disk: { capacity: size(values.disk, '--disk', 1) },
+    gpu: gpu(values.gpu),
+  };
+  const days = positiveNumber(required(values.days, '--days'), '--days', 0, MAX_TIMELINE_DAYS);
+  const sshKey = fromFile(() => readSshPublicKey(required(values['ssh-key'], '--ssh-key')));
+  const timeout = positiveNumber(values.timeout, '--timeout', DEFAULT_ALLOCATE_TIMEOUT_SECONDS);
+
+  return withDendrite(url, values, timeout, async (dendrite) => {
+    await dendrite.connect(); // learns the miner's hotkey, which names the key file
+    const keyPath = resolve(values['key-out'] ?? `allocation-${dendrite.axonHotkey!.slice(0, 8)}.pem`);
+    const keys = generateRenterKeyPair();
+    // The key is on disk before the request leaves: whatever happens next, it can release.
+    fromFile(() => writeRenterKey(keyPath, keys.privateKeyPem));
+    let output;
+    try {
+      output = allocateOutput(await dendrite.call('Allocate', allocateRequest({ device, days, publicKeyPem: keys.publicKeyPem, sshKey }), { timeoutSeconds: timeout }));
+    } catch (err) {
+      throw new Error(`${(err as Error).message}; the miner may still have allocated: release it with "validator release ${url} --key ${keyPath}"`);
+    }
+    if (!output.status) {
+      unlinkSync(keyPath); // nothing holds this key
+      throw new Error(`the miner refused: ${output.error ?? 'no reason given'}`);
+    }
+    if (output.info === undefined) throw new Error(`the miner allocated but sent no credentials; release with "validator release ${url} --key ${keyPath}"`);
+    const credentials = decryptAllocationInfo(output.info, keys.privateKeyPem);
+    const host = new URL(url).hostname.replace(/^\[|\]$/g, '');
+    process.stdout.write(
+      `allocated: ${cpu} CPU, ${formatSize(device.ram.capacity)} RAM, ${formatSize(device.hard_disk.capacity)} disk for ${days} day(s) on ${dendrite.axonHotkey}\n` +
+      `key file: ${keyPath} (keep it: it releases and manages the container)\n` +
+      `${sshCommandLine(host, credentials.port)}\n` +
+      `password: ${credentials.password}\n`,
+    );
+    return 0;
+  });
+}
+
+const keyUsage = (command: string, extra = '') => `Usage: compute-miner validator ${command} URL --key FILE [options]
+  --key FILE            the private key file "validator allocate" wrote
+${extra}${TIMEOUT_USAGE} [${DEFAULT_ACTION_TIMEOUT_SECONDS}]
+${COMMON_USAGE}
+`;
+
+/** A holder-only request: reads the key file, sends `request(publicKey)`, prints `done` on status true. */
+async function holderCommand(
+  command: string,
+  argv: string[],
+  extraOptions: NonNullable<ParseArgsConfig['options']>,
+  extraUsage: string,
+  request: (publicKeyPem: string, values: Record<string, string | boolean | undefined>) => Record<string, unknown>,
+  done: string,
+): Promise<number> {
+  const { values, positionals } = parse(argv, { key: { type: 'string' }, ...extraOptions });
+  if (values.help) {
+    process.stdout.write(keyUsage(command, extraUsage));
+    return 0;
+  }
+  const url = oneUrl(command, positionals);
+  const key = fromFile(() => readRenterKey(required(values.key as string | undefined, '--key')));
+  const body = request(key.publicKeyPem, values as Record<string, string | boolean | undefined>);
+  const timeout = positiveNumber(values.timeout as string | undefined, '--timeout', DEFAULT_ACTION_TIMEOUT_SECONDS);
+  return withDendrite(url, values as CommonValues, timeout, async (dendrite) => {
+    const output = allocateOutput(await dendrite.call('Allocate', body, { timeoutSeconds: timeout }));
+    if (!output.status) throw new Error(`the miner refused: ${output.error ?? 'no reason given'}`);
+    process.stdout.write(`${done}\n`);
+    return 0;
+  });
+}
+
+export const runRelease = (argv: string[]) =>
+  holderCommand('release', argv, {}, '', (pem) => releaseRequest(pem), 'released: the container is gone (the key file can be deleted)');
+
+const action = (name: ContainerAction, done: string) => (argv: string[]) =>
+  holderCommand(name, argv, {}, '', (pem) => actionRequest(pem, name), done);
+
+export const runPause = action('pause', 'paused');
+export const runResume = action('resume', 'resumed');
+export const runRestart = action('restart', 'restarted');
+
+export const runExchangeKey = (argv: string[]) =>
+  holderCommand(
+    'exchange-key',
+    argv,
+    { 'ssh-key': { type: 'string' }, terminal: { type: 'boolean' } },
+    '  --ssh-key FILE        the new OpenSSH public key\n  --terminal            replace the terminal key instead of the user key\n',
+    (pem, values) => {
+      const sshKey = fromFile(() => readSshPublicKey(required(values['ssh-key'] as string | undefined, '--ssh-key')));
+      return exchangeKeyRequest(pem, sshKey, values.terminal ? 'terminal' : 'user');
+    },
+    'key exchanged',
+  );

@@ -1,0 +1,306 @@
+// The miner checker: ask a miner whether it can take a test allocation, rent a test container
+// with a fresh RSA key, decrypt the credentials, log in over SSH, and release it again.
+// Each miner ends with exactly one verdict (the reference checker's codes), within its own
+// deadline, and a miner that hangs or lies never holds up the others.
+import { allocateResponseSchema, parseWith, type AllocateResponse, type Hotkey } from '../../protocol/index.js';
+import type { Logger } from '../log.js';
+import { decryptAllocationInfo, generateRenterKeyPair } from './credentials.js';
+import { Dendrite } from './dendrite.js';
+import { sshRun, type SshLogin } from './ssh-login.js';
+
+export const VERDICTS = ['OK', 'ALLOCATION_FAILED', 'ALLOCATION_ERROR', 'SSH_ACCESS_DISABLED', 'DEALLOCATION_FAILED'] as const;
+export type Verdict = (typeof VERDICTS)[number];
+
+/** What each verdict means, also the `description` of the penalised list. */
+export const VERDICT_MEANING: Record<Verdict, string> = {
+  OK: 'allocated, logged in over SSH and released',
+  ALLOCATION_FAILED: 'the miner refused the test allocation',
+  ALLOCATION_ERROR: 'the miner failed to answer, answered with a bad or unsigned reply, or sent credentials that do not decrypt',
+  SSH_ACCESS_DISABLED: 'the credentials did not open an SSH session',
+  DEALLOCATION_FAILED: 'the test allocation could not be released after retries',
+};
+
+export type StepName = 'check' | 'allocate' | 'ssh' | 'deallocate';
+
+export interface StepTiming {
+  step: StepName;
+  ms: number;
+  ok: boolean;
+  /** Attempts made (de-allocation retries). */
+  attempts?: number;
+}
+
+export interface CheckTarget {
+  /** ws://host:port of the miner's axon. */
+  url: string;
+  /** SS58 of the miner; read from its /health when absent. */
+  axonHotkey?: string;
+}
+
+export interface CheckResult {
+  url: string;
+  /** The miner's hotkey as given or as learned from /health; undefined when never learned. */
+  hotkey?: string;
+  verdict: Verdict;
+  /** One line: why this verdict. */
+  reason: string;
+  steps: StepTiming[];
+  totalMs: number;
+}
+
+export interface DeviceRequirement {
+  cpu: { count: number };
+  ram: { capacity: number };
+  hard_disk: { capacity: number };
+  gpu: Record<string, unknown>;
+}
+
+/** The reference checker's request: 1 core, 1 GiB of memory, 1 GiB of disk, no GPU. */
+export const DEFAULT_CHECK_DEVICE: DeviceRequirement = Object.freeze({
+  cpu: { count: 1 },
+  ram: { capacity: 1024 ** 3 },
+  hard_disk: { capacity: 1024 ** 3 },
+  gpu: {},
+}) as DeviceRequirement;
+
+export const DEFAULT_CHECK_DEADLINE_MS = 120_000;
+export const DEFAULT_REQUEST_TIMEOUT_SECONDS = 60;
+/** A test rental: one hour, released by the checker long before. */
+export const DEFAULT_TEST_TIMELINE_DAYS = 1 / 24;
+export const DEFAULT_SSH_COMMAND = 'echo ok';
+export const DEFAULT_SSH_TIMEOUT_MS = 15_000;
+export const DEFAULT_DEALLOCATE_ATTEMPTS = 3;
+export const DEFAULT_DEALLOCATE_BACKOFF_MS = 1_000;
+export const DEFAULT_CHECK_CONCURRENCY = 8;
+
+export interface CheckDeps {
+  /** The validator's hotkey that signs every request. */
+  hotkey: Hotkey;
+  /** Overall budget per miner, every step and retry included [120 s]. */
+  deadlineMs?: number;
+  /** Longest wait for one reply, capped by what is left of the deadline [60 s]. */
+  requestTimeoutSeconds?: number;
+  device?: DeviceRequirement;
+  /** `timeline` of the test allocation, days [1/24]. */
+  timelineDays?: number;
+  sshCommand?: string;
+  /** Budget of the SSH login + command, capped by the deadline [15 s]. */
+  sshTimeoutMs?: number;
+  /** De-allocation attempts [3], with back-off doubling from `deallocateBackoffMs` [1 s]. */
+  deallocateAttempts?: number;
+  deallocateBackoffMs?: number;
+  /** A fresh RSA key pair per miner [RSA-2048]. */
+  renterKeys?: () => { publicKeyPem: string; privateKeyPem: string };
+  /** SSH login used to prove the credentials [ssh2]. */
+  ssh?: (login: SshLogin) => Promise<string>;
+  log?: Logger;
+}
+
+class DeadlineError extends Error {}
+
+/** Rejects with DeadlineError when `ms` pass first; the work itself is left to finish or fail. */
+function within<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
+  if (ms <= 0) {
+    work.catch(() => undefined);
+    return Promise.reject(new DeadlineError(`deadline passed before ${what}`));
+  }
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new DeadlineError(`${what}: no answer within the miner's deadline`)), ms);
+    work.then(
+      (v) => { clearTimeout(timer); resolve(v); },
+      (e: unknown) => { clearTimeout(timer); reject(e); },
+    );
+  });
+}
+
+const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, Math.max(0, ms)));
+
+type AllocateAnswer = { kind: 'output'; output: AllocateResponse['output'] } | { kind: 'refused'; reason: string };
+
+/** Checks one miner; never throws, always ends with one verdict within `deadlineMs` (+ closing the socket). */
+export async function checkMiner(target: CheckTarget, deps: CheckDeps): Promise<CheckResult> {
+  const started = performance.now();
+  const deadlineMs = deps.deadlineMs ?? DEFAULT_CHECK_DEADLINE_MS;
+  const left = () => deadlineMs - (performance.now() - started);
+  const requestTimeout = deps.requestTimeoutSeconds ?? DEFAULT_REQUEST_TIMEOUT_SECONDS;
+  const device = deps.device ?? DEFAULT_CHECK_DEVICE;
+  const steps: StepTiming[] = [];
+
+  let dendrite: Dendrite | undefined;
+  let verdict: Verdict | undefined;
+  let reason = '';
+  const fail = (v: Verdict, why: string) => {
+    if (verdict !== undefined) return; // the first failure is the verdict
+    verdict = v;
+    reason = why;
+  };
+  // Whether a container may exist for our key: 'yes' after status true, 'maybe' while the
+  // allocate request is out or got no clear answer.
+  let allocated: 'no' | 'maybe' | 'yes' = 'no';
+  let keys: { publicKeyPem: string; privateKeyPem: string } | undefined;
+  let sshFailure: string | undefined;
+
+  /** One Allocate request, its reply checked against the protocol; a refusal is not an error. */
+  async function allocate(body: Record<string, unknown>, what: string): Promise<AllocateAnswer> {
+    const seconds = Math.max(0.001, Math.min(requestTimeout, left() / 1000));
+    const reply = await within(dendrite!.call('Allocate', body, { timeoutSeconds: seconds }), left(), what);
+    const answered = `${what}: miner answered ${reply.code} ${reply.message}`;
+    // A timeout or a crash is the miner failing (as in the reference, where no reply is an
+    // exception); a busy, denied or invalid-request answer is the miner refusing.
+    if (reply.code === 408 || reply.code === 500) throw new Error(answered);
+    if (reply.code !== 200) return { kind: 'refused', reason: answered };
+    const parsed = parseWith(allocateResponseSchema, reply.body);
+    if (!parsed.ok) throw new Error(`${what}: reply does not match the protocol: ${parsed.message}`);
+    return { kind: 'output', output: parsed.value.output };
+  }
+
+  async function timed<T>(step: StepName, work: () => Promise<T>, ok: (v: T) => boolean): Promise<T> {
+    const t0 = performance.now();
+    try {
+      const value = await work();
+      steps.push({ step, ms: performance.now() - t0, ok: ok(value) });
+      return value;
+    } catch (err) {
+      steps.push({ step, ms: performance.now() - t0, ok: false });
+      throw err;
+    }
+  }
+
+  const granted = (a: AllocateAnswer) => a.kind === 'output' && a.output.status;
+  const refusal = (what: string, a: AllocateAnswer) =>
+    a.kind === 'refused' ? a.reason : `${what}: ${a.output.error ?? 'status false'}`;
+
+  async function allocateAndLogIn(): Promise<void> {
+    dendrite = new Dendrite({
+      hotkey: deps.hotkey,
+      url: target.url,
+      axonHotkey: target.axonHotkey,
+      timeoutMs: Math.max(1, Math.min(requestTimeout * 1000, deadlineMs)),
+      log: deps.log,
+    });
+
+    const check = await timed('check', () => allocate({ checking: true, timeline: 1, device_requirement: device }, 'check'), granted);
+    if (!granted(check)) return fail('ALLOCATION_FAILED', refusal('check', check));
+
+    keys = (deps.renterKeys ?? generateRenterKeyPair)();
+    const request = {
+      checking: false,
+      timeline: deps.timelineDays ?? DEFAULT_TEST_TIMELINE_DAYS,
+      device_requirement: { ...device, testing: true },
+      public_key: keys.publicKeyPem,
+    };
+    allocated = 'maybe';
+    const answer = await timed('allocate', () => allocate(request, 'allocate'), granted);
+    if (answer.kind === 'refused' || !answer.output.status) {
+      allocated = 'no';
+      return fail('ALLOCATION_FAILED', refusal('allocate', answer));
+    }
+    allocated = 'yes';
+    if (answer.output.info === undefined) return fail('ALLOCATION_ERROR', 'allocate: status true but no info');
+    let credentials;
+    try {
+      credentials = decryptAllocationInfo(answer.output.info, keys.privateKeyPem);
+    } catch (err) {
+      return fail('ALLOCATION_ERROR', `allocate: ${message(err)}`);
+    }
+
+    const host = new URL(target.url).hostname.replace(/^\[|\]$/g, '');
+    const budget = Math.min(deps.sshTimeoutMs ?? DEFAULT_SSH_TIMEOUT_MS, left());
+    const login: SshLogin = {
+      host,
+      port: credentials.port,
+      username: credentials.username,
+      password: credentials.password,
+      command: deps.sshCommand ?? DEFAULT_SSH_COMMAND,
+      timeoutMs: Math.max(1, budget),
+    };
+    try {
+      await timed('ssh', () => within((deps.ssh ?? sshRun)(login), budget, 'ssh'), () => true);
+    } catch (err) {
+      // The reference reports a failed release before a failed login: applied after release.
+      sshFailure = `root@${host} port ${credentials.port}: ${message(err)}`;
+    }
+  }
+
+  /**
+   * De-allocation with retries and back-off. Only the release of a container known to exist
+   * decides the verdict; after an unclear allocate it is one best-effort cleanup.
+   */
+  async function release(publicKeyPem: string): Promise<void> {
+    const known = allocated === 'yes';
+    const attempts = known ? deps.deallocateAttempts ?? DEFAULT_DEALLOCATE_ATTEMPTS : 1;
+    let backoff = deps.deallocateBackoffMs ?? DEFAULT_DEALLOCATE_BACKOFF_MS;
+    const t0 = performance.now();
+    let lastError = '';
+    let made = 0;
+    while (made < attempts) {
+      made++;
+      try {
+        const answer = await allocate({ checking: false, timeline: 0, public_key: publicKeyPem }, 'deallocate');
+        if (granted(answer)) {
+          steps.push({ step: 'deallocate', ms: performance.now() - t0, ok: true, attempts: made });
+          allocated = 'no';
+          return;
+        }
+        lastError = refusal('deallocate', answer);
+      } catch (err) {
+        lastError = message(err);
+      }
+      if (made === attempts || left() <= 0) break;
+      await sleep(Math.min(backoff, left()));
+      backoff *= 2;
+    }
+    steps.push({ step: 'deallocate', ms: performance.now() - t0, ok: false, attempts: made });
+    if (known) fail('DEALLOCATION_FAILED', `${lastError} (after ${made} attempt${made === 1 ? '' : 's'})`);
+  }
+
+  try {
+    await allocateAndLogIn();
+  } catch (err) {
+    fail('ALLOCATION_ERROR', message(err));
+  }
+  if (allocated !== 'no' && keys && dendrite) await release(keys.publicKeyPem);
+  if (sshFailure !== undefined) fail('SSH_ACCESS_DISABLED', sshFailure);
+  const totalMs = performance.now() - started;
+  void dendrite?.close().catch(() => undefined);
+  return {
+    url: target.url,
+    hotkey: dendrite?.axonHotkey ?? target.axonHotkey,
+    verdict: verdict ?? 'OK',
+    reason: verdict === undefined ? VERDICT_MEANING.OK : reason,
+    steps,
+    totalMs,
+  };
+}
+
+export interface CheckManyOptions extends CheckDeps {
+  /** Miners checked at once [8]. */
+  concurrency?: number;
+  /** Called as each miner's verdict is known. */
+  onResult?: (result: CheckResult) => void;
+}
+
+/** Checks every target with at most `concurrency` at once; results in the targets' order. */
+export async function checkMiners(targets: CheckTarget[], options: CheckManyOptions): Promise<CheckResult[]> {
+  const concurrency = Math.max(1, options.concurrency ?? DEFAULT_CHECK_CONCURRENCY);
+  const results: CheckResult[] = new Array(targets.length);
+  let next = 0;
+  async function worker(): Promise<void> {
+    while (next < targets.length) {
+      const index = next++;
+      const result = await checkMiner(targets[index]!, options);
+      results[index] = result;
+      options.onResult?.(result);
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(concurrency, targets.length) }, () => worker()));
+  return results;
+}
+
+/** The reference's penalised list: one entry per miner whose verdict is not OK. */
+export function penalisedList(results: CheckResult[]): { hotkey: string | null; url: string; status_code: Verdict; description: string }[] {
+  return results
+    .filter((r) => r.verdict !== 'OK')
+    .map((r) => ({ hotkey: r.hotkey ?? null, url: r.url, status_code: r.verdict, description: r.reason }));
+}

@@ -1,0 +1,112 @@
+// The renter's side of Allocate: the private key file that proves who holds an allocation,
+// the requests for renting, releasing and acting on a container, and reading their answers.
+import { createPrivateKey, createPublicKey } from 'node:crypto';
+import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
+import {
+  allocateResponseSchema, parseWith, rsaPublicKeyProblem, sshPublicKeyProblem, type AllocateResponse,
+} from '../../protocol/index.js';
+import type { DeviceRequirement } from './checker.js';
+
+/** The renter's RSA key as read from its file: the private PEM and the public PEM derived from it. */
+export interface RenterKey {
+  privateKeyPem: string;
+  publicKeyPem: string;
+}
+
+/** Reads a PEM private key file and derives the public key sent to the miner; throws a one-line reason. */
+export function readRenterKey(path: string): RenterKey {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new Error(`cannot read the key file ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  let publicKeyPem: string;
+  try {
+    publicKeyPem = createPublicKey(createPrivateKey({ key: text, format: 'pem' })).export({ type: 'spki', format: 'pem' }).toString();
+  } catch {
+    throw new Error(`${path} is not a PEM private key (the file "validator allocate" wrote)`);
+  }
+  const problem = rsaPublicKeyProblem(publicKeyPem);
+  if (problem) throw new Error(`${path}: ${problem}`);
+  return { privateKeyPem: text, publicKeyPem };
+}
+
+/** Writes a new private key file with mode 0600; never overwrites an existing file (it may hold a live allocation). */
+export function writeRenterKey(path: string, privateKeyPem: string): void {
+  let fd: number;
+  try {
+    fd = openSync(path, 'wx', 0o600);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') throw new Error(`${path} already exists; it may hold another allocation's key (choose another --key-out)`);
+    throw new Error(`cannot create ${path}: ${code ?? (err as Error).message}`);
+  }
+  try {
+    writeSync(fd, privateKeyPem);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Reads one OpenSSH public key line from a file; throws a one-line reason. */
+export function readSshPublicKey(path: string): string {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new Error(`cannot read the SSH key ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  const line = text.trim();
+  if (line.includes('PRIVATE KEY')) throw new Error(`${path} is a private key; give the public one (e.g. ~/.ssh/id_ed25519.pub)`);
+  const problem = sshPublicKeyProblem(line);
+  if (problem) throw new Error(`${path}: ${problem}`);
+  return line;
+}
+
+export interface RentRequest {
+  device: DeviceRequirement;
+  days: number;
+  publicKeyPem: string;
+  sshKey: string;
+}
+
+export function allocateRequest(r: RentRequest): Record<string, unknown> {
+  return {
+    checking: false,
+    timeline: r.days,
+    device_requirement: { ...r.device, testing: false },
+    public_key: r.publicKeyPem,
+    docker_requirement: { ssh_key: r.sshKey },
+  };
+}
+
+export function releaseRequest(publicKeyPem: string): Record<string, unknown> {
+  return { checking: false, timeline: 0, public_key: publicKeyPem };
+}
+
+export type ContainerAction = 'pause' | 'resume' | 'restart';
+
+export function actionRequest(publicKeyPem: string, action: ContainerAction): Record<string, unknown> {
+  return { checking: false, timeline: 0, public_key: publicKeyPem, docker_change: true, docker_action: { action } };
+}
+
+export function exchangeKeyRequest(publicKeyPem: string, sshKey: string, keyType: 'user' | 'terminal'): Record<string, unknown> {
+  return {
+    checking: false, timeline: 0, public_key: publicKeyPem, docker_change: true,
+    docker_action: { action: 'exchange_key', ssh_key: sshKey, key_type: keyType },
+  };
+}
+
+/** The Allocate output of a reply, or an Error saying why there is none. */
+export function allocateOutput(reply: { code: number; message: string; body?: unknown }): AllocateResponse['output'] {
+  if (reply.code !== 200) throw new Error(`miner answered ${reply.code}: ${reply.message}`);
+  const parsed = parseWith(allocateResponseSchema, reply.body);
+  if (!parsed.ok) throw new Error(`miner's Allocate reply does not match the protocol: ${parsed.message}`);
+  return parsed.value.output;
+}
+
+/** `ssh -p PORT root@HOST`, with IPv6 hosts as they must be typed. */
+export function sshCommandLine(host: string, port: number): string {
+  return `ssh -p ${port} root@${host}`;
+}

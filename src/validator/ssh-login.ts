@@ -1,0 +1,56 @@
+// Logs in to a rented container over SSH with its password and runs one command: the proof
+// that the credentials a miner returned actually open the box.
+import ssh2 from 'ssh2';
+
+export interface SshLogin {
+  host: string;
+  port: number;
+  username: string;
+  password: string;
+  /** Run after login; its stdout is returned. */
+  command: string;
+  /** Whole login + command budget, ms. */
+  timeoutMs: number;
+}
+
+/** Resolves with the command's stdout; rejects when login fails, the command fails or time runs out. */
+export function sshRun(login: SshLogin): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const client = new ssh2.Client();
+    let out = '';
+    let settled = false;
+    const finish = (err: Error | null) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      client.end();
+      if (err) reject(err);
+      else resolve(out);
+    };
+    const timer = setTimeout(() => finish(new Error(`no SSH login within ${login.timeoutMs} ms`)), login.timeoutMs);
+    client.on('ready', () => {
+      client.exec(login.command, (err, stream) => {
+        if (err) return finish(err);
+        stream.on('data', (d: Buffer) => {
+          if (out.length < 64 * 1024) out += d.toString('utf8');
+        });
+        stream.stderr.on('data', () => undefined);
+        stream.on('close', (code: number | null) => {
+          finish(code === 0 || code === null ? null : new Error(`${JSON.stringify(login.command)} exited with ${code}`));
+        });
+      });
+    });
+    client.on('error', (err) => finish(new Error(`SSH ${login.host}:${login.port}: ${err.message}`)));
+    client.on('close', () => finish(new Error(`SSH ${login.host}:${login.port}: connection closed before the command finished`)));
+    client.connect({
+      host: login.host,
+      port: login.port,
+      username: login.username,
+      password: login.password,
+      readyTimeout: login.timeoutMs,
+      // Only the password: never offer an agent's or the user's keys to a miner's box.
+      tryKeyboard: false,
+      agent: undefined,
+    });
+  });
+}

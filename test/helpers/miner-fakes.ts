@@ -1,0 +1,115 @@
+// Misbehaving miners for the checker's tests: real axons (createAxon) whose Allocate plugin
+// lies or stalls, a hotkey that claims one address and signs with another, SSH servers that
+// accept or reject a password, and a TCP port that accepts and never says a word.
+import { createServer, type Socket } from 'node:net';
+import ssh2 from 'ssh2';
+import {
+  allocateIntent, allocateRequestSchema, generateHotkey, type AllocateIntent, type AllocateRequest, type AllocateResponse, type Hotkey,
+} from '../../protocol/index.js';
+import type { RequestContext, SynapsePlugin } from '../../src/axon/synapse.js';
+import { startTestAxon, type TestAxon } from './axon.js';
+
+export type FakeAnswer = (req: AllocateRequest, intent: AllocateIntent, ctx: RequestContext) => Promise<AllocateResponse> | AllocateResponse;
+
+/** An Allocate plugin with the real request schema and a made-up answer. */
+export function fakeAllocatePlugin(answer: FakeAnswer): SynapsePlugin {
+  return {
+    name: 'Allocate',
+    schema: allocateRequestSchema,
+    concurrency: 4,
+    forward: async (req: AllocateRequest, ctx: RequestContext) => answer(req, allocateIntent(req), ctx),
+  };
+}
+
+export const output = (status: boolean, extra: { info?: string; port?: number; error?: string } = {}): AllocateResponse => ({
+  output: { status, port: extra.port ?? 0, ...(extra.info !== undefined ? { info: extra.info } : {}), ...(extra.error !== undefined ? { error: extra.error } : {}) },
+});
+
+/** A miner whose Allocate is `answer`; `hotkey` lets it claim an address it cannot sign for. */
+export function startFakeMiner(answer: FakeAnswer, hotkey?: Hotkey): Promise<TestAxon> {
+  return startTestAxon({ plugins: [fakeAllocatePlugin(answer)], hotkey });
+}
+
+/** Claims (and reports on /health) one address but signs replies with another key. */
+export function impostorHotkey(): Hotkey {
+  const claimed = generateHotkey();
+  const signer = generateHotkey();
+  return { seed: signer.seed, publicKey: signer.publicKey, privateKeyObject: signer.privateKeyObject, ss58Address: claimed.ss58Address };
+}
+
+/** Resolves when the request's deadline aborts it: a handler that never finishes on its own. */
+export const hang = (ctx: RequestContext): Promise<never> =>
+  new Promise((_, reject) => ctx.signal.addEventListener('abort', () => reject(new Error('aborted')), { once: true }));
+
+export interface TestSshServer {
+  port: number;
+  /** Password attempts seen, accepted or not. */
+  attempts: string[];
+  close(): Promise<void>;
+}
+
+/** An SSH server on 127.0.0.1 that lets `root` in only with `password` (never, when null) and answers any command with "ok". */
+export function startSshServer(password: string | null): Promise<TestSshServer> {
+  const hostKey = ssh2.utils.generateKeyPairSync('ed25519');
+  const attempts: string[] = [];
+  const clients = new Set<ssh2.Connection>();
+  const server = new ssh2.Server({ hostKeys: [hostKey.private] }, (client) => {
+    clients.add(client);
+    client.on('close', () => clients.delete(client));
+    client.on('error', () => undefined);
+    client.on('authentication', (ctx) => {
+      if (ctx.method !== 'password') return ctx.reject(['password']);
+      attempts.push(ctx.password);
+      if (password !== null && ctx.username === 'root' && ctx.password === password) ctx.accept();
+      else ctx.reject(['password']);
+    });
+    client.on('ready', () => {
+      client.on('session', (accept) => {
+        accept().on('exec', (acceptExec) => {
+          const stream = acceptExec();
+          stream.write('ok\n');
+          stream.exit(0);
+          stream.end();
+        });
+      });
+    });
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      resolve({
+        port,
+        attempts,
+        close: () => new Promise<void>((done) => {
+          for (const c of clients) c.end();
+          server.close(() => done());
+        }),
+      });
+    });
+  });
+}
+
+/** A port that accepts TCP connections and never answers: not even the WebSocket upgrade. */
+export function startSilentListener(): Promise<{ port: number; url: string; close(): Promise<void> }> {
+  const sockets = new Set<Socket>();
+  const server = createServer((socket) => {
+    sockets.add(socket);
+    socket.on('error', () => undefined);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      resolve({
+        port,
+        url: `ws://127.0.0.1:${port}`,
+        close: () => new Promise<void>((done) => {
+          for (const s of sockets) s.destroy();
+          server.close(() => done());
+        }),
+      });
+    });
+  });
+}

@@ -1,0 +1,89 @@
+// A real miner for tests: the axon (createAxon) with the Specs and Allocate synapses over a
+// container manager on the real Docker daemon, everything on 127.0.0.1, names and labels
+// unique to the run. close() stops the axon and removes every container and image it made.
+import type Dockerode from 'dockerode';
+import { generateHotkey, type Hotkey } from '../../protocol/index.js';
+import { createAxon, type Axon } from '../../src/axon/server.js';
+import type { SynapsePlugin } from '../../src/axon/synapse.js';
+import { createContainerManager, type ContainerManager } from '../../src/containers/index.js';
+import { allocatePlugin } from '../../src/handlers/allocate.js';
+import { specsPlugin } from '../../src/handlers/specs.js';
+import { silentLogger } from '../../src/log.js';
+import { createSpecsProbe } from '../../src/specs/hardware.js';
+import { openAccess } from './axon.js';
+import { freePort, requireDocker, testRun, type TestRun } from './docker.js';
+
+export interface TestMiner {
+  /** ws://127.0.0.1:port of the axon. */
+  url: string;
+  port: number;
+  hotkeySs58: string;
+  hotkey: Hotkey;
+  /** Host port the rented container's SSH is published on. */
+  sshPort: number;
+  manager: ContainerManager;
+  run: TestRun;
+  docker: Dockerode;
+  close(): Promise<void>;
+}
+
+export interface TestMinerOptions {
+  /** Short name put into container names and the run label. */
+  area?: string;
+  /** Plugins served beside Specs and Allocate (e.g. Challenge). */
+  extraPlugins?: SynapsePlugin[];
+}
+
+export async function startTestMiner(opts: TestMinerOptions = {}): Promise<TestMiner> {
+  const docker = await requireDocker();
+  const run = testRun(docker, opts.area ?? 'miner');
+  const hotkey = generateHotkey();
+  let manager: ContainerManager | undefined;
+  let axon: Axon | undefined;
+  try {
+    const sshPort = await freePort();
+    manager = createContainerManager({
+      docker,
+      dataDir: run.dataDir,
+      minerHotkey: hotkey.ss58Address,
+      sshPort,
+      sshBind: '127.0.0.1',
+      namePrefix: run.namePrefix,
+      labels: run.labels,
+      log: silentLogger(),
+    });
+    await manager.start();
+    await manager.baseImageReady();
+    const probe = createSpecsProbe({ dataDir: run.dataDir, docker });
+    axon = createAxon({
+      hotkey,
+      host: '127.0.0.1',
+      port: 0,
+      plugins: [specsPlugin(probe), allocatePlugin(manager), ...(opts.extraPlugins ?? [])],
+      access: openAccess(),
+      log: silentLogger(),
+    });
+    const { port } = await axon.listen();
+    const started = { manager, axon };
+    return {
+      url: `ws://127.0.0.1:${port}`,
+      port,
+      hotkeySs58: hotkey.ss58Address,
+      hotkey,
+      sshPort,
+      manager,
+      run,
+      docker,
+      async close() {
+        await started.axon.close().catch(() => undefined);
+        await started.manager.stop().catch(() => undefined);
+        await run.cleanup();
+      },
+    };
+  } catch (err) {
+    await axon?.close().catch(() => undefined);
+    await manager?.stop().catch(() => undefined);
+    await run.cleanup();
+    throw err;
+  }
+}
