@@ -2,9 +2,10 @@
 // envelope fast check (never looser than protocol's schema), the bounded map.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { encode, generateHotkey, requestEnvelopeSchema } from '../protocol/index.js';
+import { decode, encode, generateHotkey, requestEnvelopeSchema } from '../protocol/index.js';
 import { decideAccess, parseValidatorsFile } from '../src/axon/access.js';
 import { isRequestEnvelope } from '../src/axon/envelope.js';
+import { encodeResponse } from '../src/axon/replies.js';
 import { resolveLimits, DEFAULT_LIMITS } from '../src/axon/limits.js';
 import { BoundedMap } from '../src/axon/lru.js';
 import { PriorityQueue } from '../src/axon/queue.js';
@@ -148,6 +149,15 @@ test('envelope fast check: accepts a valid envelope and never accepts what the s
   }
   assert.ok(refused > 100, 'the table exercises refusals');
   assert.not.ok(isRequestEnvelope(encode(valid)), 'raw bytes are not an envelope');
+});
+
+test('response encoding is reused only for frozen results', () => {
+  const frozen = Object.freeze({ n: 1 });
+  assert.is(encodeResponse(frozen), encodeResponse(frozen), 'same bytes object');
+  const live = { n: 1 };
+  assert.equal(decode(encodeResponse(live)), { n: 1 });
+  live.n = 2;
+  assert.equal(decode(encodeResponse(live)), { n: 2 }, 'a result that may change is encoded again');
 });
 
 test.run();

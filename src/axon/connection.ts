@@ -2,13 +2,13 @@
 //   decode → Verifier (steps 1–6) → rate / in-flight / queue (step 7) → handler → signed reply,
 // and every way out of that walk goes through one `answer` that sends exactly one reply.
 import type { WebSocket } from 'ws';
-import { CloseCode, decode, encode, readableId } from '../../protocol/index.js';
+import { CloseCode, decode, readableId } from '../../protocol/index.js';
 import type { Logger } from '../log.js';
 import type { AxonLimits } from './limits.js';
 import type { AxonMetrics } from './metrics.js';
 import type { PriorityQueue, Ticket } from './queue.js';
 import type { RateLimiter } from './rate.js';
-import { addressOf, Rejections, rejectionOf, type Rejection, type Replier, type ReplyAddress } from './replies.js';
+import { addressOf, encodeResponse, Rejections, rejectionOf, type Rejection, type Replier, type ReplyAddress } from './replies.js';
 import type { Verifier, VerifiedRequest } from './verify.js';
 
 /** What every connection of one axon shares. */
@@ -35,7 +35,7 @@ class PendingRequest {
     const { plugin, body, ctx } = this.request;
     let reply: Uint8Array | Rejection;
     try {
-      reply = encode(await plugin.forward(body, ctx));
+      reply = encodeResponse(await plugin.forward(body, ctx));
     } catch (err) {
       if (this.answered) return;
       reply = rejectionOf(err, ctx.log);
@@ -121,7 +121,8 @@ export class AxonConnection {
     }
     const pending = new PendingRequest(this, request, startedAt);
     this.pending.add(pending);
-    pending.timer = setTimeout(onDeadline.bind(pending), Math.max(0, ctx.deadline - Date.now()));
+    // The same delay for the same timeout lets Node keep these timers in one list.
+    pending.timer = setTimeout(onDeadline.bind(pending), ctx.deadline - ctx.receivedAt);
     const ticket = core.queue.submit({ synapse: plugin.name, stake: ctx.stake, priority, run: () => pending.run() });
     if (!ticket) return this.answer(pending, Rejections.queueFull);
     pending.ticket = ticket;

@@ -41,6 +41,22 @@ export function rejectionOf(err: unknown, log: Logger): Rejection {
   return Rejections.internal;
 }
 
+// A handler that serves a cached answer (Specs) may return the same frozen object again and
+// again; its encoding is then kept beside it instead of being redone for every reply.
+// Freezing is the handler's promise that the object (deeply) no longer changes.
+const encodedResponses = new WeakMap<object, Buffer>();
+
+/** The MessagePack body of a handler's result. */
+export function encodeResponse(result: unknown): Buffer {
+  if (typeof result !== 'object' || result === null || !Object.isFrozen(result)) return encode(result);
+  let bytes = encodedResponses.get(result);
+  if (!bytes) {
+    bytes = encode(result);
+    encodedResponses.set(result, bytes);
+  }
+  return bytes;
+}
+
 /** Best-effort address of a message that failed the envelope check, so its 400 can be matched. */
 export function addressOf(raw: unknown, id: number): ReplyAddress {
   const r = (raw ?? {}) as Record<string, unknown>;
