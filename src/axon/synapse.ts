@@ -29,6 +29,7 @@ export interface SynapsePlugin<S extends z.ZodTypeAny = z.ZodTypeAny, Res = unkn
   readonly schema: S;
   /** How many requests of this synapse may run at once (others wait in the queue). */
   readonly concurrency: number;
+  /** Does the work. A result returned frozen (Object.freeze, deeply) has its encoding reused by the axon. */
   forward(request: z.output<S>, ctx: RequestContext): Promise<Res>;
   /** A reason to refuse this caller (403), or null. Runs after the axon's own access list. */
   blacklist?(ctx: RequestContext): string | null;
