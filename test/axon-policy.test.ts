@@ -37,15 +37,24 @@ const poor = generateHotkey();
 const banned = generateHotkey();
 const stranger = generateHotkey();
 const refusedByPlugin = generateHotkey();
+const breaksBlacklist = generateHotkey();
 let a: TestAxon;
 access.before(async () => {
   const policy: AccessPolicy = {
     allowAny: false,
-    allow: new Map([[rich.ss58Address, 10], [poor.ss58Address, 1], [banned.ss58Address, 100], [refusedByPlugin.ss58Address, 50]]),
+    allow: new Map([[rich.ss58Address, 10], [poor.ss58Address, 1], [banned.ss58Address, 100], [refusedByPlugin.ss58Address, 50], [breaksBlacklist.ss58Address, 50]]),
     deny: new Set([banned.ss58Address]),
     minStake: 5,
   };
-  const plugin = echoPlugin('Specs', { blacklist: (ctx: RequestContext) => (ctx.hotkey === refusedByPlugin.ss58Address ? 'not this one' : null) });
+  const plugin = echoPlugin('Specs', {
+    blacklist(ctx: RequestContext) {
+      if (ctx.hotkey === breaksBlacklist.ss58Address) throw new Error('blacklist bug');
+      return ctx.hotkey === refusedByPlugin.ss58Address ? 'not this one' : null;
+    },
+    verify(req: { say?: string }) {
+      if (req.say === 'conflict') throw new SynapseError(409, 'already allocated');
+    },
+  });
   a = await startTestAxon({ plugins: [plugin], access: policy });
 });
 access.after(() => a.close());
@@ -75,8 +84,18 @@ access("a plugin's blacklist gets 403 with its reason", async () => {
   assert.is(reply.status.code, Status.FORBIDDEN);
   assert.is(reply.status.message, 'not this one');
 });
-access('a refused request does not use up its nonce: signature checks still come first', async () => {
-  // A bad signature from a denied hotkey is 401 (step 3) before 403 (step 5).
+access('a blacklist that throws gets 500 and the axon keeps serving', async () => {
+  const reply = await ask(a, breaksBlacklist);
+  assert.is(reply.status.code, Status.INTERNAL);
+  assert.is(reply.status.message, 'internal error');
+  assert.is((await ask(a, rich)).status.code, 200);
+});
+access("a plugin's verify() throwing a SynapseError decides the code", async () => {
+  const reply = await ask(a, rich, { body: { say: 'conflict' } });
+  assert.is(reply.status.code, 409);
+  assert.is(reply.status.message, 'already allocated');
+});
+access('the signature is checked before access: a bad signature from a denied hotkey gets 401, not 403', async () => {
   const c = await RawClient.connect(a.url);
   try {
     const env = signedEnvelope({ hotkey: banned, axonHotkey: a.hotkey.ss58Address });

@@ -11,6 +11,9 @@ import type { RateLimiter } from './rate.js';
 import { addressOf, encodeResponse, Rejections, rejectionOf, type Rejection, type Replier, type ReplyAddress } from './replies.js';
 import type { Verifier, VerifiedRequest } from './verify.js';
 
+/** RFC 6455 close code for a server-side failure. */
+const INTERNAL_ERROR_CLOSE = 1011;
+
 /** What every connection of one axon shares. */
 export interface AxonCore {
   verifier: Verifier;
@@ -61,7 +64,15 @@ export class AxonConnection {
 
   constructor(private readonly ws: WebSocket, private readonly core: AxonCore) {
     this.idleTimer = setTimeout(() => this.close(CloseCode.POLICY_VIOLATION, 'no request received'), core.limits.idleTimeoutMs);
-    ws.on('message', (data: Buffer, isBinary: boolean) => this.onFrame(data, isBinary));
+    ws.on('message', (data: Buffer, isBinary: boolean) => {
+      try {
+        this.onFrame(data, isBinary);
+      } catch (err) {
+        // Nothing a peer sends may take the process down; a failure here is a bug, so it is logged.
+        core.log.error({ err }, 'axon: frame handling failed');
+        this.close(INTERNAL_ERROR_CLOSE, 'internal error');
+      }
+    });
     ws.on('close', () => this.onClose());
     // ws closes the socket itself on protocol errors (1009 for an oversized frame, 1007 for bad UTF-8).
     ws.on('error', (err) => core.log.debug({ err: err.message }, 'axon: connection error'));

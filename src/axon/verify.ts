@@ -100,7 +100,12 @@ export class Verifier {
       envelope.name,
       envelope.id,
     );
-    const refusal = plugin.blacklist?.(ctx);
+    let refusal: string | null | undefined;
+    try {
+      refusal = plugin.blacklist?.(ctx);
+    } catch (err) {
+      return { ok: false, address, rejection: rejectionOf(err, deps.log) };
+    }
     if (refusal) return fail(Status.FORBIDDEN, refusal);
     deps.replay.accept(dendrite.hotkey, dendrite.uuid, dendrite.nonce);
     // 6. body
@@ -114,15 +119,15 @@ export class Verifier {
     if (typeof decoded !== 'object' || decoded === null || Object.getPrototypeOf(decoded) !== Object.prototype) {
       return fail(Status.UNPROCESSABLE, '(body): must be a map');
     }
-    const body = parseWith(plugin.schema, decoded);
-    if (!body.ok) return fail(Status.UNPROCESSABLE, body.message);
-    if (plugin.verify) {
-      try {
-        plugin.verify(body.value, ctx);
-      } catch (err) {
-        return { ok: false, address, rejection: rejectionOf(err, deps.log) };
-      }
+    let body: ReturnType<typeof parseWith>;
+    try {
+      body = parseWith(plugin.schema, decoded);
+      if (body.ok) plugin.verify?.(body.value, ctx);
+    } catch (err) {
+      // A SynapseError from verify() decides the code; a throwing schema refinement is a bug (500).
+      return { ok: false, address, rejection: rejectionOf(err, deps.log) };
     }
+    if (!body.ok) return fail(Status.UNPROCESSABLE, body.message);
     return { ok: true, request: { envelope, address, plugin, body: body.value, ctx } };
   }
 }
