@@ -88,7 +88,7 @@ export async function runCheck(argv: string[]): Promise<number> {
       },
     });
   } catch (err) {
-    throw new UsageError((err as Error).message);
+    throw new UsageError((err as Error).message.replace(/\s*\n\s*/g, ' ')); // one line
   }
   const { values, positionals } = parsed;
   if (values.help) {

@@ -24,7 +24,7 @@ function parse<O extends NonNullable<ParseArgsConfig['options']>>(argv: string[]
   try {
     return parseArgs({ args: argv, strict: true, allowPositionals: true, options: { ...COMMON_OPTIONS, ...options, timeout: { type: 'string' } } });
   } catch (err) {
-    throw new UsageError((err as Error).message);
+    throw new UsageError((err as Error).message.replace(/\s*\n\s*/g, ' ')); // one line
   }
 }
 
@@ -69,7 +69,7 @@ function fromFile<T>(read: () => T): T {
   try {
     return read();
   } catch (err) {
-    throw new UsageError((err as Error).message);
+    throw new UsageError((err as Error).message.replace(/\s*\n\s*/g, ' ')); // one line
   }
 }
 

@@ -4,7 +4,9 @@
 // deadline, and a miner that hangs or lies never holds up the others.
 import { allocateResponseSchema, parseWith, type AllocateResponse, type Hotkey } from '../../protocol/index.js';
 import type { Logger } from '../log.js';
-import { decryptAllocationInfo, generateRenterKeyPair } from './credentials.js';
+import { generateKeyPair } from 'node:crypto';
+import { promisify } from 'node:util';
+import { decryptAllocationInfo, DEFAULT_RENTER_KEY_BITS } from './credentials.js';
 import { Dendrite } from './dendrite.js';
 import { sshRun, type SshLogin } from './ssh-login.js';
 
@@ -89,14 +91,26 @@ export interface CheckDeps {
   /** De-allocation attempts [3], with back-off doubling from `deallocateBackoffMs` [1 s]. */
   deallocateAttempts?: number;
   deallocateBackoffMs?: number;
-  /** A fresh RSA key pair per miner [RSA-2048]. */
-  renterKeys?: () => { publicKeyPem: string; privateKeyPem: string };
+  /** A fresh RSA key pair per miner [RSA-2048, made off the event loop]. */
+  renterKeys?: () => Promise<{ publicKeyPem: string; privateKeyPem: string }>;
   /** SSH login used to prove the credentials [ssh2]. */
   ssh?: (login: SshLogin) => Promise<string>;
   log?: Logger;
 }
 
 class DeadlineError extends Error {}
+
+const generateRsa = promisify(generateKeyPair);
+
+/** generateRenterKeyPair without blocking the other miners' checks for the ~100 ms it takes. */
+async function renterKeyPair(): Promise<{ publicKeyPem: string; privateKeyPem: string }> {
+  const { publicKey, privateKey } = await generateRsa('rsa', {
+    modulusLength: DEFAULT_RENTER_KEY_BITS,
+    publicKeyEncoding: { type: 'spki', format: 'pem' },
+    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+  });
+  return { publicKeyPem: publicKey, privateKeyPem: privateKey };
+}
 
 /** Rejects with DeadlineError when `ms` pass first; the work itself is left to finish or fail. */
 function within<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
@@ -113,7 +127,13 @@ function within<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
   });
 }
 
-const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
+/** An error's message, with the cause's code when there is one (`fetch failed` alone says little). */
+function message(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  const cause = err.cause as { code?: unknown; message?: unknown } | undefined;
+  const detail = typeof cause?.code === 'string' ? cause.code : typeof cause?.message === 'string' ? cause.message : undefined;
+  return detail ? `${err.message} (${detail})` : err.message;
+}
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, Math.max(0, ms)));
 
 type AllocateAnswer = { kind: 'output'; output: AllocateResponse['output'] } | { kind: 'refused'; reason: string };
@@ -183,7 +203,7 @@ export async function checkMiner(target: CheckTarget, deps: CheckDeps): Promise<
     const check = await timed('check', () => allocate({ checking: true, timeline: 1, device_requirement: device }, 'check'), granted);
     if (!granted(check)) return fail('ALLOCATION_FAILED', refusal('check', check));
 
-    keys = (deps.renterKeys ?? generateRenterKeyPair)();
+    keys = await within((deps.renterKeys ?? renterKeyPair)(), left(), 'key generation');
     const request = {
       checking: false,
       timeline: deps.timelineDays ?? DEFAULT_TEST_TIMELINE_DAYS,
