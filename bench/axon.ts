@@ -60,6 +60,10 @@ async function serveAxon(seedHex: string): Promise<void> {
   });
   const { port } = await axon.listen();
   process.send!({ port });
+  // The parent asks for this process's CPU time around each measurement.
+  process.on('message', (m: { cpu?: boolean }) => {
+    if (m.cpu) process.send!({ cpu: process.cpuUsage() });
+  });
   process.on('disconnect', () => void axon.close().then(() => process.exit(0)));
 }
 
@@ -88,7 +92,20 @@ function ceilingWorker(): void {
   parentPort!.postMessage(rounds / (CEILING_MS / 1000));
 }
 
-async function measureCeiling(cores: number): Promise<number> {
+interface Ceiling {
+  perSecond: number;
+  /** CPU microseconds of signature work per round trip. */
+  cpuMicros: number;
+}
+
+async function measureCeiling(cores: number): Promise<Ceiling> {
+  const cpu = process.cpuUsage();
+  const perSecond = await ceilingRate(cores);
+  const used = process.cpuUsage(cpu);
+  return { perSecond, cpuMicros: (used.user + used.system) / (perSecond * (CEILING_MS / 1000)) };
+}
+
+async function ceilingRate(cores: number): Promise<number> {
   const rates = await Promise.all(
     Array.from({ length: cores }, () =>
       new Promise<number>((resolve, reject) => {
@@ -99,6 +116,18 @@ async function measureCeiling(cores: number): Promise<number> {
     ),
   );
   return rates.reduce((a, b) => a + b, 0);
+}
+
+function childCpu(child: ChildProcess): Promise<number> {
+  return new Promise((resolve) => {
+    const onMessage = (m: { cpu?: NodeJS.CpuUsage }) => {
+      if (!m.cpu) return;
+      child.off('message', onMessage);
+      resolve(m.cpu.user + m.cpu.system);
+    };
+    child.on('message', onMessage);
+    child.send({ cpu: true });
+  });
 }
 
 async function startChildAxon(): Promise<{ child: ChildProcess; port: number; hotkey: string }> {
@@ -117,9 +146,12 @@ interface LoadResult {
   p50: number;
   p99: number;
   failures: number;
+  /** CPU microseconds per round trip: the client's and the axon's. */
+  clientCpu: number;
+  axonCpu: number;
 }
 
-async function drive(url: string, axonHotkey: string, connections: number): Promise<LoadResult> {
+async function drive(child: ChildProcess, url: string, axonHotkey: string, connections: number): Promise<LoadResult> {
   const dendrites = Array.from({ length: connections }, () => new Dendrite({ hotkey: generateHotkey(), url, axonHotkey }));
   await Promise.all(dendrites.map((d) => d.connect()));
   const latencies: number[] = [];
@@ -138,16 +170,29 @@ async function drive(url: string, axonHotkey: string, connections: number): Prom
     }
   });
   await new Promise((r) => setTimeout(r, WARMUP_MS));
+  const axonCpuBefore = await childCpu(child);
+  const clientCpuBefore = process.cpuUsage();
   measuring = true;
   const began = performance.now();
   await new Promise((r) => setTimeout(r, MEASURE_MS));
   measuring = false;
   const seconds = (performance.now() - began) / 1000;
+  const clientCpuUsed = process.cpuUsage(clientCpuBefore);
+  const axonCpuUsed = (await childCpu(child)) - axonCpuBefore;
+  const count = latencies.length;
   stop = true;
   await Promise.all(loops);
   await Promise.all(dendrites.map((d) => d.close()));
   latencies.sort((a, b) => a - b);
-  return { connections, perSecond: latencies.length / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99), failures };
+  return {
+    connections,
+    perSecond: count / seconds,
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+    failures,
+    clientCpu: (clientCpuUsed.user + clientCpuUsed.system) / count,
+    axonCpu: axonCpuUsed / count,
+  };
 }
 
 async function runBench(): Promise<void> {
@@ -156,42 +201,56 @@ async function runBench(): Promise<void> {
   const axon = await startChildAxon();
   // Other work on a shared machine moves both figures, so the ceiling is measured right
   // before and right after each row and the higher one is that row's ceiling: a busy
-  // moment then lowers the ratio rather than flattering it.
-  const rows: (LoadResult & { ceiling: number })[] = [];
+  // moment then lowers the ratio rather than flattering it. CPU time per round trip is
+  // reported too: it moves much less with other load than rates do.
+  const rows: (LoadResult & { ceiling: Ceiling })[] = [];
   try {
-    let ceilingBefore = await measureCeiling(cores);
+    let before = await measureCeiling(cores);
     for (const connections of CONNECTION_COUNTS) {
-      const r = await drive(`ws://127.0.0.1:${axon.port}`, axon.hotkey, connections);
-      const ceilingAfter = await measureCeiling(cores);
-      const ceiling = Math.max(ceilingBefore, ceilingAfter);
-      ceilingBefore = ceilingAfter;
+      const r = await drive(axon.child, `ws://127.0.0.1:${axon.port}`, axon.hotkey, connections);
+      const after = await measureCeiling(cores);
+      const ceiling = before.perSecond >= after.perSecond ? before : after;
+      before = after;
       rows.push({ ...r, ceiling });
       process.stdout.write(
         `${connections} connections: ${r.perSecond.toFixed(0)} round trips/s, p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms; ` +
-          `ceiling ${ceiling.toFixed(0)}/s on ${cores} cores → ${((100 * r.perSecond) / ceiling).toFixed(0)}%; ${r.failures} failures\n`,
+          `ceiling ${ceiling.perSecond.toFixed(0)}/s on ${cores} cores → ${((100 * r.perSecond) / ceiling.perSecond).toFixed(0)}%; ` +
+          `CPU/round trip client ${r.clientCpu.toFixed(0)} µs + axon ${r.axonCpu.toFixed(0)} µs vs signatures ${ceiling.cpuMicros.toFixed(0)} µs; ` +
+          `${r.failures} failures\n`,
       );
     }
   } finally {
     axon.child.disconnect();
     await new Promise((r) => axon.child.once('exit', r));
   }
-  const table = rows.map(
-    (r) =>
-      `| ${r.connections} | ${r.perSecond.toFixed(0)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.ceiling.toFixed(0)} | ${((100 * r.perSecond) / r.ceiling).toFixed(0)}% | ${r.failures} |`,
+  const table = rows.map((r) =>
+    [
+      r.connections,
+      r.perSecond.toFixed(0),
+      r.p50.toFixed(2),
+      r.p99.toFixed(2),
+      r.ceiling.perSecond.toFixed(0),
+      `${((100 * r.perSecond) / r.ceiling.perSecond).toFixed(0)}%`,
+      `${r.clientCpu.toFixed(0)} + ${r.axonCpu.toFixed(0)}`,
+      `${r.ceiling.cpuMicros.toFixed(0)} (${((100 * r.ceiling.cpuMicros) / (r.clientCpu + r.axonCpu)).toFixed(0)}%)`,
+      r.failures,
+    ].join(' | '),
   );
   writeSection(
     'axon',
     [
       'Signed Specs round trips over loopback: the axon in a child process with a cached Specs plugin,',
       'one dendrite per connection (each its own hotkey, one request in flight), every reply verified.',
-      `Ceiling: round trips/s of the signature work alone (client sign, axon verify, axon sign, client verify)`,
+      'Ceiling: round trips/s of the signature work alone (client sign, axon verify, axon sign, client verify)',
       `on ${cores} worker threads, one per core, measured just before and just after each row; the higher is used.`,
+      'CPU columns: CPU time per round trip of the client and the axon process, and of the signature work alone',
+      '(with its share of the total: the fraction of the ceiling an otherwise idle machine would reach).',
       `${MEASURE_MS / 1000} s per row after ${WARMUP_MS / 1000} s warm-up; 1-minute load average ${loadBefore.toFixed(2)} at the start`,
-      '(other work on the machine lowers every figure).',
+      '(other work on the machine lowers the rates).',
       '',
-      '| connections | round trips/s | p50 ms | p99 ms | ceiling/s | of ceiling | failures |',
-      '|---|---|---|---|---|---|---|',
-      ...table,
+      '| connections | round trips/s | p50 ms | p99 ms | ceiling/s | of ceiling | CPU µs/rt client + axon | signature CPU µs/rt |  failures |',
+      '|---|---|---|---|---|---|---|---|---|',
+      ...table.map((row) => `| ${row} |`),
       '',
       'Command: `npm run bench -- axon`',
     ].join('\n'),

@@ -4,7 +4,9 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { decode, encode, generateHotkey, requestEnvelopeSchema } from '../protocol/index.js';
 import { decideAccess, parseValidatorsFile } from '../src/axon/access.js';
+import { AxonRequestContext } from '../src/axon/context.js';
 import { isRequestEnvelope } from '../src/axon/envelope.js';
+import { silentLogger } from '../src/log.js';
 import { encodeResponse } from '../src/axon/replies.js';
 import { resolveLimits, DEFAULT_LIMITS } from '../src/axon/limits.js';
 import { BoundedMap } from '../src/axon/lru.js';
@@ -149,6 +151,20 @@ test('envelope fast check: accepts a valid envelope and never accepts what the s
   }
   assert.ok(refused > 100, 'the table exercises refusals');
   assert.not.ok(isRequestEnvelope(encode(valid)), 'raw bytes are not an envelope');
+});
+
+test('request context: the signal reflects an abort made before or after it is first read', () => {
+  const early = new AxonRequestContext(k1, 0, 0, 0, silentLogger(), 'Specs', 1);
+  early.abort(new Error('deadline passed'));
+  assert.ok(early.signal.aborted);
+  assert.is((early.signal.reason as Error).message, 'deadline passed');
+  const late = new AxonRequestContext(k1, 0, 0, 0, silentLogger(), 'Specs', 2);
+  const signal = late.signal;
+  assert.not.ok(signal.aborted);
+  late.abort(new Error('connection closed'));
+  late.abort(new Error('deadline passed'));
+  assert.ok(signal.aborted);
+  assert.is((signal.reason as Error).message, 'connection closed', 'the first reason counts');
 });
 
 test('response encoding is reused only for frozen results', () => {

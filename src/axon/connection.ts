@@ -50,7 +50,7 @@ class PendingRequest {
     this.timer = undefined;
     this.ticket?.cancel();
     this.connection.answer(this, Rejections.timeout);
-    this.request.ctx.controller.abort(new Error('deadline passed'));
+    this.request.ctx.abort(new Error('deadline passed'));
   }
 }
 
@@ -165,7 +165,7 @@ export class AxonConnection {
       pending.answered = true;
       if (pending.timer) clearTimeout(pending.timer);
       pending.ticket?.cancel();
-      pending.request.ctx.controller.abort(new Error('connection closed'));
+      pending.request.ctx.abort(new Error('connection closed'));
     }
     this.pending.clear();
   }

@@ -95,7 +95,6 @@ export class Verifier {
       access.stake,
       receivedAt + timeoutSeconds * 1000,
       receivedAt,
-      new AbortController(),
       deps.log,
       envelope.name,
       envelope.id,
