@@ -7,8 +7,7 @@ import * as assert from 'uvu/assert';
 import { encryptAllocationInfo, generateHotkey, type Hotkey } from '../protocol/index.js';
 import { checkMiner, checkMiners, penalisedList, type CheckDeps, type CheckResult } from '../src/validator/checker.js';
 import type { TestAxon } from './helpers/axon.js';
-import { RUN_LABEL } from './helpers/docker.js';
-import { startTestMiner, type TestMiner } from './helpers/miner.js';
+import { rentedContainers, startTestMiner, type TestMiner } from './helpers/miner.js';
 import {
   hang, impostorHotkey, output, startFakeMiner, startSilentListener, startSshServer, type FakeAnswer, type TestSshServer,
 } from './helpers/miner-fakes.js';
@@ -66,7 +65,7 @@ check('a working miner: OK, with a timing for every step, and its test container
   assert.equal(stepsOf(result), ['check:ok', 'allocate:ok', 'ssh:ok', 'deallocate:ok']);
   for (const step of result.steps) assert.ok(step.ms > 0 && step.ms <= result.totalMs, `${step.step} took ${step.ms} ms`);
   assert.is(result.steps[3]!.attempts, 1);
-  const left = await ctx.miner.docker.listContainers({ all: true, filters: { label: [`${RUN_LABEL}=${ctx.miner.run.id}`] } });
+  const left = await rentedContainers(ctx.miner);
   assert.is(left.length, 0);
   assert.is(ctx.miner.manager.state().allocated, false);
   assert.equal(penalisedList([result]), []);

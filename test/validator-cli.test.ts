@@ -10,8 +10,8 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, w
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { RUN_LABEL, sshKeyPair, sshRun } from './helpers/docker.js';
-import { startTestMiner, type TestMiner } from './helpers/miner.js';
+import { sshKeyPair, sshRun } from './helpers/docker.js';
+import { rentedContainers, startTestMiner, type TestMiner } from './helpers/miner.js';
 import { output, startFakeMiner } from './helpers/miner-fakes.js';
 import type { TestAxon } from './helpers/axon.js';
 
@@ -51,7 +51,7 @@ function run(ctx: Ctx, args: string[]): Promise<Run> {
   });
 }
 
-const containers = (ctx: Ctx) => ctx.miner.docker.listContainers({ all: true, filters: { label: [`${RUN_LABEL}=${ctx.miner.run.id}`] } });
+const containers = (ctx: Ctx) => rentedContainers(ctx.miner);
 
 cli('check: OK with timings for a working miner, ALLOCATION_FAILED for a refusing one, the penalised list written', async (ctx) => {
   const json = join(ctx.dir, 'penalised.json');

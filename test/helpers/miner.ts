@@ -11,7 +11,7 @@ import { specsPlugin } from '../../src/handlers/specs.js';
 import { silentLogger } from '../../src/log.js';
 import { createSpecsProbe } from '../../src/specs/hardware.js';
 import { openAccess } from './axon.js';
-import { freePort, requireDocker, testRun, type TestRun } from './docker.js';
+import { freePort, requireDocker, RUN_LABEL, testRun, type TestRun } from './docker.js';
 
 export interface TestMiner {
   /** ws://127.0.0.1:port of the axon. */
@@ -86,4 +86,14 @@ export async function startTestMiner(opts: TestMinerOptions = {}): Promise<TestM
     await run.cleanup();
     throw err;
   }
+}
+
+/**
+ * The miner's rented containers (production or test role) of this run, leaving out a standby
+ * container the manager may keep started while idle.
+ */
+export async function rentedContainers(miner: TestMiner): Promise<Dockerode.ContainerInfo[]> {
+  const all = await miner.docker.listContainers({ all: true, filters: { label: [`${RUN_LABEL}=${miner.run.id}`] } });
+  const rented = new Set([`/${miner.run.namePrefix}ssh-container`, `/${miner.run.namePrefix}ssh-test-container`]);
+  return all.filter((c) => c.Names.some((n) => rented.has(n)));
 }
