@@ -268,6 +268,18 @@ limits('a handler that outruns the timeout gets 408 at the deadline and sees its
   assert.ok(lastSignal?.aborted, 'the handler was aborted');
 });
 
+limits("a request's timeout is capped by the axon's maxTimeoutSeconds", async () => {
+  const capped = await startTestAxon({ plugins: [echoPlugin('Specs', { forward: (_req: unknown, ctx: RequestContext) => new Promise((r) => ctx.signal.addEventListener('abort', r)) })], limits: { maxTimeoutSeconds: 0.3 } });
+  try {
+    const began = Date.now();
+    const reply = await ask(capped, generateHotkey(), { timeout: 600 });
+    assert.is(reply.status.code, Status.TIMEOUT);
+    assert.ok(Date.now() - began < 3000, 'answered at the cap, not after 600 s');
+  } finally {
+    await capped.close();
+  }
+});
+
 limits('a handler that throws gets 500 "internal error" and no detail', async () => {
   const reply = await ask(l, generateHotkey(), { body: { say: 'throw' } });
   assert.is(reply.status.code, Status.INTERNAL);

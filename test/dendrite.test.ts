@@ -13,12 +13,13 @@ import {
   generateHotkey,
   nextNonce,
   replySigningMessage,
+  replyEnvelopeSchema,
   sign,
   type AllocateCredentials,
   type Hotkey,
 } from '../protocol/index.js';
 import { decryptAllocationInfo, generateRenterKeyPair } from '../src/validator/credentials.js';
-import { Dendrite } from '../src/validator/dendrite.js';
+import { Dendrite, isReplyEnvelope } from '../src/validator/dendrite.js';
 import { echoPlugin, startTestAxon, type TestAxon } from './helpers/axon.js';
 
 const real = suite('dendrite against the axon');
@@ -184,6 +185,27 @@ hostile('a call with no reply times out', async () => {
 });
 
 hostile.run();
+
+const guard = suite('dendrite reply check');
+guard('the fast reply check accepts a valid reply and never what replyEnvelopeSchema refuses', () => {
+  const req = { id: 3, name: 'Specs', dendrite: { hotkey: generateHotkey().ss58Address, uuid: 'u' } };
+  const miner = generateHotkey();
+  const valid = signedReply(req, miner, miner.ss58Address, encode({}));
+  assert.ok(isReplyEnvelope(valid));
+  assert.ok(replyEnvelopeSchema.safeParse(valid).success);
+  const wrongs: unknown[] = [undefined, null, -1, 1.5, 2 ** 53, '1', [], {}, Buffer.alloc(63), Buffer.alloc(64), Infinity, NaN, true, 10n];
+  const paths = [['v'], ['id'], ['name'], ['status'], ['status', 'code'], ['status', 'message'], ['body'], ['axon'], ['axon', 'hotkey'], ['axon', 'nonce'], ['axon', 'signature'], ['process_time']];
+  for (const path of paths) {
+    for (const wrong of wrongs) {
+      const reply = { ...valid, status: { ...valid.status }, axon: { ...valid.axon } } as Record<string, unknown>;
+      let target = reply;
+      for (const key of path.slice(0, -1)) target = target[key] as Record<string, unknown>;
+      target[path.at(-1)!] = wrong;
+      if (isReplyEnvelope(reply)) assert.ok(replyEnvelopeSchema.safeParse(reply).success, `accepted ${path.join('.')} = ${String(wrong)}`);
+    }
+  }
+});
+guard.run();
 
 const credentials = suite('allocation credentials');
 const sample: AllocateCredentials = { username: 'root', password: 'p4ss-wörd', port: 4444, version: 1 };

@@ -57,7 +57,7 @@ interface Pending {
 const isUint = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
 
 /** Fast check that accepts only what replyEnvelopeSchema accepts; the schema words any failure. */
-function isReplyEnvelope(v: unknown): v is ReplyEnvelope {
+export function isReplyEnvelope(v: unknown): v is ReplyEnvelope {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
   const r = v as Record<string, unknown>;
   const status = r.status as Record<string, unknown> | undefined;
@@ -185,10 +185,13 @@ export class Dendrite {
         this.pending.delete(id);
         reject(new Error(`${name} request ${id} timed out after ${timeoutSeconds} s`));
       }, timeoutSeconds * 1000 + REPLY_GRACE_MS);
+      if (ws.readyState !== WebSocket.OPEN) {
+        clearTimeout(timer);
+        return reject(new Error(`connection to ${this.url} closed before ${name} was sent`));
+      }
       this.pending.set(id, { resolve, reject, timer, sentAt: performance.now(), ws });
-      ws.send(frame, (err) => {
-        if (err) this.settle(id, new Error(`sending ${name}: ${err.message}`));
-      });
+      // A failed write closes the socket, and closing rejects every call pending on it.
+      ws.send(frame);
     });
   }
 
