@@ -138,7 +138,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, Math.max(0, ms)))
 
 type AllocateAnswer = { kind: 'output'; output: AllocateResponse['output'] } | { kind: 'refused'; reason: string };
 
-/** Checks one miner; never throws, always ends with one verdict within `deadlineMs` (+ closing the socket). */
+/** Checks one miner; never throws, and its one verdict comes within `deadlineMs` (the socket closes afterwards). */
 export async function checkMiner(target: CheckTarget, deps: CheckDeps): Promise<CheckResult> {
   const started = performance.now();
   const deadlineMs = deps.deadlineMs ?? DEFAULT_CHECK_DEADLINE_MS;
