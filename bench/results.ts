@@ -25,8 +25,4 @@ export function writeSection(name: string, markdown: string): void {
   writeFileSync(RESULTS, text);
 }
 
-export function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
-  return sorted[i]!;
-}
+export { percentile } from '../src/stats.js';

@@ -7,8 +7,9 @@ import { createAxon, type Axon } from './axon/server.js';
 import { parseValidatorsFile, type AccessPolicy } from './axon/access.js';
 import type { SynapsePlugin } from './axon/synapse.js';
 import type { MinerConfig } from './config.js';
-import { connectDocker, createContainerManager, type ContainerManager } from './containers/index.js';
+import { connectDocker, createContainerManager } from './containers/index.js';
 import { allocatePlugin } from './handlers/allocate.js';
+import { challengePlugin } from './handlers/challenge.js';
 import { specsPlugin } from './handlers/specs.js';
 import { loadOrCreateHotkey } from './keystore.js';
 import type { Logger } from './log.js';
@@ -41,12 +42,11 @@ export function loadAccessPolicy(config: Pick<MinerConfig, 'validatorsFile' | 'a
   }
 }
 
-async function dockerReachable(manager: ContainerManager, docker: ReturnType<typeof connectDocker>): Promise<Record<string, unknown>> {
-  const ping = await Promise.race([
+async function dockerReachable(docker: ReturnType<typeof connectDocker>): Promise<boolean> {
+  return Promise.race([
     docker.ping().then(() => true, () => false),
     new Promise<boolean>((r) => setTimeout(r, 1000, false).unref()),
   ]);
-  return { docker: { reachable: ping }, allocation: manager.state() };
 }
 
 export async function startMiner(config: MinerConfig, log: Logger, extraPlugins: SynapsePlugin[] = []): Promise<RunningMiner> {
@@ -69,14 +69,21 @@ export async function startMiner(config: MinerConfig, log: Logger, extraPlugins:
   });
   await manager.start();
 
+  const challenge = challengePlugin({
+    maxDifficulty: config.challengeMaxDifficulty,
+    deadlineMs: config.challengeTimeoutSeconds * 1000,
+    // Kernels compiled by the warm-up are kept in the data dir, so a restart does not pay them again.
+    hashcat: { path: config.hashcatPath, workload: config.hashcatWorkload, extraArgs: config.hashcatExtraArgs, stateDir: join(config.dataDir, 'hashcat') },
+    log: log.child({ part: 'challenge' }),
+  });
   const probe = createSpecsProbe({ dataDir: config.dataDir, docker });
   const axon: Axon = createAxon({
     hotkey,
     host: config.host,
     port: config.port,
-    plugins: [specsPlugin(probe), allocatePlugin(manager), ...extraPlugins],
+    plugins: [specsPlugin(probe, () => ({ challenge: challenge.service.info() })), allocatePlugin(manager), challenge, ...extraPlugins],
     access,
-    health: () => dockerReachable(manager, docker),
+    health: async () => ({ docker: { reachable: await dockerReachable(docker) }, allocation: manager.state(), challenge: challenge.service.info() }),
     log: log.child({ part: 'axon' }),
   });
   const { port } = await axon.listen();
@@ -97,7 +104,7 @@ export async function startMiner(config: MinerConfig, log: Logger, extraPlugins:
     },
     async close() {
       await axon.close();
-      await manager.stop();
+      await Promise.all([manager.stop(), challenge.close()]);
     },
   };
 }

@@ -20,6 +20,7 @@ Each command takes --help.
 type Command = (argv: string[]) => Promise<number>;
 const COMMANDS: Record<string, () => Promise<Command>> = {
   specs: async () => (await import('./validator-specs.js')).runSpecs,
+  challenge: async () => (await import('./validator-challenge.js')).runChallenge,
   check: async () => (await import('./validator-check.js')).runCheck,
   allocate: async () => (await import('./validator-rent.js')).runAllocate,
   release: async () => (await import('./validator-rent.js')).runRelease,
