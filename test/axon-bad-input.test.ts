@@ -201,6 +201,15 @@ bad('a connection that opens and never sends is closed with 1008', async () => {
   assert.is(await freshRequestWorks(t), 200);
 });
 
+bad('after all of it nothing is left behind: no open connection, queued or running request', async () => {
+  const gauge = async (name: string) => Number(new RegExp(`^${name} (\\d+)`, 'm').exec(await (await fetch(`http://127.0.0.1:${t.port}/metrics`)).text())![1]);
+  const end = Date.now() + 5000;
+  while ((await gauge('axon_open_connections')) !== 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+  assert.is(await gauge('axon_open_connections'), 0);
+  assert.is(await gauge('axon_queue_depth'), 0);
+  assert.is(await gauge('axon_handlers_running'), 0);
+});
+
 bad.run();
 
 // A thousand requests in flight on one connection: the first 256 (the cap) are served,
