@@ -19,7 +19,7 @@ test.before(async () => {
 });
 
 test.after(async () => {
-  dendrite?.close();
+  await dendrite?.close();
   await axon?.close();
   await plugin.close();
 });
