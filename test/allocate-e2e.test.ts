@@ -22,6 +22,7 @@ import { decryptAllocationInfo } from '../src/validator/credentials.js';
 import { Dendrite } from '../src/validator/dendrite.js';
 import { copyImage, startPrivateDockerd, type PrivateDockerd } from './helpers/docker-daemon.js';
 import { freePort, MEMORY_LIMIT_COMMAND, renterKeys, requireDocker, RUN_LABEL, sshKeyPair, sshRun, testRun, type TestRun } from './helpers/docker.js';
+import { allocationContainers } from './helpers/docker.js';
 
 const MiB = 1024 * 1024;
 const openAccess = () => ({ allowAny: true, allow: new Map<string, number>(), deny: new Set<string>(), minStake: 0 });
@@ -84,14 +85,14 @@ overAxon('allocate → decrypt info → SSH → exchange key → pause → unpau
     return (reply.body as { output: { status: boolean; info?: string; port: number; error?: string } }).output;
   };
 
-  assert.equal(await call({ timeline: 1, checking: true, device_requirement: device(2, 384 * MiB) }), { status: true, port: ctx.sshPort });
-  const allocated = await call({ timeline: 1, checking: false, public_key: renter.publicKeyPem, device_requirement: device(2, 384 * MiB) });
+  assert.equal(await call({ timeline: 1, checking: true, device_requirement: device(1, 384 * MiB) }), { status: true, port: ctx.sshPort });
+  const allocated = await call({ timeline: 1, checking: false, public_key: renter.publicKeyPem, device_requirement: device(1, 384 * MiB) });
   assert.is(allocated.status, true, allocated.error);
   const credentials = decryptAllocationInfo(allocated.info!, renter.privateKeyPem);
   assert.is(credentials.port, ctx.sshPort);
 
   const [nproc, memory] = (await sshRun(credentials.port, { password: credentials.password }, `nproc; ${MEMORY_LIMIT_COMMAND}`)).trim().split('\n');
-  assert.is(nproc, '2');
+  assert.is(nproc, '1');
   assert.is(Number(memory), 384 * MiB);
 
   const action = (name: string, extra: Record<string, unknown> = {}) =>
@@ -108,7 +109,7 @@ overAxon('allocate → decrypt info → SSH → exchange key → pause → unpau
   assert.is((await sshRun(credentials.port, { password: credentials.password }, 'echo again')).trim(), 'again');
 
   assert.equal(await call({ timeline: 0, checking: false, public_key: renter.publicKeyPem }), { status: true, port: ctx.sshPort });
-  assert.is((await ctx.docker.listContainers({ all: true, filters: { label: [`${RUN_LABEL}=${ctx.run.id}`] } })).length, 0);
+  assert.is((await allocationContainers(ctx.docker, ctx.run)).length, 0);
   assert.not.ok(existsSync(join(ctx.run.dataDir, HOLDER_KEY_FILE)));
 });
 
@@ -127,7 +128,7 @@ overAxon('bad input over the wire: 422 with the field path, nothing created', as
     assert.is(reply.code, 422);
     assert.match(reply.message, pattern);
   }
-  assert.is((await ctx.docker.listContainers({ all: true, filters: { label: [`${RUN_LABEL}=${ctx.run.id}`] } })).length, 0);
+  assert.is((await allocationContainers(ctx.docker, ctx.run)).length, 0);
   assert.is(ctx.miner.manager.state().allocated, false);
 });
 

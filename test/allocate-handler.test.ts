@@ -11,6 +11,7 @@ import { createContainerManager, type ContainerManager } from '../src/containers
 import { allocatePlugin } from '../src/handlers/allocate.js';
 import { silentLogger } from '../src/log.js';
 import { freePort, renterKeys, requireDocker, RUN_LABEL, sshKeyPair, sshRun, testRun, type TestRun } from './helpers/docker.js';
+import { allocationContainers, standbyContainers } from './helpers/docker.js';
 
 const MiB = 1024 * 1024;
 
@@ -64,7 +65,7 @@ async function statusOf(promise: Promise<unknown>): Promise<{ code: number; mess
 }
 
 const device = { cpu: { count: 1 }, ram: { capacity: 256 * MiB }, hard_disk: { capacity: 1024 * MiB }, gpu: {} };
-const runContainers = async (ctx: Ctx) => ctx.docker.listContainers({ all: true, filters: { label: [`${RUN_LABEL}=${ctx.run.id}`] } });
+const runContainers = async (ctx: Ctx) => allocationContainers(ctx.docker, ctx.run);
 
 handler('every case of the table: check free → allocate → check holder → actions → de-allocate', async (ctx) => {
   const renter = renterKeys();

@@ -13,6 +13,17 @@ import { HOLDER_KEY_FILE, RECORD_FILE } from '../src/containers/store.js';
 import { sshAnswers } from '../src/containers/ssh-ready.js';
 import { silentLogger } from '../src/log.js';
 import { freePort, MEMORY_LIMIT_COMMAND, renterKeys, requireDocker, RUN_LABEL, sshKeyPair, sshRun, testRun, type TestRun } from './helpers/docker.js';
+import { allocationContainers, standbyContainers } from './helpers/docker.js';
+
+async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
 
 const MiB = 1024 * 1024;
 
@@ -53,8 +64,7 @@ async function expectRejection(promise: Promise<unknown>, pattern: RegExp): Prom
   assert.match(outcome!.message, pattern);
 }
 
-const runContainers = async (ctx: Ctx) =>
-  ctx.docker.listContainers({ all: true, filters: { label: [`${RUN_LABEL}=${ctx.run.id}`] } });
+const runContainers = async (ctx: Ctx) => allocationContainers(ctx.docker, ctx.run);
 
 lifecycle('allocate → SSH → exchange keys → pause → unpause → restart → de-allocate', async (ctx) => {
   const holder = renterKeys();
@@ -65,7 +75,7 @@ lifecycle('allocate → SSH → exchange keys → pause → unpause → restart 
 
   const result = await ctx.manager.allocate(request(holder.publicKeyPem, {
     sshKey: renterSsh.public,
-    device: { cpu: { count: 2 }, ram: { capacity: 512 * MiB }, hard_disk: { capacity: 1024 * MiB }, gpu: {}, testing: false },
+    device: { cpu: { count: 1 }, ram: { capacity: 512 * MiB }, hard_disk: { capacity: 1024 * MiB }, gpu: {}, testing: false },
   }));
   assert.ok(result.status, result.status ? '' : result.error);
   if (!result.status) return;
@@ -79,7 +89,7 @@ lifecycle('allocate → SSH → exchange keys → pause → unpause → restart 
 
   // The reply came after SSH answered: log in at once with the password.
   const [nproc, memory] = (await sshRun(port, { password }, `nproc; ${MEMORY_LIMIT_COMMAND}`)).trim().split('\n');
-  assert.is(nproc, '2');
+  assert.is(nproc, '1');
   assert.is(Number(memory), 512 * MiB);
   assert.is((await sshRun(port, { privateKey: renterSsh.private }, 'echo key-ok')).trim(), 'key-ok');
 
@@ -133,6 +143,40 @@ lifecycle('allocate → SSH → exchange keys → pause → unpause → restart 
   assert.is(ctx.manager.state().allocated, false);
   assert.equal(await ctx.manager.checkHolder(holder.publicKeyPem), { status: false, error: 'no allocation on this miner' });
   assert.equal(await ctx.manager.deallocate(holder.publicKeyPem), { status: false, error: 'no allocation on this miner' });
+});
+
+lifecycle('the idle miner keeps a started standby; a rental claims it with its limits; a fresh one follows de-allocation', async (ctx) => {
+  const standbyId = await until('a standby', async () => (await standbyContainers(ctx.docker, ctx.run))[0]?.Id);
+  const renter = renterKeys();
+  const r = await ctx.manager.allocate(request(renter.publicKeyPem, { device: { cpu: { count: 1 }, ram: { capacity: 192 * MiB }, hard_disk: { capacity: 0 }, gpu: {}, testing: false } }));
+  assert.ok(r.status);
+  if (!r.status) return;
+  const [claimed] = await runContainers(ctx);
+  assert.is(claimed?.Id, standbyId);
+  assert.equal(claimed?.Names, [`/${ctx.run.namePrefix}ssh-container`]);
+  assert.is((await standbyContainers(ctx.docker, ctx.run)).length, 0);
+  // The limits were applied to the running standby, not left at its idle settings.
+  const [nproc, memory] = (await sshRun(ctx.port, { password: r.credentials.password }, `nproc; ${MEMORY_LIMIT_COMMAND}`)).trim().split('\n');
+  assert.is(nproc, '1');
+  assert.is(Number(memory), 192 * MiB);
+  const hostConfig = (await ctx.docker.getContainer(standbyId).inspect()).HostConfig;
+  assert.is(hostConfig.CpusetCpus, '0');
+  assert.is(hostConfig.Memory, 192 * MiB);
+
+  assert.equal(await ctx.manager.deallocate(renter.publicKeyPem), { status: true });
+  assert.is(await ctx.docker.getContainer(standbyId).inspect().then(() => 'exists', (e: { statusCode?: number }) => e.statusCode), 404);
+  const next = await until('a fresh standby', async () => (await standbyContainers(ctx.docker, ctx.run))[0]?.Id);
+  assert.is.not(next, standbyId);
+
+  // A test container never takes the standby: it gets its own, and the standby returns after it.
+  const validator = renterKeys();
+  const t = await ctx.manager.allocate(request(validator.publicKeyPem, { device: { cpu: { count: 1 }, ram: { capacity: 128 * MiB }, hard_disk: { capacity: 0 }, gpu: {}, testing: true } }));
+  assert.ok(t.status);
+  const [testContainer] = await runContainers(ctx);
+  assert.is.not(testContainer?.Id, next);
+  assert.is((await standbyContainers(ctx.docker, ctx.run)).length, 0);
+  assert.equal(await ctx.manager.deallocate(validator.publicKeyPem), { status: true });
+  await until('the standby back', async () => (await standbyContainers(ctx.docker, ctx.run))[0]?.Id);
 });
 
 lifecycle('each container has its own SSH host key', async (ctx) => {

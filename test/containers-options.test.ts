@@ -11,7 +11,11 @@ import {
   containerCreateOptions, pickCpuset, renterDockerfile, resourceProblem, shmSizeBytes, storagePolicy, requestedGpus,
   type ContainerPlan, type HostResources, type DeviceRequirement,
 } from '../src/containers/options.js';
-import { authorizedKeysText, credentialsStdin, exchangeKey, generatePassword, SET_CREDENTIALS_ARGV, SET_KEYS_ARGV } from '../src/containers/secrets.js';
+import { authorizedKeysFile, authorizedKeysText, credentialsPayload, exchangeKey, generatePassword } from '../src/containers/secrets.js';
+import { randomSalt, sha512Crypt } from '../src/containers/shadow.js';
+import { packFiles } from '../src/containers/archive.js';
+import tar from 'tar-stream';
+import { execFileSync } from 'node:child_process';
 import { isHolder } from '../src/containers/manager.js';
 import { createExpiryScheduler, MAX_TIMER_MS } from '../src/containers/scheduler.js';
 import { allocationStore, HOLDER_KEY_FILE, RECORD_FILE, type AllocationRecord } from '../src/containers/store.js';
@@ -50,6 +54,8 @@ test('containerCreateOptions: cpuset, memory without swap, shm, init, restart on
   // No secret-bearing fields at all: credentials go in by exec after start.
   assert.is(o.Env, undefined);
   assert.is(o.Cmd, undefined);
+  assert.is(o.OpenStdin, true);
+  assert.is(o.StdinOnce, true);
 });
 
 test('containerCreateOptions: storage size only when enforced; NVIDIA device requests by count or -1 for all', () => {
@@ -123,10 +129,46 @@ test('authorized_keys: a user block and a terminal block; exchanging one keeps t
   assert.is(authorizedKeysText({}).split('\n').filter((l) => l && !l.startsWith('#')).length, 0);
 });
 
-test('credentials reach the container only on stdin of a fixed command', () => {
-  const stdin = credentialsStdin('pw-secret', { user: 'ssh-ed25519 AAAA k' });
-  assert.ok(stdin.startsWith('root:pw-secret\n'));
-  for (const argv of [SET_CREDENTIALS_ARGV, SET_KEYS_ARGV]) assert.not.ok(argv.join(' ').includes('pw-secret'));
+test('sha512Crypt: the specification\'s vectors and openssl passwd -6 agree', () => {
+  assert.is(sha512Crypt('Hello world!', 'saltstring'), '$6$saltstring$svn8UoSVapNtMuq1ukKS4tPQd8iKwSMHWjl/O817G3uBnIFNjnQJuesI68u4OTLiBFdcbYEdFCoEOfaS35inz1');
+  assert.is(sha512Crypt('Hello world!', 'saltstringsaltst', 10000), '$6$rounds=10000$saltstringsaltst$OW1/O6BYHV6BcXZu8QVeXbDWra3Oeqh0sbHbbMCVNSnCM/UrjmM0Dp8vOuZeHBy/YTBmSK6H9qs/y3RnOaw5v.');
+  for (let i = 0; i < 5; i++) {
+    const password = generatePassword(20 + i * 7);
+    const salt = randomSalt();
+    const reference = execFileSync('openssl', ['passwd', '-6', '-salt', salt, '-stdin'], { input: password }).toString().trim();
+    assert.is(sha512Crypt(password, salt), reference);
+  }
+  assert.throws(() => sha512Crypt('x', 'bad salt!'), /salt/);
+});
+
+test('credentials payload: the password only as a SHA-512-crypt hash, then authorized_keys; keys file 0600 root', () => {
+  const payload = credentialsPayload('the-password-is-long-enough', { user: 'ssh-ed25519 AAAA u' });
+  assert.not.ok(payload.includes('the-password-is-long-enough'));
+  const [hash, ...rest] = payload.split('\n');
+  assert.match(hash!, /^\$6\$[./0-9A-Za-z]{16}\$[./0-9A-Za-z]{86}$/);
+  assert.is(sha512Crypt('the-password-is-long-enough', hash!.split('$')[2]!), hash);
+  assert.is(rest.join('\n'), authorizedKeysText({ user: 'ssh-ed25519 AAAA u' }));
+  const salts = new Set(Array.from({ length: 50 }, () => credentialsPayload('p'.repeat(20), {}).split('$')[2]));
+  assert.is(salts.size, 50);
+  const keys = authorizedKeysFile({ terminal: 'ssh-ed25519 AAAA t' });
+  assert.equal([keys.path, keys.mode, keys.uid, keys.gid], ['/root/.ssh/authorized_keys', 0o600, 0, 0]);
+  assert.is(keys.content.toString(), authorizedKeysText({ terminal: 'ssh-ed25519 AAAA t' }));
+});
+
+test('archive: files packed for the archive API keep path, content, mode and owner', async () => {
+  const packed = await packFiles([{ path: '/root/.ssh/authorized_keys', content: Buffer.from('k\n'), mode: 0o600, uid: 0, gid: 0 }]);
+  const entries: Array<{ name: string; mode?: number; uid?: number; body: string }> = [];
+  await new Promise<void>((resolve, reject) => {
+    const extract = tar.extract();
+    extract.on('entry', (header, stream, next) => {
+      let body = '';
+      stream.on('data', (c: Buffer) => { body += c.toString(); });
+      stream.on('end', () => { entries.push({ name: header.name, mode: header.mode, uid: header.uid, body }); next(); });
+    });
+    extract.on('finish', resolve).on('error', reject);
+    extract.end(packed);
+  });
+  assert.equal(entries, [{ name: 'root/.ssh/authorized_keys', mode: 0o600, uid: 0, body: 'k\n' }]);
 });
 
 test('generatePassword: ≥ 20 characters, different every time, refuses shorter', () => {

@@ -13,6 +13,7 @@ import { HOLDER_KEY_FILE, RECORD_FILE } from '../src/containers/store.js';
 import { DEFAULT_BASE_TAG } from '../src/containers/names.js';
 import { silentLogger } from '../src/log.js';
 import { freePort, removeLabelled, renterKeys, requireDocker, RUN_LABEL, sshRun, testRun, type TestRun } from './helpers/docker.js';
+import { allocationContainers, standbyContainers } from './helpers/docker.js';
 
 const MiB = 1024 * 1024;
 const DAY_S = 86_400;
@@ -65,7 +66,7 @@ async function allocate(m: ContainerManager, timelineDays = 1) {
   return { renter, password: r.credentials.password };
 }
 
-const containers = async (ctx: Ctx) => ctx.docker.listContainers({ all: true, filters: { label: [`${RUN_LABEL}=${ctx.run.id}`] } });
+const containers = async (ctx: Ctx) => allocationContainers(ctx.docker, ctx.run);
 const files = (ctx: Ctx) => [RECORD_FILE, HOLDER_KEY_FILE].filter((f) => existsSync(join(ctx.run.dataDir, f)));
 
 async function until(what: string, check: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {

@@ -49,14 +49,40 @@ X11Forwarding no
 Subsystem sftp internal-sftp
 `;
 
-// Host keys are made at each container's first start, never baked into the image, so every
-// container has its own. ed25519 only: generated in milliseconds.
+/** What the entry script prints once the credentials from stdin are in place. */
+export const CREDENTIALS_ACK = 'credentials-applied';
+
+// The container's entry script. Host keys are made at its first start, never baked into the
+// image, so every container has its own (ed25519 only: milliseconds). sshd starts at once;
+// a background reader takes root's password hash (first line) and authorized_keys (the rest)
+// from stdin, which only the miner can write (docker attach), and acknowledges on stdout.
+// Later starts find stdin closed or silent and keep what is in place. sshd is the main
+// process, so SIGTERM from docker-init ends the container promptly.
 export const START_SSHD = `#!/bin/sh
 set -e
 if [ ! -s /etc/ssh/ssh_host_ed25519_key ]; then ssh-keygen -q -t ed25519 -N '' -f /etc/ssh/ssh_host_ed25519_key; fi
 mkdir -p /run/sshd
 chmod 0755 /run/sshd
-exec /usr/sbin/sshd -D -e -f ${SSHD_CONFIG_PATH}
+receive_credentials() {
+  IFS= read -r hash || return 0
+  umask 077
+  while IFS= read -r line; do
+    case "$line" in
+      root:*) rest=\${line#root:}; printf 'root:%s:%s\\n' "$hash" "\${rest#*:}" ;;
+      *) printf '%s\\n' "$line" ;;
+    esac
+  done < /etc/shadow > /etc/shadow.new
+  mv -f /etc/shadow.new /etc/shadow
+  mkdir -p /root/.ssh
+  cat > /root/.ssh/authorized_keys.new
+  mv -f /root/.ssh/authorized_keys.new /root/.ssh/authorized_keys
+  echo ${CREDENTIALS_ACK}
+}
+# A background job's stdin is /dev/null unless given another: keep the real one on fd 3.
+exec 3<&0
+receive_credentials <&3 &
+exec 3<&-
+exec /usr/sbin/sshd -D -e -f ${SSHD_CONFIG_PATH} < /dev/null
 `;
 
 export function baseDockerfile(from: string): string {

@@ -2,6 +2,7 @@
 // dockerode. Connection failures become DockerUnavailableError (→ 503 at the axon).
 import { PassThrough, type Readable } from 'node:stream';
 import Dockerode from 'dockerode';
+import { packFiles, type ContainerFile } from './archive.js';
 import { UnavailableError } from './errors.js';
 
 export const DEFAULT_DOCKER_SOCKET = '/var/run/docker.sock';
@@ -38,12 +39,6 @@ export interface ContainerSummary {
   state: string;
 }
 
-export interface ExecResult {
-  exitCode: number;
-  stdout: string;
-  stderr: string;
-}
-
 /** A progress line of a pull, import or build (a build step, a byte count, ...). */
 export type ProgressFn = (event: { stream?: string; status?: string; progress?: string; error?: string }) => void;
 
@@ -62,12 +57,20 @@ export interface DockerEngine {
   pruneDanglingImages(labels: string[]): Promise<void>;
   createContainer(options: Dockerode.ContainerCreateOptions): Promise<string>;
   startContainer(id: string): Promise<void>;
-  /** Runs a fixed argv in a running container; `stdin` is the only way data reaches it. */
-  exec(id: string, argv: string[], stdin?: string): Promise<ExecResult>;
+  /**
+   * Writes `data` to the stdin of a container's main process (docker attach; the container
+   * is created with OpenStdin and StdinOnce), closes it, and waits for `ack` on its stdout.
+   */
+  sendToStdin(id: string, data: string, ack: string, timeoutMs: number): Promise<void>;
+  /** Writes files into a container (created, running or stopped) through the archive API. */
+  putFiles(id: string, files: ContainerFile[]): Promise<void>;
   /** SIGTERM to PID 1, then SIGKILL after `timeoutSeconds`. A missing container is not an error. */
   stopContainer(id: string, timeoutSeconds: number): Promise<void>;
   /** Force-removes a container; a missing container is not an error. */
   removeContainer(id: string): Promise<void>;
+  /** Changes the cpuset and memory limit of a running container. */
+  updateContainer(id: string, limits: { CpusetCpus: string; Memory: number; MemorySwap: number }): Promise<void>;
+  renameContainer(id: string, name: string): Promise<void>;
   pauseContainer(id: string): Promise<void>;
   unpauseContainer(id: string): Promise<void>;
   restartContainer(id: string, timeoutSeconds: number): Promise<void>;
@@ -159,24 +162,31 @@ export function dockerodeEngine(docker: Dockerode): DockerEngine {
     }),
     createContainer: (options) => guarded(async () => (await docker.createContainer(options)).id),
     startContainer: (id) => guarded(async () => { await docker.getContainer(id).start(); }),
-    exec: (id, argv, stdin) => guarded(async () => {
-      const exec = await docker.getContainer(id).exec({ Cmd: argv, AttachStdin: stdin !== undefined, AttachStdout: true, AttachStderr: true, Tty: false });
-      const stream = await exec.start({ hijack: true, stdin: stdin !== undefined });
-      const out: Buffer[] = [];
-      const err: Buffer[] = [];
-      const stdout = new PassThrough().on('data', (c: Buffer) => out.push(c));
-      const stderr = new PassThrough().on('data', (c: Buffer) => err.push(c));
-      docker.modem.demuxStream(stream, stdout, stderr);
-      const ended = new Promise<void>((resolve, reject) => {
-        stream.on('end', resolve);
-        stream.on('close', resolve);
-        stream.on('error', reject);
+    sendToStdin: (id, data, ack, timeoutMs) => guarded(async () => {
+      const stream = await docker.getContainer(id).attach({ stream: true, stdin: true, stdout: true, stderr: true, hijack: true });
+      await new Promise<void>((resolve, reject) => {
+        let seen = '';
+        const stdout = new PassThrough();
+        const finish = (err?: Error) => {
+          clearTimeout(timer);
+          (stream as unknown as { destroy(): void }).destroy();
+          if (err) reject(err);
+          else resolve();
+        };
+        const timer = setTimeout(() => finish(new Error(`no "${ack}" from the container within ${timeoutMs} ms`)), timeoutMs);
+        stdout.setEncoding('utf8').on('data', (chunk: string) => {
+          seen = (seen + chunk).slice(-4096);
+          if (seen.includes(ack)) finish();
+        });
+        docker.modem.demuxStream(stream, stdout, new PassThrough().resume());
+        stream.on('error', (err: Error) => finish(err));
+        stream.on('end', () => { if (!seen.includes(ack)) finish(new Error(`the container closed its output before "${ack}"`)); });
+        // Half-close: the process reads end of input after the data.
+        stream.end(data);
       });
-      // Half-closes the hijacked connection: the command sees end of input.
-      if (stdin !== undefined) (stream as NodeJS.WritableStream).end(stdin);
-      await ended;
-      const { ExitCode } = await exec.inspect();
-      return { exitCode: ExitCode ?? -1, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') };
+    }),
+    putFiles: (id, files) => guarded(async () => {
+      await docker.getContainer(id).putArchive(await packFiles(files), { path: '/' });
     }),
     stopContainer: (id, timeoutSeconds) => guarded(() => ignoring404(async () => {
       try {
@@ -186,6 +196,8 @@ export function dockerodeEngine(docker: Dockerode): DockerEngine {
       }
     })),
     removeContainer: (id) => guarded(() => ignoring404(() => docker.getContainer(id).remove({ force: true, v: true }))),
+    updateContainer: (id, limits) => guarded(async () => { await docker.getContainer(id).update(limits); }),
+    renameContainer: (id, name) => guarded(async () => { await docker.getContainer(id).rename({ name }); }),
     pauseContainer: (id) => guarded(async () => { await docker.getContainer(id).pause(); }),
     unpauseContainer: (id) => guarded(async () => { await docker.getContainer(id).unpause(); }),
     restartContainer: (id, timeoutSeconds) => guarded(async () => { await docker.getContainer(id).restart({ t: timeoutSeconds }); }),

@@ -5,19 +5,20 @@ import { createHash, createPublicKey, randomBytes, timingSafeEqual } from 'node:
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import type Dockerode from 'dockerode';
 import type { AllocateCredentials } from '../../protocol/index.js';
 import type { Logger } from '../log.js';
-import { ensureBaseImage } from './base-image.js';
+import { CREDENTIALS_ACK, ensureBaseImage } from './base-image.js';
 import { connectDocker, dockerodeEngine, dockerStatus, DockerUnavailableError, type DockerEngine, type DockerInfo } from './docker.js';
 import { UnavailableError } from './errors.js';
 import { countGpus, probeHost } from './host.js';
-import { allocationImageTag, containerName, DEFAULT_BASE_TAG, LABELS, ROLES, type ContainerRole } from './names.js';
+import { allocationImageTag, containerName, DEFAULT_BASE_TAG, LABELS, ROLES, standbyName, type ContainerRole } from './names.js';
 import {
   containerCreateOptions, DEFAULT_MAX_SHM_BYTES, DEFAULT_RESTART_RETRIES, pickCpuset, renterDockerfile, requestedGpus,
   resourceProblem, shmSizeBytes, storagePolicy, type DeviceRequirement, type HostResources, type StoragePolicy,
 } from './options.js';
-import { authorizedKeysText, credentialsStdin, exchangeKey, generatePassword, SET_CREDENTIALS_ARGV, SET_KEYS_ARGV, type KeyType } from './secrets.js';
+import { authorizedKeysFile, credentialsPayload, exchangeKey, generatePassword, type KeyType } from './secrets.js';
 import { createExpiryScheduler } from './scheduler.js';
 import { serializer } from './serial.js';
 import { probeAddress, waitForSsh } from './ssh-ready.js';
@@ -58,6 +59,12 @@ export interface ContainerManagerOptions {
   credentialsVersion?: number;
   /** GPUs on this host; default: counted with nvidia-smi at start. */
   gpuCount?: number;
+  /**
+   * Keep one started standby container while idle, so a rental is served without waiting for
+   * Docker to start a container [true]. Rentals with GPUs, an enforced disk size or renter
+   * Dockerfile commands, and test containers, always get a container of their own.
+   */
+  standby?: boolean;
 }
 
 export type BaseImageState = 'building' | 'ready' | 'failed';
@@ -71,6 +78,8 @@ export interface ManagerState {
   deadline?: number;
   /** Set when the storage driver cannot enforce `hard_disk.capacity`. */
   storageLimit?: string;
+  /** A started standby container is waiting for the next rental. */
+  standby: boolean;
 }
 
 /** A domain answer: status false with a reason the renter can read. */
@@ -157,7 +166,9 @@ export function createContainerManager(options: ContainerManagerOptions): Contai
   const sshTimeout = options.sshReadyTimeoutMs ?? DEFAULT_SSH_READY_TIMEOUT_MS;
   const sshHost = probeAddress(options.sshBind);
   const ownerFilter = `${LABELS.owner}=${options.minerHotkey}`;
-  const ourNames = new Set(ROLES.map((role) => containerName(prefix, role)));
+  const standbyEnabled = options.standby ?? true;
+  const standbyContainerName = standbyName(prefix);
+  const ourNames = new Set([...ROLES.map((role) => containerName(prefix, role)), standbyContainerName]);
 
   let record: AllocationRecord | null = null;
   let reconciled = false;
@@ -165,6 +176,8 @@ export function createContainerManager(options: ContainerManagerOptions): Contai
   let storage: StoragePolicy | undefined;
   let base: { state: BaseImageState; error?: string; done: Promise<void> } | undefined;
   let stopped = false;
+  /** The started standby container, when there is one. */
+  let standby: { id: string } | null = null;
 
   // --- dependencies -------------------------------------------------------------------------
 
@@ -178,8 +191,8 @@ export function createContainerManager(options: ContainerManagerOptions): Contai
     return info;
   }
 
-  async function hostResources(): Promise<HostResources> {
-    const info = await dockerInfo();
+  async function hostResources(known?: DockerInfo): Promise<HostResources> {
+    const info = known ?? await dockerInfo();
     gpuCount ??= await countGpus();
     return probeHost(info, gpuCount);
   }
@@ -188,7 +201,7 @@ export function createContainerManager(options: ContainerManagerOptions): Contai
   function buildBaseImage(): Promise<void> {
     if (base && base.state !== 'failed') return base.done;
     const done = ensureBaseImage(engine, { ...options.baseImage, dataDir: options.dataDir, log }).then(
-      () => { base = { state: 'ready', done }; },
+      () => { base = { state: 'ready', done }; scheduleStandby(); },
       (err: unknown) => {
         const message = err instanceof DockerUnavailableError ? 'Docker daemon unreachable' : (err as Error).message;
         log.error({ err: message }, 'base image build failed');
@@ -202,11 +215,11 @@ export function createContainerManager(options: ContainerManagerOptions): Contai
   }
 
   /** Docker answers, the record matches Docker, and (for allocations) the base image exists. */
-  async function ready(needBaseImage: boolean): Promise<void> {
-    await dockerInfo();
+  async function ready(needBaseImage: boolean): Promise<DockerInfo> {
+    const info = await dockerInfo();
     if (!reconciled) await reconcile();
-    if (!needBaseImage) return;
-    if (base?.state === 'ready') return;
+    if (!needBaseImage) return info;
+    if (base?.state === 'ready') return info;
     if (!base || base.state === 'failed') {
       const previous = base?.error;
       void buildBaseImage().catch(() => undefined);
@@ -239,6 +252,45 @@ export function createContainerManager(options: ContainerManagerOptions): Contai
     record = null;
     log.info({ allocation: current.id, role: current.role, why }, 'allocation ended');
     await pruneImages();
+    scheduleStandby();
+  }
+
+  // --- standby ------------------------------------------------------------------------------
+
+  /** Starts the standby when idle. Runs serialized, like every operation. */
+  async function replenishStandby(): Promise<void> {
+    if (!standbyEnabled || stopped || record || standby || base?.state !== 'ready') return;
+    const host = await hostResources();
+    const id = await engine.createContainer(containerCreateOptions({
+      name: standbyContainerName, image: baseTag,
+      // Destined to be the production container: test containers never use the standby.
+      labels: { ...options.labels, [LABELS.owner]: options.minerHotkey, [LABELS.role]: 'ssh-container' },
+      cpuset: pickCpuset(host.cpuCount, host.cpuCount) ?? '0',
+      memoryBytes: 0, // no limit until claimed; set then with docker update
+      shmBytes: shmSizeBytes(host.availableMemoryBytes, Number.POSITIVE_INFINITY, options.maxShmBytes ?? DEFAULT_MAX_SHM_BYTES),
+      diskBytes: null, gpus: 0, sshBind: options.sshBind, sshPort: options.sshPort,
+      restartRetries: options.restartRetries ?? DEFAULT_RESTART_RETRIES,
+    }));
+    try {
+      await engine.startContainer(id);
+    } catch (err) {
+      await engine.removeContainer(id).catch(() => undefined);
+      throw err;
+    }
+    standby = { id };
+    log.debug({ id: id.slice(0, 12) }, 'standby container started');
+  }
+
+  function scheduleStandby(): void {
+    if (!standbyEnabled || stopped) return;
+    void serialize(replenishStandby).catch((err: unknown) => log.warn({ err: dockerMessage(err) }, 'standby container not started'));
+  }
+
+  async function dropStandby(): Promise<void> {
+    if (!standby) return;
+    const { id } = standby;
+    standby = null;
+    await removeContainer(id);
   }
 
   function arm(current: AllocationRecord): void {
@@ -265,8 +317,10 @@ export function createContainerManager(options: ContainerManagerOptions): Contai
     }
     const containers = (await engine.listContainers([ownerFilter])).filter((c) => ourNames.has(c.name));
     const own = stored ? containers.find((c) => c.id === stored!.containerId) : undefined;
+    standby = null;
     for (const c of containers) {
       if (c === own) continue;
+      if (c.name === standbyContainerName) { await removeContainer(c.id); continue; }
       log.warn({ container: c.name, id: c.id.slice(0, 12) }, 'removing a container of this miner that has no allocation record');
       await removeContainer(c.id);
       const image = c.labels[LABELS.allocation] ? allocationImageTag(prefix, c.labels[LABELS.allocation]!) : undefined;
@@ -292,6 +346,7 @@ export function createContainerManager(options: ContainerManagerOptions): Contai
     }
     await pruneImages();
     reconciled = true;
+    if (!record) scheduleStandby();
   }
 
   // --- holder checks ------------------------------------------------------------------------
@@ -326,9 +381,14 @@ export function createContainerManager(options: ContainerManagerOptions): Contai
   }
 
   async function allocateNow(request: AllocationRequest): Promise<AllocationResult> {
-    await ready(true);
+    const started = performance.now();
+    const phases: Record<string, number> = {};
+    const mark = (phase: string) => { phases[phase] = Math.round(performance.now() - started); };
+    const info = await ready(true);
+    mark('ready');
     if (record && record.role === 'ssh-container') return { status: false, error: 'already allocated: this miner is rented out' };
-    const host = await hostResources();
+    const host = await hostResources(info);
+    mark('host');
     const problem = resourceProblem(request.device, host);
     if (problem) return { status: false, error: problem };
     // A new allocation first ends a validator's test container (the seed's kill_container()).
@@ -356,6 +416,11 @@ export function createContainerManager(options: ContainerManagerOptions): Contai
     }
 
     const name = containerName(prefix, role);
+    const claimStandby = standby !== null && role === 'ssh-container' && !ownImage && requestedGpus(request.device) === 0
+      && !(host.storage.enforced && (request.device.hard_disk?.capacity ?? 0) > 0)
+      && (await engine.inspectContainer(standby.id))?.state === 'running';
+    // The standby holds the SSH port: any other container needs it gone first.
+    if (!claimStandby) await dropStandby();
     const create = containerCreateOptions({
       name, image, labels, cpuset, memoryBytes,
       shmBytes: shmSizeBytes(host.availableMemoryBytes, memoryBytes, options.maxShmBytes ?? DEFAULT_MAX_SHM_BYTES),
@@ -369,23 +434,35 @@ export function createContainerManager(options: ContainerManagerOptions): Contai
     const keys = request.sshKey ? { user: request.sshKey } : {};
     let containerId: string | undefined;
     try {
-      containerId = await engine.createContainer(create);
-      await engine.startContainer(containerId);
+      if (claimStandby) {
+        const claimed = standby!;
+        standby = null;
+        containerId = claimed.id;
+        await Promise.all([
+          engine.updateContainer(containerId, { CpusetCpus: cpuset, Memory: memoryBytes, MemorySwap: memoryBytes }),
+          engine.renameContainer(containerId, name),
+          engine.sendToStdin(containerId, credentialsPayload(password, keys), CREDENTIALS_ACK, sshTimeout),
+        ]);
+        mark('claimed');
+      } else {
+        containerId = await engine.createContainer(create);
+        mark('created');
+        await engine.startContainer(containerId);
+        mark('started');
+        await engine.sendToStdin(containerId, credentialsPayload(password, keys), CREDENTIALS_ACK, sshTimeout);
+      }
       const created: AllocationRecord = {
         version: 1, id, holderKey: Buffer.from(request.publicKeyPem, 'utf8').toString('base64'), role,
         containerId, containerName: name, image, ownImage, port: options.sshPort, cpuset,
         createdAt: Date.now(), deadline: Date.now() + request.timelineDays * DAY_MS, keys,
       };
-      // Credentials go in while sshd starts; the record is on disk before the reply.
-      const [set] = await Promise.all([
-        engine.exec(containerId, SET_CREDENTIALS_ARGV, credentialsStdin(password, keys)),
-        waitForSsh(sshHost, options.sshPort, sshTimeout, request.signal),
-      ]);
-      if (set.exitCode !== 0) throw new Error(`setting the credentials failed with exit code ${set.exitCode}`);
+      await waitForSsh(sshHost, options.sshPort, sshTimeout, request.signal);
+      mark('ssh');
       store.write(created);
+      mark('stored');
       record = created;
       arm(created);
-      log.info({ allocation: id, role, cpuset, memoryBytes, deadline: new Date(created.deadline).toISOString(), image }, 'allocated');
+      log.info({ allocation: id, role, cpuset, memoryBytes, deadline: new Date(created.deadline).toISOString(), image, standby: claimStandby, ms: phases }, 'allocated');
       return { status: true, credentials: { username: 'root', password, port: options.sshPort, version: options.credentialsVersion ?? 1 }, ...(warning ? { warning } : {}) };
     } catch (err) {
       // Nothing of a failed allocation stays behind.
@@ -396,6 +473,7 @@ export function createContainerManager(options: ContainerManagerOptions): Contai
       if (err instanceof DockerUnavailableError) throw err;
       const message = dockerMessage(err);
       log.error({ allocation: id, err: message }, 'allocation failed');
+      scheduleStandby();
       if (dockerStatus(err) === 409) return { status: false, error: `container name conflict: ${message}` };
       return { status: false, error: `allocation failed: ${message}` };
     }
@@ -437,7 +515,8 @@ export function createContainerManager(options: ContainerManagerOptions): Contai
     async stop() {
       stopped = true;
       expiry.cancel();
-      await serialize(async () => undefined);
+      // The standby is only useful to a running miner; the allocation container stays.
+      await serialize(() => dropStandby()).catch(() => undefined);
     },
 
     state() {
@@ -447,6 +526,7 @@ export function createContainerManager(options: ContainerManagerOptions): Contai
         allocated: record !== null,
         ...(record ? { role: record.role, deadline: record.deadline } : {}),
         ...(storage && !storage.enforced ? { storageLimit: storage.reason } : {}),
+        standby: standby !== null,
       };
     },
 
@@ -455,9 +535,9 @@ export function createContainerManager(options: ContainerManagerOptions): Contai
     },
 
     checkFree: (device) => serialize(async () => {
-      await ready(true);
+      const info = await ready(true);
       if (record?.role === 'ssh-container') return { status: false, error: 'already allocated: this miner is rented out' };
-      const problem = resourceProblem(device, await hostResources());
+      const problem = resourceProblem(device, await hostResources(info));
       return problem ? { status: false, error: problem } : { status: true };
     }),
 
@@ -483,8 +563,7 @@ export function createContainerManager(options: ContainerManagerOptions): Contai
       const state = await stateOf(current);
       if (state !== 'running') return { status: false, error: `cannot exchange keys: the container is ${state}` };
       const keys = exchangeKey(current.keys, keyType, sshKey);
-      const result = await engine.exec(current.containerId, SET_KEYS_ARGV, authorizedKeysText(keys));
-      if (result.exitCode !== 0) return { status: false, error: `writing authorized_keys failed with exit code ${result.exitCode}` };
+      await engine.putFiles(current.containerId, [authorizedKeysFile(keys)]);
       const updated = { ...current, keys };
       store.write(updated);
       record = updated;

@@ -26,6 +26,14 @@ export function containerName(namePrefix: string, role: ContainerRole): string {
   return `${namePrefix}${role}`;
 }
 
+/**
+ * The standby: a container started ahead of time while the miner is idle, so a rental only
+ * has to set limits and credentials on it. Renamed to the production name when claimed.
+ */
+export function standbyName(namePrefix: string): string {
+  return `${namePrefix}ssh-standby`;
+}
+
 /** The per-allocation image built from the renter's `dockerfile` commands. */
 export function allocationImageTag(namePrefix: string, allocationId: string): string {
   return `${namePrefix}ssh-image-${allocationId}:latest`.toLowerCase();

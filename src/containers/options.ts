@@ -130,6 +130,9 @@ export function containerCreateOptions(plan: ContainerPlan): ContainerCreateOpti
     name: plan.name,
     Image: plan.image,
     Labels: plan.labels,
+    // The entry script reads the credentials once on stdin; only the miner attaches to it.
+    OpenStdin: true,
+    StdinOnce: true,
     ExposedPorts: { '22/tcp': {} },
     HostConfig: hostConfig,
   };

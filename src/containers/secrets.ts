@@ -1,7 +1,10 @@
 // The credentials of a rented container: a random root password and the renter's SSH keys.
-// They reach the running container only on the stdin of a fixed command, never through
-// an image layer, the container's env/cmd/labels, or a log line.
+// They reach the container only on its main process's stdin (docker attach; the password as
+// a SHA-512-crypt hash) or as files written through Docker's archive API — never through an
+// image layer, the container's env/cmd/labels, a process's arguments, or a log line.
 import { randomInt } from 'node:crypto';
+import type { ContainerFile } from './archive.js';
+import { randomSalt, sha512Crypt } from './shadow.js';
 
 export const DEFAULT_PASSWORD_LENGTH = 24;
 const PASSWORD_ALPHABET = 'ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789';
@@ -43,12 +46,17 @@ export function exchangeKey(keys: AuthorizedKeys, kind: KeyType, key: string): A
   return { ...keys, [kind]: key };
 }
 
-// Fixed scripts (never built from user data): the first stdin line is "root:<password>" for
-// chpasswd, the rest is the authorized_keys file, replaced atomically.
-const WRITE_KEYS = 'umask 077 && mkdir -p /root/.ssh && cat > /root/.ssh/authorized_keys.new && mv -f /root/.ssh/authorized_keys.new /root/.ssh/authorized_keys';
-export const SET_CREDENTIALS_ARGV = ['/bin/sh', '-c', `IFS= read -r line && printf '%s\\n' "$line" | chpasswd && ${WRITE_KEYS}`];
-export const SET_KEYS_ARGV = ['/bin/sh', '-c', WRITE_KEYS];
+export const AUTHORIZED_KEYS_PATH = '/root/.ssh/authorized_keys';
 
-export function credentialsStdin(password: string, keys: AuthorizedKeys): string {
-  return `root:${password}\n${authorizedKeysText(keys)}`;
+/** root's authorized_keys: root-owned, 0600, as sshd's StrictModes wants it. */
+export function authorizedKeysFile(keys: AuthorizedKeys): ContainerFile {
+  return { path: AUTHORIZED_KEYS_PATH, content: Buffer.from(authorizedKeysText(keys), 'utf8'), mode: 0o600, uid: 0, gid: 0 };
+}
+
+/**
+ * What the container's entry script reads on stdin (base-image.ts START_SSHD): root's password
+ * hash on the first line, then the authorized_keys file.
+ */
+export function credentialsPayload(password: string, keys: AuthorizedKeys): string {
+  return `${sha512Crypt(password, randomSalt())}\n${authorizedKeysText(keys)}`;
 }

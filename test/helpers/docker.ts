@@ -57,6 +57,21 @@ export async function removeLabelled(docker: Dockerode, label: string): Promise<
   for (const image of images) await docker.getImage(image.Id).remove({ force: true }).catch(() => undefined);
 }
 
+/**
+ * The run's allocation containers: everything labelled with the run except the manager's
+ * idle standby (which exists whenever nothing is allocated).
+ */
+export async function allocationContainers(docker: Dockerode, run: Pick<TestRun, 'id'>): Promise<Dockerode.ContainerInfo[]> {
+  const all = await docker.listContainers({ all: true, filters: { label: [`${RUN_LABEL}=${run.id}`] } });
+  return all.filter((c) => !c.Names.some((n) => n.endsWith('ssh-standby')));
+}
+
+/** The run's standby containers (zero or one). */
+export async function standbyContainers(docker: Dockerode, run: Pick<TestRun, 'id'>): Promise<Dockerode.ContainerInfo[]> {
+  const all = await docker.listContainers({ all: true, filters: { label: [`${RUN_LABEL}=${run.id}`] } });
+  return all.filter((c) => c.Names.some((n) => n.endsWith('ssh-standby')));
+}
+
 /** A port that was free a moment ago on 127.0.0.1. */
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
