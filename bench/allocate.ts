@@ -1,0 +1,149 @@
+// bench allocate: signed Allocate requests over loopback to an in-process axon with the real
+// container manager on the local Docker daemon. Allocate: request → reply, which comes only
+// after SSH on the published port answers with the new credentials. De-allocate: request →
+// reply, which comes only after the container is gone. Every round is checked, not assumed.
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { generateHotkey } from '../protocol/index.js';
+import { createAxon } from '../src/axon/server.js';
+import { connectDocker, createContainerManager } from '../src/containers/index.js';
+import { sshAnswers } from '../src/containers/ssh-ready.js';
+import { allocatePlugin } from '../src/handlers/allocate.js';
+import { silentLogger } from '../src/log.js';
+import { decryptAllocationInfo, generateRenterKeyPair } from '../src/validator/credentials.js';
+import { Dendrite } from '../src/validator/dendrite.js';
+import { registerBench } from './registry.js';
+import { percentile, writeSection } from './results.js';
+
+const ROUNDS = 12;
+const WARMUP_ROUNDS = 1;
+const RUN_LABEL = 'compute-miner.bench-run';
+const MiB = 1024 * 1024;
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer().once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+const ms = (v: number) => v.toFixed(0);
+
+interface Figures { allocations: number[]; deallocations: number[] }
+
+async function until(check: () => boolean, timeoutMs = 30_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > end) throw new Error('the standby container did not start');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** Rounds of allocate + de-allocate; with `standby`, each allocate waits for the idle miner's standby first. */
+async function rounds(standby: boolean): Promise<Figures> {
+  const docker = connectDocker();
+  const runId = randomBytes(4).toString('hex');
+  const labels = { [RUN_LABEL]: runId };
+  const dataDir = mkdtempSync(join(tmpdir(), `cm-bench-${runId}-`));
+  const sshPort = await freePort();
+  const minerHotkey = generateHotkey();
+  const manager = createContainerManager({
+    docker, dataDir, minerHotkey: minerHotkey.ss58Address, sshPort, sshBind: '127.0.0.1',
+    namePrefix: `bench-${runId}-`, labels, log: silentLogger(), standby,
+  });
+  await manager.start();
+  process.stdout.write('waiting for the base image (built once; about a minute the first time)\n');
+  await manager.baseImageReady();
+  const axon = createAxon({
+    hotkey: minerHotkey, host: '127.0.0.1', port: 0, plugins: [allocatePlugin(manager)],
+    access: { allowAny: true, allow: new Map(), deny: new Set(), minStake: 0 }, log: silentLogger(),
+  });
+  const { port } = await axon.listen();
+  const dendrite = new Dendrite({ hotkey: generateHotkey(), url: `ws://127.0.0.1:${port}`, axonHotkey: minerHotkey.ss58Address, timeoutMs: 60_000 });
+  const renter = generateRenterKeyPair();
+  const allocations: number[] = [];
+  const deallocations: number[] = [];
+  const ours = () => docker.listContainers({ all: true, filters: { label: [`${RUN_LABEL}=${runId}`] } });
+  try {
+    await dendrite.connect();
+    for (let round = 0; round < WARMUP_ROUNDS + ROUNDS; round++) {
+      // A miner between rentals has its standby started; back-to-back rounds would not.
+      if (standby) await until(() => manager.state().standby);
+      let t = performance.now();
+      const reply = await dendrite.call('Allocate', {
+        timeline: 1, checking: false, public_key: renter.publicKeyPem,
+        device_requirement: { cpu: { count: 1 }, ram: { capacity: 512 * MiB }, hard_disk: { capacity: 1024 * MiB }, gpu: {} },
+      });
+      const allocateMs = performance.now() - t;
+      const output = (reply.body as { output?: { status: boolean; info?: string; error?: string } } | undefined)?.output;
+      if (reply.code !== 200 || !output?.status) throw new Error(`allocate failed: ${reply.code} ${reply.message} ${output?.error ?? ''}`);
+      decryptAllocationInfo(output.info!, renter.privateKeyPem);
+      if (!(await sshAnswers('127.0.0.1', sshPort, 1000))) throw new Error('SSH did not answer after the allocate reply');
+
+      t = performance.now();
+      const freed = await dendrite.call('Allocate', { timeline: 0, checking: false, public_key: renter.publicKeyPem });
+      const deallocateMs = performance.now() - t;
+      if (freed.code !== 200 || !(freed.body as { output: { status: boolean } }).output.status) throw new Error(`de-allocate failed: ${freed.code} ${freed.message}`);
+      const left = (await ours()).filter((c) => !c.Names.some((n) => n.endsWith('ssh-standby')));
+      if (left.length !== 0) throw new Error('the container is still there after the de-allocate reply');
+      if (round >= WARMUP_ROUNDS) {
+        allocations.push(allocateMs);
+        deallocations.push(deallocateMs);
+      }
+      process.stdout.write(`${standby ? 'standby' : 'cold'} round ${round + 1 - WARMUP_ROUNDS}: allocate ${ms(allocateMs)} ms, de-allocate ${ms(deallocateMs)} ms${round < WARMUP_ROUNDS ? ' (warm-up)' : ''}\n`);
+    }
+  } finally {
+    await dendrite.close();
+    await axon.close();
+    await manager.stop();
+    for (const c of await ours()) await docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined);
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+  return { allocations, deallocations };
+}
+
+async function benchAllocate(): Promise<void> {
+  const load = loadavg()[0]!;
+  const warm = await rounds(true);
+  const cold = await rounds(false);
+  const sorted = (v: number[]) => [...v].sort((x, y) => x - y);
+  const row = (name: string, values: number[]) => {
+    const v = sorted(values);
+    return `| ${name} | ${ms(percentile(v, 50))} | ${ms(percentile(v, 90))} | ${ms(v[0]!)} | ${ms(v[v.length - 1]!)} |`;
+  };
+  const markdown = `
+Signed Allocate requests over loopback (Dendrite → in-process axon → container manager → the local
+Docker daemon), ${ROUNDS} rounds after ${WARMUP_ROUNDS} warm-up round per mode. Allocate: 1 core, 512 MiB, from request
+to reply; the reply comes only after SSH on the published port answers with the new credentials in place
+(SSH is probed again after each reply). De-allocate: request to reply; the reply comes only after the
+container is removed (checked after each reply). 1-minute load average ${load.toFixed(2)} at the start.
+
+- **standby** (the default): the idle miner keeps one started container; a rental sets its cpuset and
+  memory limit (docker update), renames it, and hands the password hash and keys to its entry script.
+  Each round waits until the standby is back, as a miner between rentals would have it.
+- **cold** (\`standby: false\`, and always for test containers, GPUs, renter Dockerfiles): create + start
+  a container per rental.
+
+| operation | p50 ms | p90 ms | min ms | max ms |
+|---|---|---|---|---|
+${row('allocate (standby)', warm.allocations)}
+${row('de-allocate (standby)', warm.deallocations)}
+${row('allocate (cold)', cold.allocations)}
+${row('de-allocate (cold)', cold.deallocations)}
+
+Targets: allocate p50 ≤ 500 ms, de-allocate p50 ≤ 1000 ms.
+
+Command: \`npm run bench -- allocate\`
+`;
+  writeSection('allocate', markdown);
+  process.stdout.write(markdown);
+}
+
+registerBench('allocate', benchAllocate);
