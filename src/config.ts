@@ -15,6 +15,8 @@ export interface MinerConfig {
   minStake: number;
   dockerSocket: string;
   baseImageFrom: string;
+  /** Prefix of the names of this miner's containers, so several miners (or tests) share one Docker. */
+  namePrefix: string;
   hashcatPath: string;
   hashcatWorkload: number;
   hashcatExtraArgs: string[];
@@ -33,6 +35,7 @@ export const MINER_DEFAULTS = {
   minStake: 0,
   dockerSocket: '/var/run/docker.sock',
   baseImageFrom: 'pytorch/pytorch:2.7.0-cuda12.6-cudnn9-runtime',
+  namePrefix: '',
   hashcatPath: 'hashcat',
   hashcatWorkload: 3,
   challengeMaxDifficulty: 12,
@@ -52,6 +55,7 @@ export const MINER_USAGE = `Usage: compute-miner miner [options]
   --allow-any               accept any validator hotkey (development only)
   --docker-socket PATH      Docker daemon socket [${MINER_DEFAULTS.dockerSocket}]
   --base-image-from IMAGE   FROM of ssh-image-base [${MINER_DEFAULTS.baseImageFrom}]
+  --name-prefix P           prefix of this miner's container names (ssh-container, ...) [none]
   --hashcat-path PATH       hashcat executable for challenges [${MINER_DEFAULTS.hashcatPath}]
   --hashcat-workload N      hashcat workload profile 1-4 [${MINER_DEFAULTS.hashcatWorkload}]
   --hashcat-arg=ARG         extra hashcat argument (repeatable; note the "=")
@@ -97,6 +101,7 @@ export function parseMinerArgs(argv: string[]): ConfigResult {
         'allow-any': { type: 'boolean' },
         'docker-socket': { type: 'string' },
         'base-image-from': { type: 'string' },
+        'name-prefix': { type: 'string' },
         'hashcat-path': { type: 'string' },
         'hashcat-workload': { type: 'string' },
         'hashcat-arg': { type: 'string', multiple: true },
@@ -118,6 +123,8 @@ export function parseMinerArgs(argv: string[]): ConfigResult {
     if (!Number.isFinite(minStake) || minStake < 0 || minStakeRaw?.trim() === '') throw new Error('--min-stake must be a number ≥ 0');
     const baseImageFrom = values['base-image-from'] ?? MINER_DEFAULTS.baseImageFrom;
     if (!/^[a-z0-9][a-z0-9._\/:@-]{0,254}$/i.test(baseImageFrom)) throw new Error('--base-image-from must be an image reference like name:tag');
+    const namePrefix = values['name-prefix'] ?? MINER_DEFAULTS.namePrefix;
+    if (!/^([a-z0-9][a-z0-9_.-]{0,62})?$/i.test(namePrefix)) throw new Error('--name-prefix must be letters, digits, "_", "." or "-" (up to 63), starting with a letter or digit');
     if (values.validators !== undefined && values['allow-any']) throw new Error('--validators and --allow-any exclude each other');
     const config: MinerConfig = {
       host: address('host', values.host, MINER_DEFAULTS.host),
@@ -130,6 +137,7 @@ export function parseMinerArgs(argv: string[]): ConfigResult {
       minStake,
       dockerSocket: values['docker-socket'] ?? MINER_DEFAULTS.dockerSocket,
       baseImageFrom,
+      namePrefix,
       hashcatPath: values['hashcat-path'] ?? MINER_DEFAULTS.hashcatPath,
       hashcatWorkload: integer('hashcat-workload', values['hashcat-workload'], MINER_DEFAULTS.hashcatWorkload, 1, 4),
       hashcatExtraArgs: values['hashcat-arg'] ?? [],

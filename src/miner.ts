@@ -65,6 +65,7 @@ export async function startMiner(config: MinerConfig, log: Logger, extraPlugins:
     sshPort: config.sshPort,
     sshBind: config.sshBind,
     baseImage: { from: config.baseImageFrom },
+    namePrefix: config.namePrefix,
     log: log.child({ part: 'containers' }),
   });
   await manager.start();
