@@ -344,6 +344,13 @@ export function createContainerManager(options: ContainerManagerOptions): Contai
         log.info({ allocation: stored.id, role: stored.role, deadline: new Date(stored.deadline).toISOString() }, 'allocation restored');
       }
     }
+    // Per-allocation images whose allocation is gone (a crash during a renter's build).
+    const images = await engine.listImages([ownerFilter, `${LABELS.kind}=allocation`]);
+    for (const tag of images) {
+      if (record?.ownImage && record.image === tag) continue;
+      log.warn({ image: tag }, 'removing a per-allocation image without an allocation');
+      await engine.removeImage(tag);
+    }
     await pruneImages();
     reconciled = true;
     if (!record) scheduleStandby();
