@@ -179,6 +179,16 @@ lifecycle('the idle miner keeps a started standby; a rental claims it with its l
   await until('the standby back', async () => (await standbyContainers(ctx.docker, ctx.run))[0]?.Id);
 });
 
+lifecycle('a paused container is de-allocated (and removed) too', async (ctx) => {
+  const renter = renterKeys();
+  const r = await ctx.manager.allocate(request(renter.publicKeyPem));
+  assert.ok(r.status);
+  assert.equal(await ctx.manager.pause(renter.publicKeyPem), { status: true });
+  assert.is((await runContainers(ctx))[0]?.State, 'paused');
+  assert.equal(await ctx.manager.deallocate(renter.publicKeyPem), { status: true });
+  assert.is((await runContainers(ctx)).length, 0);
+});
+
 lifecycle('each container has its own SSH host key', async (ctx) => {
   const hostKey = async () => {
     const keys = renterKeys();
