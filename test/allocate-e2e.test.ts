@@ -21,8 +21,7 @@ import { createSpecsProbe } from '../src/specs/hardware.js';
 import { decryptAllocationInfo } from '../src/validator/credentials.js';
 import { Dendrite } from '../src/validator/dendrite.js';
 import { copyImage, startPrivateDockerd, type PrivateDockerd } from './helpers/docker-daemon.js';
-import { freePort, MEMORY_LIMIT_COMMAND, renterKeys, requireDocker, RUN_LABEL, sshKeyPair, sshRun, testRun, type TestRun } from './helpers/docker.js';
-import { allocationContainers } from './helpers/docker.js';
+import { allocationContainers, freePort, MEMORY_LIMIT_COMMAND, renterKeys, requireDocker, sshKeyPair, sshRun, testRun, type TestRun } from './helpers/docker.js';
 
 const MiB = 1024 * 1024;
 const openAccess = () => ({ allowAny: true, allow: new Map<string, number>(), deny: new Set<string>(), minStake: 0 });

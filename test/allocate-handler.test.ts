@@ -10,8 +10,7 @@ import { SynapseError, type RequestContext } from '../src/axon/synapse.js';
 import { createContainerManager, type ContainerManager } from '../src/containers/index.js';
 import { allocatePlugin } from '../src/handlers/allocate.js';
 import { silentLogger } from '../src/log.js';
-import { freePort, renterKeys, requireDocker, RUN_LABEL, sshKeyPair, sshRun, testRun, type TestRun } from './helpers/docker.js';
-import { allocationContainers, standbyContainers } from './helpers/docker.js';
+import { allocationContainers, freePort, renterKeys, requireDocker, sshKeyPair, sshRun, testRun, type TestRun } from './helpers/docker.js';
 
 const MiB = 1024 * 1024;
 

@@ -12,8 +12,7 @@ import type { AllocationRequest } from '../src/containers/manager.js';
 import { HOLDER_KEY_FILE, RECORD_FILE } from '../src/containers/store.js';
 import { sshAnswers } from '../src/containers/ssh-ready.js';
 import { silentLogger } from '../src/log.js';
-import { freePort, MEMORY_LIMIT_COMMAND, renterKeys, requireDocker, RUN_LABEL, sshKeyPair, sshRun, testRun, type TestRun } from './helpers/docker.js';
-import { allocationContainers, standbyContainers } from './helpers/docker.js';
+import { allocationContainers, freePort, MEMORY_LIMIT_COMMAND, renterKeys, requireDocker, RUN_LABEL, sshKeyPair, sshRun, standbyContainers, testRun, type TestRun } from './helpers/docker.js';
 
 async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
   const end = Date.now() + timeoutMs;

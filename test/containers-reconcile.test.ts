@@ -12,8 +12,7 @@ import { createContainerManager, type ContainerManager } from '../src/containers
 import { HOLDER_KEY_FILE, RECORD_FILE } from '../src/containers/store.js';
 import { DEFAULT_BASE_TAG } from '../src/containers/names.js';
 import { silentLogger } from '../src/log.js';
-import { freePort, removeLabelled, renterKeys, requireDocker, RUN_LABEL, sshRun, testRun, type TestRun } from './helpers/docker.js';
-import { allocationContainers, standbyContainers } from './helpers/docker.js';
+import { allocationContainers, freePort, removeLabelled, renterKeys, requireDocker, RUN_LABEL, sshRun, testRun, type TestRun } from './helpers/docker.js';
 
 const MiB = 1024 * 1024;
 const DAY_S = 86_400;

@@ -38,7 +38,3 @@ export function standbyName(namePrefix: string): string {
 export function allocationImageTag(namePrefix: string, allocationId: string): string {
   return `${namePrefix}ssh-image-${allocationId}:latest`.toLowerCase();
 }
-
-export function ownerLabels(minerHotkey: string, extra: Record<string, string> = {}): Record<string, string> {
-  return { ...extra, [LABELS.owner]: minerHotkey };
-}
