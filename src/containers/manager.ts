@@ -3,7 +3,6 @@
 // All operations run one at a time (serializer), so concurrent requests never interleave.
 import { createHash, createPublicKey, randomBytes, timingSafeEqual } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type Dockerode from 'dockerode';
@@ -158,6 +157,7 @@ export function createContainerManager(options: ContainerManagerOptions): Contai
   const engine: DockerEngine = dockerodeEngine(options.docker ?? connectDocker(options.dockerSocket));
   mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
   const store = allocationStore(options.dataDir);
+  const buildDir = join(options.dataDir, 'build');
   const expiry = createExpiryScheduler();
   const serialize = serializer();
   const prefix = options.namePrefix ?? '';
@@ -352,6 +352,8 @@ export function createContainerManager(options: ContainerManagerOptions): Contai
       await engine.removeImage(tag);
     }
     await pruneImages();
+    // Build contexts of renter images a killed miner left behind.
+    rmSync(buildDir, { recursive: true, force: true });
     reconciled = true;
     if (!record) scheduleStandby();
   }
@@ -371,7 +373,8 @@ export function createContainerManager(options: ContainerManagerOptions): Contai
     const dockerfile = renterDockerfile(baseTag, commands);
     if (!dockerfile.ok) throw new RefusalError(dockerfile.error);
     const tag = allocationImageTag(prefix, allocationId);
-    const context = mkdtempSync(join(tmpdir(), 'compute-miner-renter-'));
+    mkdirSync(buildDir, { recursive: true, mode: 0o700 });
+    const context = mkdtempSync(join(buildDir, 'renter-'));
     const timeout = AbortSignal.timeout(options.dockerfileBuildTimeoutMs ?? DEFAULT_DOCKERFILE_BUILD_TIMEOUT_MS);
     const abort = signal ? AbortSignal.any([timeout, signal]) : timeout;
     try {
