@@ -4,9 +4,9 @@
 // solve is aborted, and every answer is checked before it is returned.
 import { execFile, spawn } from 'node:child_process';
 import { randomBytes, createHash } from 'node:crypto';
-import { mkdtemp, mkdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, mkdir, readdir, readFile, readlink, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import type { ChallengeTask } from '../../protocol/index.js';
 import { isAnswer, fitsTask, type Solver, type SolveOutcome } from './solver.js';
@@ -73,6 +73,7 @@ export class HashcatSolver implements Solver {
    */
   async warmUp(signal: AbortSignal = AbortSignal.timeout(600_000)): Promise<number> {
     if (this.version === null) await this.probe();
+    if (!this.ownsStateDir && this.stateDir) await killStrays(this.stateDir);
     const charset = ['a', 'b', 'c'];
     const password = Array.from(randomBytes(3), (b) => charset[b % 3]!).join('');
     const salt = Buffer.from(randomBytes(8).toString('hex'));
@@ -185,6 +186,21 @@ export class HashcatSolver implements Solver {
         resolve({ code, output });
       });
     });
+  }
+}
+
+/**
+ * Kills hashcat runs left in a lasting state folder by an earlier miner process that died
+ * without cleaning up (kill -9): they would otherwise search on for hours.
+ */
+export async function killStrays(stateDir: string): Promise<void> {
+  const root = resolve(stateDir);
+  for (const entry of await readdir('/proc').catch(() => [] as string[])) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    const cwd = await readlink(`/proc/${entry}/cwd`).catch(() => null);
+    if (cwd !== root) continue;
+    killGroup(Number(entry));
+    try { process.kill(Number(entry), 'SIGKILL'); } catch { /* already gone */ }
   }
 }
 
