@@ -6,7 +6,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const pattern = process.argv[2] ?? '\\.test\\.js$';
+// Only compiled test files (never their .map files), narrowed by the optional argument.
+const pattern = process.argv[2] ? `^(?=.*(?:${process.argv[2]})).*\\.test\\.js$` : '\\.test\\.js$';
 const uvu = join(root, 'node_modules', 'uvu', 'bin.js');
 const child = spawn(process.execPath, [uvu, join('dist', 'test'), pattern], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
 
