@@ -67,7 +67,7 @@ async function serveAxon(seedHex: string): Promise<void> {
   process.on('disconnect', () => void axon.close().then(() => process.exit(0)));
 }
 
-/** Worker thread: signature work of whole round trips, counted for CEILING_MS. */
+/** Worker thread: once told to go, signature work of whole round trips for CEILING_MS. */
 function ceilingWorker(): void {
   const validator = generateHotkey();
   const miner = generateHotkey();
@@ -75,21 +75,24 @@ function ceilingWorker(): void {
   const minerKey = publicKeyObject(miner.publicKey);
   const body = encode({});
   const replyBody = encode(CACHED_SPECS);
-  const until = Date.now() + CEILING_MS;
-  let rounds = 0;
-  while (Date.now() < until) {
-    for (let i = 0; i < 20; i++) {
-      const nonce = Date.now() * 1000 + i;
-      const request = requestSigningMessage({ nonce, dendriteHotkey: validator.ss58Address, axonHotkey: miner.ss58Address, uuid: 'bench', name: 'Specs', body });
-      const requestSignature = sign(validator, request);
-      if (!verify(validatorKey, request, requestSignature)) throw new Error('request signature');
-      const reply = replySigningMessage({ axonNonce: nonce, axonHotkey: miner.ss58Address, dendriteHotkey: validator.ss58Address, uuid: 'bench', id: i, code: 200, body: replyBody });
-      const replySignature = sign(miner, reply);
-      if (!verify(minerKey, reply, replySignature)) throw new Error('reply signature');
-      rounds++;
+  parentPort!.once('message', () => {
+    const until = Date.now() + CEILING_MS;
+    let rounds = 0;
+    while (Date.now() < until) {
+      for (let i = 0; i < 20; i++) {
+        const nonce = Date.now() * 1000 + i;
+        const request = requestSigningMessage({ nonce, dendriteHotkey: validator.ss58Address, axonHotkey: miner.ss58Address, uuid: 'bench', name: 'Specs', body });
+        const requestSignature = sign(validator, request);
+        if (!verify(validatorKey, request, requestSignature)) throw new Error('request signature');
+        const reply = replySigningMessage({ axonNonce: nonce, axonHotkey: miner.ss58Address, dendriteHotkey: validator.ss58Address, uuid: 'bench', id: i, code: 200, body: replyBody });
+        const replySignature = sign(miner, reply);
+        if (!verify(minerKey, reply, replySignature)) throw new Error('reply signature');
+        rounds++;
+      }
     }
-  }
-  parentPort!.postMessage(rounds / (CEILING_MS / 1000));
+    parentPort!.postMessage({ rounds });
+  });
+  parentPort!.postMessage({ ready: true });
 }
 
 interface Ceiling {
@@ -98,24 +101,27 @@ interface Ceiling {
   cpuMicros: number;
 }
 
+/** Starts one worker per core, and counts only the signature loops (not worker start-up) in time and CPU. */
 async function measureCeiling(cores: number): Promise<Ceiling> {
-  const cpu = process.cpuUsage();
-  const perSecond = await ceilingRate(cores);
-  const used = process.cpuUsage(cpu);
-  return { perSecond, cpuMicros: (used.user + used.system) / (perSecond * (CEILING_MS / 1000)) };
-}
-
-async function ceilingRate(cores: number): Promise<number> {
-  const rates = await Promise.all(
-    Array.from({ length: cores }, () =>
-      new Promise<number>((resolve, reject) => {
-        const worker = new Worker(THIS_FILE, { workerData: { axonCeiling: true } });
-        worker.once('message', resolve);
-        worker.once('error', reject);
-      }),
-    ),
-  );
-  return rates.reduce((a, b) => a + b, 0);
+  const workers = Array.from({ length: cores }, () => new Worker(THIS_FILE, { workerData: { axonCeiling: true } }));
+  try {
+    const next = (w: Worker) =>
+      new Promise<{ ready?: boolean; rounds?: number }>((resolve, reject) => {
+        w.once('message', resolve);
+        w.once('error', reject);
+      });
+    await Promise.all(workers.map(next));
+    const cpu = process.cpuUsage();
+    const began = performance.now();
+    const done = workers.map(next);
+    for (const w of workers) w.postMessage('go');
+    const rounds = (await Promise.all(done)).reduce((sum, m) => sum + (m.rounds ?? 0), 0);
+    const seconds = (performance.now() - began) / 1000;
+    const used = process.cpuUsage(cpu);
+    return { perSecond: rounds / seconds, cpuMicros: (used.user + used.system) / rounds };
+  } finally {
+    await Promise.all(workers.map((w) => w.terminate()));
+  }
 }
 
 function childCpu(child: ChildProcess): Promise<number> {

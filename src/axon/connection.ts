@@ -2,11 +2,11 @@
 //   decode → Verifier (steps 1–6) → rate / in-flight / queue (step 7) → handler → signed reply,
 // and every way out of that walk goes through one `answer` that sends exactly one reply.
 import type { WebSocket } from 'ws';
-import { CloseCode, decode, readableId } from '../../protocol/index.js';
+import { CloseCode, decode, readableId, type SynapseName } from '../../protocol/index.js';
 import type { Logger } from '../log.js';
 import type { AxonLimits } from './limits.js';
 import type { AxonMetrics } from './metrics.js';
-import type { PriorityQueue, Ticket } from './queue.js';
+import type { Job, PriorityQueue, Ticket } from './queue.js';
 import type { RateLimiter } from './rate.js';
 import { addressOf, encodeResponse, Rejections, rejectionOf, type Rejection, type Replier, type ReplyAddress } from './replies.js';
 import type { Verifier, VerifiedRequest } from './verify.js';
@@ -25,13 +25,26 @@ export interface AxonCore {
   log: Logger;
 }
 
-/** A request let into step 7: it ends with exactly one reply, or silently when the connection closes. */
-class PendingRequest {
+/**
+ * A request let into step 7: it ends with exactly one reply, or silently when the connection
+ * closes. It is its own queue job, so queueing it allocates nothing more.
+ */
+class PendingRequest implements Job {
   answered = false;
   timer: NodeJS.Timeout | undefined;
   ticket: Ticket | null = null;
+  readonly synapse: SynapseName;
+  readonly stake: number;
 
-  constructor(readonly connection: AxonConnection, readonly request: VerifiedRequest, readonly startedAt: number) {}
+  constructor(
+    readonly connection: AxonConnection,
+    readonly request: VerifiedRequest,
+    readonly startedAt: number,
+    readonly priority: number,
+  ) {
+    this.synapse = request.plugin.name;
+    this.stake = request.ctx.stake;
+  }
 
   async run(): Promise<void> {
     if (this.answered) return;
@@ -54,8 +67,8 @@ class PendingRequest {
   }
 }
 
-function onDeadline(this: PendingRequest): void {
-  this.onDeadline();
+function onDeadline(pending: PendingRequest): void {
+  pending.onDeadline();
 }
 
 export class AxonConnection {
@@ -130,11 +143,11 @@ export class AxonConnection {
     } catch (err) {
       core.log.warn({ err, synapse: plugin.name }, 'axon: priority() failed; using 0');
     }
-    const pending = new PendingRequest(this, request, startedAt);
+    const pending = new PendingRequest(this, request, startedAt, priority);
     this.pending.add(pending);
     // The same delay for the same timeout lets Node keep these timers in one list.
-    pending.timer = setTimeout(onDeadline.bind(pending), ctx.deadline - ctx.receivedAt);
-    const ticket = core.queue.submit({ synapse: plugin.name, stake: ctx.stake, priority, run: () => pending.run() });
+    pending.timer = setTimeout(onDeadline, ctx.deadline - ctx.receivedAt, pending);
+    const ticket = core.queue.submit(pending);
     if (!ticket) return this.answer(pending, Rejections.queueFull);
     pending.ticket = ticket;
   }

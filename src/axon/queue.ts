@@ -11,13 +11,20 @@ export interface Job {
   readonly stake: number;
   readonly priority: number;
   /** Starts the work; the returned promise settles when the handler is done. */
-  readonly run: () => Promise<unknown>;
+  run(): Promise<unknown>;
 }
 
-interface Entry {
-  job: Job;
-  seq: number;
-  index: number; // position in its heap, -1 once out
+/** A queued job; also the handle the submitter keeps to cancel it. */
+class Entry implements Ticket {
+  index = -1; // position in its heap, -1 once out
+
+  constructor(readonly job: Job, readonly seq: number, private readonly heap: Heap, private readonly queue: PriorityQueue) {}
+
+  cancel(): boolean {
+    if (!this.heap.remove(this)) return false;
+    this.queue.dequeued();
+    return true;
+  }
 }
 
 function before(a: Entry, b: Entry): boolean {
@@ -106,6 +113,7 @@ export interface Ticket {
 export class PriorityQueue {
   private readonly heaps = new Map<SynapseName, Heap>();
   private readonly runningBySynapse = new Map<SynapseName, number>();
+  private readonly finishers = new Map<SynapseName, () => void>();
   private running = 0;
   private queued = 0;
   private seq = 0;
@@ -120,6 +128,12 @@ export class PriorityQueue {
     for (const name of names) {
       this.heaps.set(name, new Heap());
       this.runningBySynapse.set(name, 0);
+      // One settle callback per synapse, made here rather than per job.
+      this.finishers.set(name, () => {
+        this.running--;
+        this.runningBySynapse.set(name, this.runningBySynapse.get(name)! - 1);
+        this.pump();
+      });
     }
   }
 
@@ -137,17 +151,16 @@ export class PriorityQueue {
     const heap = this.heaps.get(job.synapse);
     if (!heap) throw new Error(`no synapse ${job.synapse} in the queue`);
     if (this.queued >= this.maxQueued && !this.canStart(job.synapse)) return null;
-    const entry: Entry = { job, seq: this.seq++, index: -1 };
+    const entry = new Entry(job, this.seq++, heap, this);
     heap.push(entry);
     this.queued++;
     this.pump();
-    return {
-      cancel: () => {
-        if (!heap.remove(entry)) return false;
-        this.queued--;
-        return true;
-      },
-    };
+    return entry;
+  }
+
+  /** Called by an entry that left the queue without starting. */
+  dequeued(): void {
+    this.queued--;
   }
 
   private canStart(synapse: SynapseName): boolean {
@@ -156,28 +169,26 @@ export class PriorityQueue {
 
   private pump(): void {
     while (this.running < this.maxRunning) {
-      let next: { name: SynapseName; heap: Heap } | undefined;
+      let nextName: SynapseName | undefined;
+      let nextHeap: Heap | undefined;
       for (const [name, heap] of this.heaps) {
         if (heap.size > 0 && this.runningBySynapse.get(name)! < this.concurrency.get(name)!) {
-          next = { name, heap };
+          nextName = name;
+          nextHeap = heap;
           break;
         }
       }
-      if (!next) return;
-      const entry = next.heap.pop()!;
+      if (!nextHeap) return;
+      const entry = nextHeap.pop()!;
       this.queued--;
-      this.start(next.name, entry.job);
+      this.start(nextName!, entry.job);
     }
   }
 
   private start(name: SynapseName, job: Job): void {
     this.running++;
     this.runningBySynapse.set(name, this.runningBySynapse.get(name)! + 1);
-    const done = () => {
-      this.running--;
-      this.runningBySynapse.set(name, this.runningBySynapse.get(name)! - 1);
-      this.pump();
-    };
+    const done = this.finishers.get(name)!;
     let work: Promise<unknown>;
     try {
       work = job.run();

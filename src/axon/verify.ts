@@ -39,6 +39,10 @@ export type Verdict =
   /** Not even an id to answer to: the connection is closed with this code. */
   | { ok: false; address: null; closeCode: number; reason: string };
 
+function fail(address: ReplyAddress, code: number, message: string): Verdict {
+  return { ok: false, address, rejection: reject(code, message) };
+}
+
 export interface VerifierDeps {
   hotkey: Hotkey;
   plugins: ReadonlyMap<string, SynapsePlugin>;
@@ -65,15 +69,14 @@ export class Verifier {
     const envelope = shape.value;
     const { dendrite } = envelope;
     const address: ReplyAddress = { v: envelope.v, id: envelope.id, name: envelope.name, dendriteHotkey: dendrite.hotkey, uuid: dendrite.uuid };
-    const fail = (code: number, message: string): Verdict => ({ ok: false, address, rejection: reject(code, message) });
     const plugin = deps.plugins.get(envelope.name);
-    if (!plugin) return fail(Status.NOT_FOUND, `unknown synapse "${envelope.name}"`);
-    if (envelope.v !== PROTOCOL_VERSION) return fail(Status.BAD_REQUEST, `unsupported protocol version ${envelope.v} (this axon speaks ${PROTOCOL_VERSION})`);
+    if (!plugin) return fail(address, Status.NOT_FOUND, `unknown synapse "${envelope.name}"`);
+    if (envelope.v !== PROTOCOL_VERSION) return fail(address, Status.BAD_REQUEST, `unsupported protocol version ${envelope.v} (this axon speaks ${PROTOCOL_VERSION})`);
     // 2. addressed to this miner
-    if (envelope.axon.hotkey !== deps.hotkey.ss58Address) return fail(Status.UNAUTHORIZED, 'request is addressed to another axon hotkey');
+    if (envelope.axon.hotkey !== deps.hotkey.ss58Address) return fail(address, Status.UNAUTHORIZED, 'request is addressed to another axon hotkey');
     // 3. signature
     const key = deps.keys.get(dendrite.hotkey);
-    if (!key) return fail(Status.UNAUTHORIZED, 'dendrite hotkey is not a valid SS58 address');
+    if (!key) return fail(address, Status.UNAUTHORIZED, 'dendrite hotkey is not a valid SS58 address');
     const message = requestSigningMessage({
       nonce: dendrite.nonce,
       dendriteHotkey: dendrite.hotkey,
@@ -82,14 +85,14 @@ export class Verifier {
       name: envelope.name,
       body: envelope.body,
     });
-    if (!verify(key, message, dendrite.signature)) return fail(Status.UNAUTHORIZED, 'signature does not verify');
+    if (!verify(key, message, dendrite.signature)) return fail(address, Status.UNAUTHORIZED, 'signature does not verify');
     // 4. replay
     const timeoutSeconds = Math.min(envelope.timeout, deps.maxTimeoutSeconds);
     const stale = deps.replay.check(dendrite.hotkey, dendrite.uuid, dendrite.nonce, timeoutSeconds, receivedAt);
-    if (stale) return fail(Status.UNAUTHORIZED, stale);
+    if (stale) return fail(address, Status.UNAUTHORIZED, stale);
     // 5. access
     const access = decideAccess(deps.access, dendrite.hotkey);
-    if (!access.ok) return fail(Status.FORBIDDEN, access.message);
+    if (!access.ok) return fail(address, Status.FORBIDDEN, access.message);
     const ctx = new AxonRequestContext(
       dendrite.hotkey,
       access.stake,
@@ -105,18 +108,18 @@ export class Verifier {
     } catch (err) {
       return { ok: false, address, rejection: rejectionOf(err, deps.log) };
     }
-    if (refusal) return fail(Status.FORBIDDEN, refusal);
+    if (refusal) return fail(address, Status.FORBIDDEN, refusal);
     deps.replay.accept(dendrite.hotkey, dendrite.uuid, dendrite.nonce);
     // 6. body
     let decoded: unknown;
     try {
       decoded = decode(envelope.body);
     } catch {
-      return fail(Status.UNPROCESSABLE, '(body): is not MessagePack');
+      return fail(address, Status.UNPROCESSABLE, '(body): is not MessagePack');
     }
     // A MessagePack map decodes to a plain object; anything else (msgpackr's 0xC1 marker included) is refused.
     if (typeof decoded !== 'object' || decoded === null || Object.getPrototypeOf(decoded) !== Object.prototype) {
-      return fail(Status.UNPROCESSABLE, '(body): must be a map');
+      return fail(address, Status.UNPROCESSABLE, '(body): must be a map');
     }
     let body: ReturnType<typeof parseWith>;
     try {
@@ -126,7 +129,7 @@ export class Verifier {
       // A SynapseError from verify() decides the code; a throwing schema refinement is a bug (500).
       return { ok: false, address, rejection: rejectionOf(err, deps.log) };
     }
-    if (!body.ok) return fail(Status.UNPROCESSABLE, body.message);
+    if (!body.ok) return fail(address, Status.UNPROCESSABLE, body.message);
     return { ok: true, request: { envelope, address, plugin, body: body.value, ctx } };
   }
 }

@@ -81,6 +81,10 @@ export function isReplyEnvelope(v: unknown): v is ReplyEnvelope {
   );
 }
 
+function onCallTimeout(dendrite: Dendrite, id: number, name: string, timeoutSeconds: number): void {
+  dendrite.settle(id, new Error(`${name} request ${id} timed out after ${timeoutSeconds} s`));
+}
+
 export class Dendrite {
   readonly uuid = randomUUID();
   private readonly hotkey: Hotkey;
@@ -181,10 +185,7 @@ export class Dendrite {
       axon: { hotkey: axonHotkey },
     });
     return new Promise<DendriteReply>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.pending.delete(id);
-        reject(new Error(`${name} request ${id} timed out after ${timeoutSeconds} s`));
-      }, timeoutSeconds * 1000 + REPLY_GRACE_MS);
+      const timer = setTimeout(onCallTimeout, timeoutSeconds * 1000 + REPLY_GRACE_MS, this, id, name, timeoutSeconds);
       if (ws.readyState !== WebSocket.OPEN) {
         clearTimeout(timer);
         return reject(new Error(`connection to ${this.url} closed before ${name} was sent`));
@@ -195,7 +196,8 @@ export class Dendrite {
     });
   }
 
-  private settle(id: number, outcome: DendriteReply | Error): void {
+  /** Resolves or rejects the pending call `id`, once. */
+  settle(id: number, outcome: DendriteReply | Error): void {
     const pending = this.pending.get(id);
     if (!pending) return;
     this.pending.delete(id);
