@@ -14,10 +14,15 @@ export function writeFileAtomic(path: string, text: string, mode = 0o600): void 
     closeSync(fd);
   }
   renameSync(temp, path);
-  const dirFd = openSync(dirname(path), 'r');
+  syncDirectory(dirname(path));
+}
+
+/** Makes a rename or removal in `dir` durable. */
+export function syncDirectory(dir: string): void {
+  const fd = openSync(dir, 'r');
   try {
-    fsyncSync(dirFd);
+    fsyncSync(fd);
   } finally {
-    closeSync(dirFd);
+    closeSync(fd);
   }
 }

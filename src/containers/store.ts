@@ -1,9 +1,10 @@
 // The allocation record and the holder's `allocation_key` file, in the data dir. Written
 // atomically (temp file, fsync, rename, fsync of the directory) before a reply goes out, so
 // a crash leaves either the old state or the new one, never half of each.
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { syncDirectory, writeFileAtomic } from '../atomic-file.js';
 import { ROLES } from './names.js';
 
 const recordSchema = z.object({
@@ -29,25 +30,6 @@ export type AllocationRecord = z.infer<typeof recordSchema>;
 
 export const RECORD_FILE = 'allocation.json';
 export const HOLDER_KEY_FILE = 'allocation_key';
-
-function writeAtomic(dir: string, name: string, text: string): void {
-  const path = join(dir, name);
-  const temp = `${path}.${process.pid}.tmp`;
-  const fd = openSync(temp, 'w', 0o600);
-  try {
-    writeSync(fd, text);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(temp, path);
-  syncDir(dir);
-}
-
-function syncDir(dir: string): void {
-  const fd = openSync(dir, 'r');
-  try { fsyncSync(fd); } finally { closeSync(fd); }
-}
 
 export interface AllocationStore {
   /** The stored record; null when there is none. An unreadable record throws. */
@@ -75,14 +57,14 @@ export function allocationStore(dataDir: string): AllocationStore {
     },
     write(record) {
       // The holder key first: a record never exists without its holder.
-      writeAtomic(dataDir, HOLDER_KEY_FILE, record.holderKey);
-      writeAtomic(dataDir, RECORD_FILE, JSON.stringify(record, null, 2) + '\n');
+      writeFileAtomic(join(dataDir, HOLDER_KEY_FILE), record.holderKey);
+      writeFileAtomic(join(dataDir, RECORD_FILE), JSON.stringify(record, null, 2) + '\n');
     },
     clear() {
       // The record first: a holder key without a record grants nothing.
       rmSync(join(dataDir, RECORD_FILE), { force: true });
       rmSync(join(dataDir, HOLDER_KEY_FILE), { force: true });
-      syncDir(dataDir);
+      syncDirectory(dataDir);
     },
   };
 }
