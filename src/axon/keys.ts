@@ -13,7 +13,8 @@ export class PublicKeyCache {
 
   /** The key of `address`, or null when the address is not a valid SS58 Ed25519 address. */
   get(address: string): KeyObject | null {
-    let key = this.keys.get(address);
+    // First in, first out: a hot key that falls out is decoded again, which is all it costs.
+    let key = this.keys.peek(address);
     if (key) return key;
     try {
       key = publicKeyObjectOfAddress(address);

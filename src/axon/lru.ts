@@ -22,6 +22,11 @@ export class BoundedMap<K, V> {
     return value;
   }
 
+  /** Reads an entry without marking it as used (cheaper, for lookups that are followed by a set). */
+  peek(key: K): V | undefined {
+    return this.entries.get(key);
+  }
+
   set(key: K, value: V): void {
     this.entries.delete(key);
     this.entries.set(key, value);

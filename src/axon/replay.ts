@@ -23,15 +23,15 @@ export class ReplayGuard {
     const nowMicros = nowMs * 1000;
     if (nonce > nowMicros + NONCE_SKEW_SECONDS * 1e6) return 'nonce is in the future';
     if (nonce < nowMicros - (NONCE_SKEW_SECONDS + timeoutSeconds) * 1e6) return 'nonce is stale';
-    const last = this.lastNonce.get(key(hotkey, uuid)) ?? this.floor;
+    const last = this.lastNonce.peek(key(hotkey, uuid)) ?? this.floor;
     if (nonce <= last) return 'nonce was already used';
     return null;
   }
 
   accept(hotkey: string, uuid: string, nonce: number): void {
     const k = key(hotkey, uuid);
-    const last = this.lastNonce.get(k);
-    if (last === undefined || nonce > last) this.lastNonce.set(k, nonce);
+    const last = this.lastNonce.peek(k);
+    if (last === undefined || nonce > last) this.lastNonce.set(k, nonce); // set marks the pair as used
   }
 }
 
