@@ -21,7 +21,7 @@ import { createSpecsProbe } from '../src/specs/hardware.js';
 import { decryptAllocationInfo } from '../src/validator/credentials.js';
 import { Dendrite } from '../src/validator/dendrite.js';
 import { copyImage, startPrivateDockerd, type PrivateDockerd } from './helpers/docker-daemon.js';
-import { allocationContainers, freePort, MEMORY_LIMIT_COMMAND, renterKeys, requireDocker, sshKeyPair, sshRun, testRun, type TestRun } from './helpers/docker.js';
+import { allocationContainers, freePort, MEMORY_LIMIT_COMMAND, renterKeys, requireDocker, runManagerOptions, sshKeyPair, sshRun, testRun, type TestRun } from './helpers/docker.js';
 
 const MiB = 1024 * 1024;
 const openAccess = () => ({ allowAny: true, allow: new Map<string, number>(), deny: new Set<string>(), minStake: 0 });
@@ -34,10 +34,7 @@ interface Miner {
 
 async function startMiner(docker: Dockerode, run: TestRun, sshPort: number, dataDir = run.dataDir): Promise<Miner> {
   const hotkey: Hotkey = generateHotkey();
-  const manager = createContainerManager({
-    docker, dataDir, minerHotkey: run.hotkey.ss58Address, sshPort, sshBind: '127.0.0.1',
-    namePrefix: run.namePrefix, labels: run.labels, log: silentLogger(),
-  });
+  const manager = createContainerManager(runManagerOptions(docker, run, sshPort, { dataDir }));
   await manager.start();
   const axon = createAxon({
     hotkey, host: '127.0.0.1', port: 0, access: openAccess(), log: silentLogger(),

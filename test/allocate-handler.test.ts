@@ -10,7 +10,7 @@ import { SynapseError, type RequestContext } from '../src/axon/synapse.js';
 import { createContainerManager, type ContainerManager } from '../src/containers/index.js';
 import { allocatePlugin } from '../src/handlers/allocate.js';
 import { silentLogger } from '../src/log.js';
-import { allocationContainers, freePort, renterKeys, requireDocker, sshKeyPair, sshRun, testRun, type TestRun } from './helpers/docker.js';
+import { allocationContainers, freePort, renterKeys, requireDocker, runManagerOptions, sshKeyPair, sshRun, testRun, type TestRun } from './helpers/docker.js';
 
 const MiB = 1024 * 1024;
 
@@ -28,10 +28,7 @@ handler.before(async (ctx) => {
   ctx.run = testRun(ctx.docker, 'alloc');
   ctx.port = await freePort();
   ctx.extraTags = [];
-  ctx.manager = createContainerManager({
-    docker: ctx.docker, dataDir: ctx.run.dataDir, minerHotkey: ctx.run.hotkey.ss58Address, sshPort: ctx.port, sshBind: '127.0.0.1',
-    namePrefix: ctx.run.namePrefix, labels: ctx.run.labels, log: silentLogger(),
-  });
+  ctx.manager = createContainerManager(runManagerOptions(ctx.docker, ctx.run, ctx.port));
   await ctx.manager.start();
   await ctx.manager.baseImageReady();
 });
@@ -152,10 +149,7 @@ handler('bad input is refused with the field path and changes nothing', async (c
 handler('503 while the base image is building, then served', async (ctx) => {
   const tag = `${ctx.run.namePrefix}base:latest`;
   ctx.extraTags.push(tag);
-  const fresh = createContainerManager({
-    docker: ctx.docker, dataDir: `${ctx.run.dataDir}/fresh`, minerHotkey: ctx.run.hotkey.ss58Address, sshPort: ctx.port, sshBind: '127.0.0.1',
-    namePrefix: ctx.run.namePrefix, labels: ctx.run.labels, log: silentLogger(), baseImage: { tag },
-  });
+  const fresh = createContainerManager(runManagerOptions(ctx.docker, ctx.run, ctx.port, { dataDir: `${ctx.run.dataDir}/fresh`, baseImage: { tag } }));
   await fresh.start();
   assert.is(fresh.state().baseImage, 'building');
   assert.equal(await statusOf(send(fresh, { timeline: 1, checking: true, device_requirement: device })), { code: 503, message: 'base image not ready yet: building' });

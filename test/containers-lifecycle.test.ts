@@ -11,8 +11,7 @@ import { createContainerManager, type ContainerManager } from '../src/containers
 import type { AllocationRequest } from '../src/containers/manager.js';
 import { HOLDER_KEY_FILE, RECORD_FILE } from '../src/containers/store.js';
 import { sshAnswers } from '../src/containers/ssh-ready.js';
-import { silentLogger } from '../src/log.js';
-import { allocationContainers, freePort, MEMORY_LIMIT_COMMAND, renterKeys, requireDocker, RUN_LABEL, sshKeyPair, sshRun, standbyContainers, testRun, type TestRun } from './helpers/docker.js';
+import { allocationContainers, freePort, MEMORY_LIMIT_COMMAND, renterKeys, requireDocker, runManagerOptions, RUN_LABEL, sshKeyPair, sshRun, standbyContainers, testRun, type TestRun } from './helpers/docker.js';
 
 async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
   const end = Date.now() + timeoutMs;
@@ -38,10 +37,7 @@ lifecycle.before(async (ctx) => {
   ctx.docker = await requireDocker();
   ctx.run = testRun(ctx.docker, 'life');
   ctx.port = await freePort();
-  ctx.manager = createContainerManager({
-    docker: ctx.docker, dataDir: ctx.run.dataDir, minerHotkey: ctx.run.hotkey.ss58Address, sshPort: ctx.port, sshBind: '127.0.0.1',
-    namePrefix: ctx.run.namePrefix, labels: ctx.run.labels, log: silentLogger(),
-  });
+  ctx.manager = createContainerManager(runManagerOptions(ctx.docker, ctx.run, ctx.port));
   await ctx.manager.start();
   await ctx.manager.baseImageReady();
 });

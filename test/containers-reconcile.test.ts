@@ -11,8 +11,7 @@ import { generateHotkey } from '../protocol/index.js';
 import { createContainerManager, type ContainerManager } from '../src/containers/index.js';
 import { HOLDER_KEY_FILE, RECORD_FILE } from '../src/containers/store.js';
 import { DEFAULT_BASE_TAG } from '../src/containers/names.js';
-import { silentLogger } from '../src/log.js';
-import { allocationContainers, freePort, removeLabelled, renterKeys, requireDocker, RUN_LABEL, sshRun, testRun, type TestRun } from './helpers/docker.js';
+import { allocationContainers, freePort, removeLabelled, renterKeys, requireDocker, runManagerOptions, RUN_LABEL, sshRun, testRun, type TestRun } from './helpers/docker.js';
 
 const MiB = 1024 * 1024;
 const DAY_S = 86_400;
@@ -45,10 +44,7 @@ recovery.after(async (ctx) => {
 
 /** A manager of this run's miner (same data dir, hotkey and prefix every time). */
 async function miner(ctx: Ctx): Promise<ContainerManager> {
-  const m = createContainerManager({
-    docker: ctx.docker, dataDir: ctx.run.dataDir, minerHotkey: ctx.run.hotkey.ss58Address, sshPort: ctx.port, sshBind: '127.0.0.1',
-    namePrefix: ctx.run.namePrefix, labels: ctx.run.labels, log: silentLogger(),
-  });
+  const m = createContainerManager(runManagerOptions(ctx.docker, ctx.run, ctx.port));
   ctx.managers.push(m);
   await m.start();
   await m.baseImageReady();

@@ -9,6 +9,8 @@ import { join } from 'node:path';
 import Dockerode from 'dockerode';
 import ssh2 from 'ssh2';
 import { generateHotkey, type Hotkey } from '../../protocol/index.js';
+import type { ContainerManagerOptions } from '../../src/containers/index.js';
+import { silentLogger } from '../../src/log.js';
 
 export const RUN_LABEL = 'compute-miner.test-run';
 
@@ -47,6 +49,14 @@ export function testRun(docker: Dockerode, area: string): TestRun {
       await removeLabelled(docker, `${RUN_LABEL}=${id}`);
       rmSync(dataDir, { recursive: true, force: true });
     },
+  };
+}
+
+/** Options of a container manager that belongs to this run: its prefix, labels and data dir, SSH on loopback. */
+export function runManagerOptions(docker: Dockerode, run: TestRun, sshPort: number, over: Partial<ContainerManagerOptions> = {}): ContainerManagerOptions {
+  return {
+    docker, dataDir: run.dataDir, minerHotkey: run.hotkey.ss58Address, sshPort, sshBind: '127.0.0.1',
+    namePrefix: run.namePrefix, labels: run.labels, log: silentLogger(), ...over,
   };
 }
 

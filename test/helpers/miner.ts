@@ -11,7 +11,7 @@ import { specsPlugin } from '../../src/handlers/specs.js';
 import { silentLogger } from '../../src/log.js';
 import { createSpecsProbe } from '../../src/specs/hardware.js';
 import { openAccess } from './axon.js';
-import { freePort, requireDocker, RUN_LABEL, testRun, type TestRun } from './docker.js';
+import { freePort, requireDocker, runManagerOptions, RUN_LABEL, testRun, type TestRun } from './docker.js';
 
 export interface TestMiner {
   /** ws://127.0.0.1:port of the axon. */
@@ -42,16 +42,7 @@ export async function startTestMiner(opts: TestMinerOptions = {}): Promise<TestM
   let axon: Axon | undefined;
   try {
     const sshPort = await freePort();
-    manager = createContainerManager({
-      docker,
-      dataDir: run.dataDir,
-      minerHotkey: hotkey.ss58Address,
-      sshPort,
-      sshBind: '127.0.0.1',
-      namePrefix: run.namePrefix,
-      labels: run.labels,
-      log: silentLogger(),
-    });
+    manager = createContainerManager(runManagerOptions(docker, run, sshPort, { minerHotkey: hotkey.ss58Address }));
     await manager.start();
     await manager.baseImageReady();
     const probe = createSpecsProbe({ dataDir: run.dataDir, docker });
