@@ -66,7 +66,7 @@ export async function startMiner(config: MinerConfig, log: Logger, extraPlugins:
     sshBind: config.sshBind,
     baseImage: { from: config.baseImageFrom },
     namePrefix: config.namePrefix,
-    log: log.child({ part: 'containers' }),
+    log,
   });
   await manager.start();
 
@@ -75,7 +75,7 @@ export async function startMiner(config: MinerConfig, log: Logger, extraPlugins:
     deadlineMs: config.challengeTimeoutSeconds * 1000,
     // Kernels compiled by the warm-up are kept in the data dir, so a restart does not pay them again.
     hashcat: { path: config.hashcatPath, workload: config.hashcatWorkload, extraArgs: config.hashcatExtraArgs, stateDir: join(config.dataDir, 'hashcat') },
-    log: log.child({ part: 'challenge' }),
+    log: log.child({ component: 'challenge' }),
   });
   const probe = createSpecsProbe({ dataDir: config.dataDir, docker });
   const axon: Axon = createAxon({
@@ -85,7 +85,7 @@ export async function startMiner(config: MinerConfig, log: Logger, extraPlugins:
     plugins: [specsPlugin(probe, () => ({ challenge: challenge.service.info() })), allocatePlugin(manager), challenge, ...extraPlugins],
     access,
     health: async () => ({ docker: { reachable: await dockerReachable(docker) }, allocation: manager.state(), challenge: challenge.service.info() }),
-    log: log.child({ part: 'axon' }),
+    log: log.child({ component: 'axon' }),
   });
   const { port } = await axon.listen();
   log.info({ hotkey: hotkey.ss58Address, host: config.host, port, sshPort: config.sshPort, sshBind: config.sshBind }, 'miner is listening');

@@ -16,7 +16,9 @@ export async function runMiner(argv: string[]): Promise<number> {
   const miner = await startMiner(config, log);
   process.stdout.write(`miner hotkey ${miner.hotkey.ss58Address} listening on ${config.host}:${miner.port}\n`);
 
-  process.on('SIGHUP', () => miner.reloadValidators());
+  // With a validators file, SIGHUP re-reads it (as daemons do); without one it ends the miner like SIGTERM.
+  const reloads = config.validatorsFile !== undefined;
+  if (reloads) process.on('SIGHUP', () => miner.reloadValidators());
   await new Promise<void>((resolve) => {
     let stopping = false;
     const stop = (signal: string) => {
@@ -30,6 +32,7 @@ export async function runMiner(argv: string[]): Promise<number> {
     };
     process.once('SIGINT', () => stop('SIGINT'));
     process.once('SIGTERM', () => stop('SIGTERM'));
+    if (!reloads) process.once('SIGHUP', () => stop('SIGHUP'));
   });
   log.flush?.();
   return 0;
