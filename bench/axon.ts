@@ -1,7 +1,8 @@
 // bench axon: N validator connections (each its own hotkey) sending signed Specs round trips
 // over loopback to an axon in a child process, the client verifying every reply; and, in the
 // same run, the ceiling: how many round trips' worth of signature work (client sign, axon
-// verify, axon sign, client verify) this machine's cores do per second with nothing else.
+// verify, axon sign, client verify) this machine's cores do per second with nothing else;
+// and the bare floor (bench/axon-bare.ts): the same round trip with only the wire work.
 import { fork, type ChildProcess } from 'node:child_process';
 import { availableParallelism, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -21,13 +22,15 @@ import { silentLogger } from '../src/log.js';
 import { createAxon } from '../src/axon/server.js';
 import type { SynapsePlugin } from '../src/axon/synapse.js';
 import { Dendrite } from '../src/validator/dendrite.js';
+import { BARE_SERVER_FILE, BareClient } from './axon-bare.js';
 import { registerBench } from './registry.js';
 import { percentile, writeSection } from './results.js';
 
 const THIS_FILE = fileURLToPath(import.meta.url);
 const CONNECTION_COUNTS = [1, 16, 64];
 const WARMUP_MS = 1_000;
-const MEASURE_MS = 5_000;
+const WINDOW_MS = 2_000;
+const WINDOWS = 4;
 const CEILING_MS = 3_000;
 
 // A Specs-like answer, computed once: the bench measures the axon, not hardware probing.
@@ -136,14 +139,31 @@ function childCpu(child: ChildProcess): Promise<number> {
   });
 }
 
-async function startChildAxon(): Promise<{ child: ChildProcess; port: number; hotkey: string }> {
-  const seed = generateHotkey().seed;
-  const child = fork(THIS_FILE, ['--serve-axon', seed.toString('hex')], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+interface Child {
+  child: ChildProcess;
+  port: number;
+  hotkey: string;
+}
+
+/** Forks a server process (the axon, or the bare floor) and waits for its port. */
+async function startChild(file: string, args: string[], seed: Buffer): Promise<Child> {
+  const child = fork(file, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const port = await new Promise<number>((resolve, reject) => {
     child.once('message', (m: { port: number }) => resolve(m.port));
-    child.once('exit', (code) => reject(new Error(`bench axon exited with ${code}`)));
+    child.once('exit', (code) => reject(new Error(`bench server ${file} exited with ${code}`)));
   });
   return { child, port, hotkey: hotkeyFromSeed(seed).ss58Address };
+}
+
+async function stopChild({ child }: Child): Promise<void> {
+  child.disconnect();
+  await new Promise((r) => child.once('exit', r));
+}
+
+/** What runWindow() needs of a connection: one signed round trip at a time. */
+interface RoundTripper {
+  call(): Promise<{ code: number; latencyMs: number }>;
+  close(): Promise<void>;
 }
 
 interface LoadResult {
@@ -152,83 +172,132 @@ interface LoadResult {
   p50: number;
   p99: number;
   failures: number;
-  /** CPU microseconds per round trip: the client's and the axon's. */
+  /** CPU microseconds per round trip: the client's and the server's. */
   clientCpu: number;
   axonCpu: number;
 }
 
-async function drive(child: ChildProcess, url: string, axonHotkey: string, connections: number): Promise<LoadResult> {
-  const dendrites = Array.from({ length: connections }, () => new Dendrite({ hotkey: generateHotkey(), url, axonHotkey }));
-  await Promise.all(dendrites.map((d) => d.connect()));
+/** One server's measurements at one connection count, pooled over its windows. */
+class Load {
+  private readonly latencies: number[] = [];
+  private seconds = 0;
+  private failures = 0;
+  private clientCpu = 0;
+  private serverCpu = 0;
+
+  add(latencies: number[], seconds: number, failures: number, clientCpu: number, serverCpu: number): void {
+    for (const l of latencies) this.latencies.push(l);
+    this.seconds += seconds;
+    this.failures += failures;
+    this.clientCpu += clientCpu;
+    this.serverCpu += serverCpu;
+  }
+
+  result(connections: number): LoadResult {
+    const count = this.latencies.length;
+    const sorted = [...this.latencies].sort((a, b) => a - b);
+    return {
+      connections,
+      perSecond: count / this.seconds,
+      p50: percentile(sorted, 50),
+      p99: percentile(sorted, 99),
+      failures: this.failures,
+      clientCpu: this.clientCpu / count,
+      axonCpu: this.serverCpu / count,
+    };
+  }
+}
+
+/** Keeps every client busy for `ms`; with `into`, counts the window (else it only warms up). */
+async function runWindow(child: ChildProcess, clients: RoundTripper[], ms: number, into?: Load): Promise<void> {
   const latencies: number[] = [];
   let failures = 0;
-  let measuring = false;
   let stop = false;
-  const loops = dendrites.map(async (d) => {
+  const serverCpuBefore = into ? await childCpu(child) : 0;
+  const clientCpuBefore = process.cpuUsage();
+  const began = performance.now();
+  const loops = clients.map(async (c) => {
     while (!stop) {
       try {
-        const reply = await d.call('Specs', {});
+        const reply = await c.call();
         if (reply.code !== 200) failures++;
-        else if (measuring) latencies.push(reply.latencyMs);
+        else if (!stop) latencies.push(reply.latencyMs);
       } catch {
         failures++;
       }
     }
   });
-  await new Promise((r) => setTimeout(r, WARMUP_MS));
-  const axonCpuBefore = await childCpu(child);
-  const clientCpuBefore = process.cpuUsage();
-  measuring = true;
-  const began = performance.now();
-  await new Promise((r) => setTimeout(r, MEASURE_MS));
-  measuring = false;
-  const seconds = (performance.now() - began) / 1000;
-  const clientCpuUsed = process.cpuUsage(clientCpuBefore);
-  const axonCpuUsed = (await childCpu(child)) - axonCpuBefore;
-  const count = latencies.length;
+  await new Promise((r) => setTimeout(r, ms));
   stop = true;
+  const seconds = (performance.now() - began) / 1000;
+  const clientCpu = process.cpuUsage(clientCpuBefore);
+  const serverCpu = into ? (await childCpu(child)) - serverCpuBefore : 0;
   await Promise.all(loops);
-  await Promise.all(dendrites.map((d) => d.close()));
-  latencies.sort((a, b) => a - b);
-  return {
-    connections,
-    perSecond: count / seconds,
-    p50: percentile(latencies, 50),
-    p99: percentile(latencies, 99),
-    failures,
-    clientCpu: (clientCpuUsed.user + clientCpuUsed.system) / count,
-    axonCpu: axonCpuUsed / count,
-  };
+  into?.add(latencies, seconds, failures, clientCpu.user + clientCpu.system, serverCpu);
 }
+
+async function dendrites(server: Child, connections: number): Promise<RoundTripper[]> {
+  const url = `ws://127.0.0.1:${server.port}`;
+  const list = Array.from({ length: connections }, () => new Dendrite({ hotkey: generateHotkey(), url, axonHotkey: server.hotkey }));
+  await Promise.all(list.map((d) => d.connect()));
+  return list.map((d) => ({ call: () => d.call('Specs', {}), close: () => d.close() }));
+}
+
+async function bareClients(server: Child, connections: number): Promise<RoundTripper[]> {
+  const list = Array.from({ length: connections }, () => new BareClient(`ws://127.0.0.1:${server.port}`, generateHotkey(), server.hotkey));
+  await Promise.all(list.map((c) => c.connect()));
+  return list;
+}
+
+type Row = LoadResult & { ceiling: Ceiling; bare: LoadResult };
 
 async function runBench(): Promise<void> {
   const cores = availableParallelism();
   const loadBefore = loadavg()[0]!;
-  const axon = await startChildAxon();
+  const axonSeed = generateHotkey().seed;
+  const bareSeed = generateHotkey().seed;
+  const axon = await startChild(THIS_FILE, ['--serve-axon', axonSeed.toString('hex')], axonSeed);
+  const bare = await startChild(BARE_SERVER_FILE, ['--serve-bare', bareSeed.toString('hex'), encode(CACHED_SPECS).toString('hex')], bareSeed);
   // Other work on a shared machine moves both figures, so the ceiling is measured right
   // before and right after each row and the higher one is that row's ceiling: a busy
   // moment then lowers the ratio rather than flattering it. CPU time per round trip is
   // reported too: it moves much less with other load than rates do.
-  const rows: (LoadResult & { ceiling: Ceiling })[] = [];
+  const rows: Row[] = [];
   try {
     let before = await measureCeiling(cores);
     for (const connections of CONNECTION_COUNTS) {
-      const r = await drive(axon.child, `ws://127.0.0.1:${axon.port}`, axon.hotkey, connections);
+      // The axon and the bare floor take turns in short windows, so a busy moment of the
+      // machine falls on both rather than on one.
+      const axonClients = await dendrites(axon, connections);
+      const floorClients = await bareClients(bare, connections);
+      await runWindow(axon.child, axonClients, WARMUP_MS);
+      await runWindow(bare.child, floorClients, WARMUP_MS);
+      const axonLoad = new Load();
+      const floorLoad = new Load();
+      for (let i = 0; i < WINDOWS; i++) {
+        await runWindow(axon.child, axonClients, WINDOW_MS, axonLoad);
+        await runWindow(bare.child, floorClients, WINDOW_MS, floorLoad);
+      }
+      await Promise.all([...axonClients, ...floorClients].map((c) => c.close()));
+      const r = axonLoad.result(connections);
+      const floor = floorLoad.result(connections);
       const after = await measureCeiling(cores);
       const ceiling = before.perSecond >= after.perSecond ? before : after;
       before = after;
-      rows.push({ ...r, ceiling });
+      rows.push({ ...r, ceiling, bare: floor });
       process.stdout.write(
         `${connections} connections: ${r.perSecond.toFixed(0)} round trips/s, p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms; ` +
           `ceiling ${ceiling.perSecond.toFixed(0)}/s on ${cores} cores → ${((100 * r.perSecond) / ceiling.perSecond).toFixed(0)}%; ` +
+          `bare ${floor.perSecond.toFixed(0)}/s (p99 ${floor.p99.toFixed(2)} ms) → axon keeps ${((100 * r.perSecond) / floor.perSecond).toFixed(0)}%; ` +
           `CPU/round trip client ${r.clientCpu.toFixed(0)} µs + axon ${r.axonCpu.toFixed(0)} µs vs signatures ${ceiling.cpuMicros.toFixed(0)} µs; ` +
-          `${r.failures} failures\n`,
+          `${r.failures + floor.failures} failures\n`,
       );
     }
   } finally {
-    axon.child.disconnect();
-    await new Promise((r) => axon.child.once('exit', r));
+    await stopChild(axon);
+    await stopChild(bare);
   }
+  const pct = (a: number, b: number) => `${((100 * a) / b).toFixed(0)}%`;
   const table = rows.map((r) =>
     [
       r.connections,
@@ -236,10 +305,13 @@ async function runBench(): Promise<void> {
       r.p50.toFixed(2),
       r.p99.toFixed(2),
       r.ceiling.perSecond.toFixed(0),
-      `${((100 * r.perSecond) / r.ceiling.perSecond).toFixed(0)}%`,
+      pct(r.perSecond, r.ceiling.perSecond),
+      `${r.bare.perSecond.toFixed(0)} (${pct(r.bare.perSecond, r.ceiling.perSecond)})`,
+      r.bare.p99.toFixed(2),
+      pct(r.perSecond, r.bare.perSecond),
       `${r.clientCpu.toFixed(0)} + ${r.axonCpu.toFixed(0)}`,
-      `${r.ceiling.cpuMicros.toFixed(0)} (${((100 * r.ceiling.cpuMicros) / (r.clientCpu + r.axonCpu)).toFixed(0)}%)`,
-      r.failures,
+      `${r.ceiling.cpuMicros.toFixed(0)} (${pct(r.ceiling.cpuMicros, r.clientCpu + r.axonCpu)})`,
+      r.failures + r.bare.failures,
     ].join(' | '),
   );
   writeSection(
@@ -249,13 +321,16 @@ async function runBench(): Promise<void> {
       'one dendrite per connection (each its own hotkey, one request in flight), every reply verified.',
       'Ceiling: round trips/s of the signature work alone (client sign, axon verify, axon sign, client verify)',
       `on ${cores} worker threads, one per core, measured just before and just after each row; the higher is used.`,
+      'Bare floor (bench/axon-bare.ts), in the same run: the same signed round trip over the same WebSocket library',
+      'with only the wire work (MessagePack, body hash, one signature made and one verified a side) and none of',
+      "the axon's checks, queue, limits and metrics or the dendrite's: what any server in this runtime reaches here.",
       'CPU columns: CPU time per round trip of the client and the axon process, and of the signature work alone',
       '(with its share of the total: the fraction of the ceiling an otherwise idle machine would reach).',
-      `${MEASURE_MS / 1000} s per row after ${WARMUP_MS / 1000} s warm-up; 1-minute load average ${loadBefore.toFixed(2)} at the start`,
+      `${WINDOWS} alternating windows of ${WINDOW_MS / 1000} s per server and row after ${WARMUP_MS / 1000} s warm-up; 1-minute load average ${loadBefore.toFixed(2)} at the start`,
       '(other work on the machine lowers the rates).',
       '',
-      '| connections | round trips/s | p50 ms | p99 ms | ceiling/s | of ceiling | CPU µs/rt client + axon | signature CPU µs/rt |  failures |',
-      '|---|---|---|---|---|---|---|---|---|',
+      '| connections | round trips/s | p50 ms | p99 ms | ceiling/s | of ceiling | bare floor/s (of ceiling) | bare p99 ms | axon ÷ bare | CPU µs/rt client + axon | signature CPU µs/rt | failures |',
+      '|---|---|---|---|---|---|---|---|---|---|---|---|',
       ...table.map((row) => `| ${row} |`),
       '',
       'Command: `npm run bench -- axon`',
