@@ -4,9 +4,7 @@
 // deadline, and a miner that hangs or lies never holds up the others.
 import { allocateResponseSchema, parseWith, type AllocateResponse, type Hotkey } from '../../protocol/index.js';
 import type { Logger } from '../log.js';
-import { generateKeyPair } from 'node:crypto';
-import { promisify } from 'node:util';
-import { decryptAllocationInfo, DEFAULT_RENTER_KEY_BITS } from './credentials.js';
+import { decryptAllocationInfo, generateRenterKeyPairAsync } from './credentials.js';
 import { Dendrite } from './dendrite.js';
 import { sshRun, type SshLogin } from './ssh-login.js';
 
@@ -100,18 +98,6 @@ export interface CheckDeps {
 
 class DeadlineError extends Error {}
 
-const generateRsa = promisify(generateKeyPair);
-
-/** generateRenterKeyPair without blocking the other miners' checks for the ~100 ms it takes. */
-async function renterKeyPair(): Promise<{ publicKeyPem: string; privateKeyPem: string }> {
-  const { publicKey, privateKey } = await generateRsa('rsa', {
-    modulusLength: DEFAULT_RENTER_KEY_BITS,
-    publicKeyEncoding: { type: 'spki', format: 'pem' },
-    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
-  });
-  return { publicKeyPem: publicKey, privateKeyPem: privateKey };
-}
-
 /** Rejects with DeadlineError when `ms` pass first; the work itself is left to finish or fail. */
 function within<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
   if (ms <= 0) {
@@ -203,7 +189,7 @@ export async function checkMiner(target: CheckTarget, deps: CheckDeps): Promise<
     const check = await timed('check', () => allocate({ checking: true, timeline: 1, device_requirement: device }, 'check'), granted);
     if (!granted(check)) return fail('ALLOCATION_FAILED', refusal('check', check));
 
-    keys = await within((deps.renterKeys ?? renterKeyPair)(), left(), 'key generation');
+    keys = await within((deps.renterKeys ?? generateRenterKeyPairAsync)(), left(), 'key generation');
     const request = {
       checking: false,
       timeline: deps.timelineDays ?? DEFAULT_TEST_TIMELINE_DAYS,

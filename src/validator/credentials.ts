@@ -1,16 +1,32 @@
 // The renter's side of Allocate credentials: an RSA key pair whose public half goes in the
 // request, and the decryption of the reply's `info` (see protocol/credentials.ts).
-import { constants, generateKeyPairSync, privateDecrypt } from 'node:crypto';
+import { constants, generateKeyPair, generateKeyPairSync, privateDecrypt } from 'node:crypto';
+import { promisify } from 'node:util';
 import type { AllocateCredentials } from '../../protocol/index.js';
 
 export const DEFAULT_RENTER_KEY_BITS = 2048;
 
-export function generateRenterKeyPair(bits: number = DEFAULT_RENTER_KEY_BITS): { publicKeyPem: string; privateKeyPem: string } {
-  const { publicKey, privateKey } = generateKeyPairSync('rsa', {
-    modulusLength: bits,
-    publicKeyEncoding: { type: 'spki', format: 'pem' },
-    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
-  });
+export interface RenterKeyPair {
+  publicKeyPem: string;
+  privateKeyPem: string;
+}
+
+const keyOptions = (bits: number) => ({
+  modulusLength: bits,
+  publicKeyEncoding: { type: 'spki', format: 'pem' },
+  privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+}) as const;
+
+export function generateRenterKeyPair(bits: number = DEFAULT_RENTER_KEY_BITS): RenterKeyPair {
+  const { publicKey, privateKey } = generateKeyPairSync('rsa', keyOptions(bits));
+  return { publicKeyPem: publicKey, privateKeyPem: privateKey };
+}
+
+const generateRsa = promisify(generateKeyPair);
+
+/** The same, off the event loop: RSA key generation takes ~100 ms that other work can use. */
+export async function generateRenterKeyPairAsync(bits: number = DEFAULT_RENTER_KEY_BITS): Promise<RenterKeyPair> {
+  const { publicKey, privateKey } = await generateRsa('rsa', keyOptions(bits));
   return { publicKeyPem: publicKey, privateKeyPem: privateKey };
 }
 
