@@ -1,9 +1,9 @@
-// The miner process and its validators file: SIGHUP re-reads the file (a bad file keeps the
-// list in force), SIGTERM stops it cleanly, and without a validators file SIGHUP stops it too.
+// The miner process: SIGHUP re-reads the validators file (a bad file keeps the list in force),
+// SIGTERM stops it cleanly, without a validators file SIGHUP stops it too; bad flags are one line.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type Dockerode from 'dockerode';
@@ -114,6 +114,19 @@ signals('a validators file that does not parse stops the start with its line num
   assert.is.not(code, 0);
   assert.match(stderr, /--validators .*bad-validators\.txt: line 2/);
   assert.not.match(stderr, /\n\s+at /, 'no stack trace');
+});
+
+signals('a bad flag is one line on stderr, exit status 2, and nothing is created', async (ctx) => {
+  const dataDir = join(ctx.run.dataDir, 'never');
+  for (const flags of [['--port', 'abc'], ['--ssh-bind', 'example.com'], ['--no-such-flag']]) {
+    const child = spawn(process.execPath, [CLI, 'miner', '--data-dir', dataDir, ...flags], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr!.on('data', (chunk) => (stderr += chunk));
+    assert.is(await exited(child), 2, flags.join(' '));
+    assert.is(stderr.trim().split('\n').length, 1, `one line for ${flags.join(' ')}: ${stderr}`);
+    assert.match(stderr, /^error: /);
+  }
+  assert.not.ok(existsSync(dataDir), 'no data dir, no hotkey');
 });
 
 signals.run();
