@@ -6,7 +6,9 @@ export interface SshLogin {
   host: string;
   port: number;
   username: string;
-  password: string;
+  /** The password the miner returned; or, for a key exchanged in, the matching private key. */
+  password?: string;
+  privateKey?: string;
   /** Run after login; its stdout is returned. */
   command: string;
   /** Whole login + command budget, ms. */
@@ -47,8 +49,9 @@ export function sshRun(login: SshLogin): Promise<string> {
       port: login.port,
       username: login.username,
       password: login.password,
+      privateKey: login.privateKey,
       readyTimeout: login.timeoutMs,
-      // Only the password: never offer an agent's or the user's keys to a miner's box.
+      // Only what was given: never offer an agent's or the user's other keys to a miner's box.
       tryKeyboard: false,
       agent: undefined,
     });

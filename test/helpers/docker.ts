@@ -7,10 +7,11 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Dockerode from 'dockerode';
-import ssh2 from 'ssh2';
 import { generateHotkey, type Hotkey } from '../../protocol/index.js';
 import type { ContainerManagerOptions } from '../../src/containers/index.js';
 import { silentLogger } from '../../src/log.js';
+import ssh2 from 'ssh2';
+import { sshRun as sshLogin } from '../../src/validator/ssh-login.js';
 
 export const RUN_LABEL = 'compute-miner.test-run';
 
@@ -112,23 +113,9 @@ export function sshKeyPair(comment = 'renter'): { public: string; private: strin
 export type SshAuth = { password: string } | { privateKey: string };
 
 /** Logs in as root on 127.0.0.1:port and runs `command`; resolves with its stdout. */
-export function sshRun(port: number, auth: SshAuth, command: string, timeoutMs = 10_000): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const client = new ssh2.Client();
-    let out = '';
-    const timer = setTimeout(() => { client.end(); reject(new Error('ssh timed out')); }, timeoutMs);
-    const fail = (err: Error) => { clearTimeout(timer); client.end(); reject(err); };
-    client.on('ready', () => {
-      client.exec(command, (err, stream) => {
-        if (err) return fail(err);
-        stream.on('data', (d: Buffer) => { out += d.toString('utf8'); });
-        stream.stderr.on('data', () => undefined);
-        stream.on('close', () => { clearTimeout(timer); client.end(); resolve(out); });
-      });
-    });
-    client.on('error', fail);
-    client.connect({ host: '127.0.0.1', port, username: 'root', readyTimeout: timeoutMs, ...auth });
-  });
+/** Logs in to 127.0.0.1:`port` as root and returns the command's output (the product's SSH login). */
+export function sshRun(port: number, auth: SshAuth, command: string, timeoutMs = 20_000): Promise<string> {
+  return sshLogin({ host: '127.0.0.1', port, username: 'root', command, timeoutMs, ...auth });
 }
 
 /** Memory limit of the cgroup the shell runs in (v1 or v2), in bytes. */
