@@ -155,7 +155,14 @@ export class Dendrite {
 
   private async learnAxonHotkey(): Promise<void> {
     const healthUrl = new URL('/health', this.url.replace(/^ws/, 'http')).toString();
-    const res = await fetch(healthUrl, { signal: AbortSignal.timeout(this.timeoutMs) });
+    let res: Response;
+    try {
+      res = await fetch(healthUrl, { signal: AbortSignal.timeout(this.timeoutMs) });
+    } catch (err) {
+      // fetch says only "fetch failed"; the reason (refused, timed out, no route) is its cause.
+      const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+      throw new Error(`cannot reach ${healthUrl} to learn the miner's hotkey: ${cause?.code ?? cause?.message ?? (err as Error).message}`);
+    }
     if (!res.ok) throw new Error(`GET ${healthUrl}: HTTP ${res.status}`);
     const health = (await res.json()) as { hotkey?: unknown };
     if (typeof health.hotkey !== 'string') throw new Error(`GET ${healthUrl}: no hotkey`);
