@@ -41,24 +41,19 @@ export interface TestVector {
     validator: { seed: string; publicKey: string; ss58Address: string };
     miner: { seed: string; publicKey: string; ss58Address: string };
   };
-  request: {
-    bodyFields: Record<string, unknown>;
-    bodyHex: string;
-    bodySha256: string;
-    signingString: string;
-    signatureHex: string;
-    envelope: Record<string, unknown>;
-    frameHex: string;
-  };
-  reply: {
-    bodyFields: Record<string, unknown>;
-    bodyHex: string;
-    bodySha256: string;
-    signingString: string;
-    signatureHex: string;
-    envelope: Record<string, unknown>;
-    frameHex: string;
-  };
+  request: VectorMessage;
+  reply: VectorMessage;
+}
+
+/** One signed message of the vector: its body, what is signed, and the whole frame. */
+export interface VectorMessage {
+  bodyFields: Record<string, unknown>;
+  bodyHex: string;
+  bodySha256: string;
+  signingString: string;
+  signatureHex: string;
+  envelope: Record<string, unknown>;
+  frameHex: string;
 }
 
 const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');
