@@ -503,6 +503,22 @@ export function createContainerManager(options: ContainerManagerOptions): Contai
     }
   }
 
+  /** A holder's action on its container, serialized with every other operation. */
+  function holderAction(pem: string, act: (current: AllocationRecord) => Promise<Outcome>): Promise<Outcome> {
+    return serialize(() => onHolderContainer(pem, act));
+  }
+
+  /** Pause or unpause: allowed only from the state `from`, so a repeated request says why it did nothing. */
+  function changeState(pem: string, from: 'running' | 'paused', verb: 'pause' | 'unpause', change: (id: string) => Promise<void>): Promise<Outcome> {
+    return holderAction(pem, async (current) => {
+      const state = await stateOf(current);
+      if (state !== from) return { status: false, error: `cannot ${verb}: the container is ${state}` };
+      await change(current.containerId);
+      log.info({ allocation: current.id }, `container ${verb}d`);
+      return { status: true };
+    });
+  }
+
   async function stateOf(current: AllocationRecord): Promise<string> {
     return (await engine.inspectContainer(current.containerId))?.state ?? 'gone';
   }
@@ -564,12 +580,12 @@ export function createContainerManager(options: ContainerManagerOptions): Contai
       return allocateNow(request);
     }),
 
-    deallocate: (pem) => serialize(() => onHolderContainer(pem, async (current) => {
+    deallocate: (pem) => holderAction(pem, async (current) => {
       await teardown(current, 'de-allocated by the holder');
       return { status: true };
-    })),
+    }),
 
-    exchangeKey: (pem, keyType, sshKey) => serialize(() => onHolderContainer(pem, async (current) => {
+    exchangeKey: (pem, keyType, sshKey) => holderAction(pem, async (current) => {
       const state = await stateOf(current);
       if (state !== 'running') return { status: false, error: `cannot exchange keys: the container is ${state}` };
       const keys = exchangeKey(current.keys, keyType, sshKey);
@@ -579,32 +595,19 @@ export function createContainerManager(options: ContainerManagerOptions): Contai
       record = updated;
       log.info({ allocation: current.id, keyType }, 'SSH key exchanged');
       return { status: true };
-    })),
+    }),
 
-    restart: (pem) => serialize(() => onHolderContainer(pem, async (current) => {
+    restart: (pem) => holderAction(pem, async (current) => {
       const state = await stateOf(current);
       if (state === 'paused') return { status: false, error: 'cannot restart: the container is paused (unpause it first)' };
       await engine.restartContainer(current.containerId, stopSeconds);
       await waitForSsh(sshHost, current.port, sshTimeout);
       log.info({ allocation: current.id }, 'container restarted');
       return { status: true };
-    })),
+    }),
 
-    pause: (pem) => serialize(() => onHolderContainer(pem, async (current) => {
-      const state = await stateOf(current);
-      if (state !== 'running') return { status: false, error: `cannot pause: the container is ${state}` };
-      await engine.pauseContainer(current.containerId);
-      log.info({ allocation: current.id }, 'container paused');
-      return { status: true };
-    })),
-
-    unpause: (pem) => serialize(() => onHolderContainer(pem, async (current) => {
-      const state = await stateOf(current);
-      if (state !== 'paused') return { status: false, error: `cannot unpause: the container is ${state}` };
-      await engine.unpauseContainer(current.containerId);
-      log.info({ allocation: current.id }, 'container unpaused');
-      return { status: true };
-    })),
+    pause: (pem) => changeState(pem, 'running', 'pause', (id) => engine.pauseContainer(id)),
+    unpause: (pem) => changeState(pem, 'paused', 'unpause', (id) => engine.unpauseContainer(id)),
   };
   return manager;
 }

@@ -13,14 +13,18 @@ export interface RenterKey {
   publicKeyPem: string;
 }
 
+/** A file's text, or a one-line reason naming `what` could not be read. */
+function readText(path: string, what: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new Error(`cannot read ${what} ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+}
+
 /** Reads a PEM private key file and derives the public key sent to the miner; throws a one-line reason. */
 export function readRenterKey(path: string): RenterKey {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new Error(`cannot read the key file ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-  }
+  const text = readText(path, 'the key file');
   let publicKeyPem: string;
   try {
     publicKeyPem = createPublicKey(createPrivateKey({ key: text, format: 'pem' })).export({ type: 'spki', format: 'pem' }).toString();
@@ -51,13 +55,7 @@ export function writeRenterKey(path: string, privateKeyPem: string): void {
 
 /** Reads one OpenSSH public key line from a file; throws a one-line reason. */
 export function readSshPublicKey(path: string): string {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new Error(`cannot read the SSH key ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-  }
-  const line = text.trim();
+  const line = readText(path, 'the SSH key').trim();
   if (line.includes('PRIVATE KEY')) throw new Error(`${path} is a private key; give the public one (e.g. ~/.ssh/id_ed25519.pub)`);
   const problem = sshPublicKeyProblem(line);
   if (problem) throw new Error(`${path}: ${problem}`);

@@ -74,20 +74,7 @@ export function startSshServer(password: string | null): Promise<TestSshServer> 
       });
     });
   });
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      resolve({
-        port,
-        attempts,
-        close: () => new Promise<void>((done) => {
-          for (const c of clients) c.end();
-          server.close(() => done());
-        }),
-      });
-    });
-  });
+  return listenOnLoopback(server, () => { for (const c of clients) c.end(); }).then((l) => ({ ...l, attempts }));
 }
 
 /** A port that accepts TCP connections and never answers: not even the WebSocket upgrade. */
@@ -98,15 +85,22 @@ export function startSilentListener(): Promise<{ port: number; url: string; clos
     socket.on('error', () => undefined);
     socket.on('close', () => sockets.delete(socket));
   });
+  return listenOnLoopback(server, () => { for (const s of sockets) s.destroy(); }).then((l) => ({ ...l, url: `ws://127.0.0.1:${l.port}` }));
+}
+
+/** Listens on a free port of 127.0.0.1; close() drops the open connections, then the server. */
+function listenOnLoopback(
+  server: { listen(port: number, host: string, cb: () => void): unknown; once(event: 'error', cb: (err: Error) => void): unknown; address(): unknown; close(cb: () => void): unknown },
+  dropConnections: () => void,
+): Promise<{ port: number; close(): Promise<void> }> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => {
       const { port } = server.address() as { port: number };
       resolve({
         port,
-        url: `ws://127.0.0.1:${port}`,
         close: () => new Promise<void>((done) => {
-          for (const s of sockets) s.destroy();
+          dropConnections();
           server.close(() => done());
         }),
       });
