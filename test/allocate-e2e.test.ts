@@ -21,7 +21,8 @@ import { createSpecsProbe } from '../src/specs/hardware.js';
 import { decryptAllocationInfo } from '../src/validator/credentials.js';
 import { Dendrite } from '../src/validator/dendrite.js';
 import { copyImage, startPrivateDockerd, type PrivateDockerd } from './helpers/docker-daemon.js';
-import { allocationContainers, freePort, MEMORY_LIMIT_COMMAND, renterKeys, requireDocker, runManagerOptions, sshKeyPair, sshRun, testRun, type TestRun } from './helpers/docker.js';
+import { allocationContainers, freePort, MEMORY_LIMIT_COMMAND, renterKeys, requireDocker, runManagerOptions, sshRun, testRun, type TestRun } from './helpers/docker.js';
+import { sshKeyPair } from './helpers/ssh-keys.js';
 
 const MiB = 1024 * 1024;
 const openAccess = () => ({ allowAny: true, allow: new Map<string, number>(), deny: new Set<string>(), minStake: 0 });

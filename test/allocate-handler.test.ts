@@ -10,7 +10,8 @@ import { SynapseError, type RequestContext } from '../src/axon/synapse.js';
 import { createContainerManager, type ContainerManager } from '../src/containers/index.js';
 import { allocatePlugin } from '../src/handlers/allocate.js';
 import { silentLogger } from '../src/log.js';
-import { allocationContainers, freePort, renterKeys, requireDocker, runManagerOptions, sshKeyPair, sshRun, testRun, type TestRun } from './helpers/docker.js';
+import { allocationContainers, freePort, requireDocker, runManagerOptions, sshRun, testRun, trackedHolders, type TestRun } from './helpers/docker.js';
+import { sshKeyPair } from './helpers/ssh-keys.js';
 
 const MiB = 1024 * 1024;
 
@@ -60,12 +61,15 @@ async function statusOf(promise: Promise<unknown>): Promise<{ code: number; mess
   return { code: 200, message: 'OK' };
 }
 
+const holders = trackedHolders();
+handler.after.each((ctx) => holders.release(ctx.manager));
+
 const device = { cpu: { count: 1 }, ram: { capacity: 256 * MiB }, hard_disk: { capacity: 1024 * MiB }, gpu: {} };
 const runContainers = async (ctx: Ctx) => allocationContainers(ctx.docker, ctx.run);
 
 handler('every case of the table: check free → allocate → check holder → actions → de-allocate', async (ctx) => {
-  const renter = renterKeys();
-  const stranger = renterKeys();
+  const renter = holders.keys();
+  const stranger = holders.keys();
   const key = sshKeyPair();
 
   assert.equal(await send(ctx.manager, { timeline: 1, checking: true, device_requirement: device }), { output: { status: true, port: ctx.port } });
@@ -114,7 +118,7 @@ handler('every case of the table: check free → allocate → check holder → a
 });
 
 handler('bad input is refused with the field path and changes nothing', async (ctx) => {
-  const renter = renterKeys();
+  const renter = holders.keys();
   const base = { timeline: 1, checking: false, public_key: renter.publicKeyPem, device_requirement: device };
   const weak = generateKeyPairSync('rsa', { modulusLength: 512 }).publicKey.export({ type: 'spki', format: 'pem' }).toString();
   const ssh = sshKeyPair().public;
@@ -154,7 +158,7 @@ handler('503 while the base image is building, then served', async (ctx) => {
   assert.is(fresh.state().baseImage, 'building');
   assert.equal(await statusOf(send(fresh, { timeline: 1, checking: true, device_requirement: device })), { code: 503, message: 'base image not ready yet: building' });
   // Holder questions do not need the image.
-  assert.is((await send(fresh, { timeline: 0, checking: true, public_key: renterKeys().publicKeyPem })).output.status, false);
+  assert.is((await send(fresh, { timeline: 0, checking: true, public_key: holders.keys().publicKeyPem })).output.status, false);
   await fresh.baseImageReady();
   assert.is(fresh.state().baseImage, 'ready');
   assert.equal(await send(fresh, { timeline: 1, checking: true, device_requirement: device }), { output: { status: true, port: ctx.port } });
@@ -167,7 +171,7 @@ handler('503 "Docker daemon unreachable" when the daemon does not answer', async
     sshPort: ctx.port, sshBind: '127.0.0.1', namePrefix: ctx.run.namePrefix, log: silentLogger(),
   });
   await orphan.start(); // never throws: reconciles once Docker answers
-  const renter = renterKeys();
+  const renter = holders.keys();
   for (const body of [
     { timeline: 1, checking: true, device_requirement: device },
     { timeline: 1, checking: false, public_key: renter.publicKeyPem, device_requirement: device },

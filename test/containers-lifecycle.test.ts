@@ -11,7 +11,8 @@ import { createContainerManager, type ContainerManager } from '../src/containers
 import type { AllocationRequest } from '../src/containers/manager.js';
 import { HOLDER_KEY_FILE, RECORD_FILE } from '../src/containers/store.js';
 import { sshAnswers } from '../src/containers/ssh-ready.js';
-import { allocationContainers, freePort, MEMORY_LIMIT_COMMAND, renterKeys, requireDocker, runManagerOptions, RUN_LABEL, sshKeyPair, sshRun, standbyContainers, testRun, type TestRun } from './helpers/docker.js';
+import { allocationContainers, freePort, MEMORY_LIMIT_COMMAND, requireDocker, runManagerOptions, RUN_LABEL, sshRun, standbyContainers, testRun, trackedHolders, type TestRun } from './helpers/docker.js';
+import { sshKeyPair } from './helpers/ssh-keys.js';
 
 async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
   const end = Date.now() + timeoutMs;
@@ -47,6 +48,10 @@ lifecycle.after(async (ctx) => {
   await ctx.run?.cleanup();
 });
 
+const holders = trackedHolders();
+const holderKeys = () => holders.keys();
+lifecycle.after.each((ctx) => holders.release(ctx.manager));
+
 const request = (publicKeyPem: string, over: Partial<AllocationRequest> = {}): AllocationRequest => ({
   timelineDays: 1,
   device: { cpu: { count: 1 }, ram: { capacity: 256 * MiB }, hard_disk: { capacity: 1024 * MiB }, gpu: {}, testing: false },
@@ -62,8 +67,8 @@ async function expectRejection(promise: Promise<unknown>, pattern: RegExp): Prom
 const runContainers = async (ctx: Ctx) => allocationContainers(ctx.docker, ctx.run);
 
 lifecycle('allocate → SSH → exchange keys → pause → unpause → restart → de-allocate', async (ctx) => {
-  const holder = renterKeys();
-  const stranger = renterKeys();
+  const holder = holderKeys();
+  const stranger = holderKeys();
   const renterSsh = sshKeyPair('renter');
   const newUserSsh = sshKeyPair('renter-2');
   const terminalSsh = sshKeyPair('terminal');
@@ -142,7 +147,7 @@ lifecycle('allocate → SSH → exchange keys → pause → unpause → restart 
 
 lifecycle('the idle miner keeps a started standby; a rental claims it with its limits; a fresh one follows de-allocation', async (ctx) => {
   const standbyId = await until('a standby', async () => (await standbyContainers(ctx.docker, ctx.run))[0]?.Id);
-  const renter = renterKeys();
+  const renter = holderKeys();
   const r = await ctx.manager.allocate(request(renter.publicKeyPem, { device: { cpu: { count: 1 }, ram: { capacity: 192 * MiB }, hard_disk: { capacity: 0 }, gpu: {}, testing: false } }));
   assert.ok(r.status);
   if (!r.status) return;
@@ -164,7 +169,7 @@ lifecycle('the idle miner keeps a started standby; a rental claims it with its l
   assert.is.not(next, standbyId);
 
   // A test container never takes the standby: it gets its own, and the standby returns after it.
-  const validator = renterKeys();
+  const validator = holderKeys();
   const t = await ctx.manager.allocate(request(validator.publicKeyPem, { device: { cpu: { count: 1 }, ram: { capacity: 128 * MiB }, hard_disk: { capacity: 0 }, gpu: {}, testing: true } }));
   assert.ok(t.status);
   const [testContainer] = await runContainers(ctx);
@@ -175,7 +180,7 @@ lifecycle('the idle miner keeps a started standby; a rental claims it with its l
 });
 
 lifecycle('a paused container is de-allocated (and removed) too', async (ctx) => {
-  const renter = renterKeys();
+  const renter = holderKeys();
   const r = await ctx.manager.allocate(request(renter.publicKeyPem));
   assert.ok(r.status);
   assert.equal(await ctx.manager.pause(renter.publicKeyPem), { status: true });
@@ -186,7 +191,7 @@ lifecycle('a paused container is de-allocated (and removed) too', async (ctx) =>
 
 lifecycle('each container has its own SSH host key', async (ctx) => {
   const hostKey = async () => {
-    const keys = renterKeys();
+    const keys = holderKeys();
     const r = await ctx.manager.allocate(request(keys.publicKeyPem));
     assert.ok(r.status);
     if (!r.status) return '';
@@ -201,7 +206,7 @@ lifecycle('each container has its own SSH host key', async (ctx) => {
 });
 
 lifecycle('20 concurrent allocations: exactly one container, the others "already allocated"', async (ctx) => {
-  const renters = Array.from({ length: 20 }, () => renterKeys());
+  const renters = Array.from({ length: 20 }, () => holderKeys());
   const results = await Promise.all(renters.map((r) => ctx.manager.allocate(request(r.publicKeyPem))));
   const won = results.flatMap((r, i) => (r.status ? [i] : []));
   assert.is(won.length, 1);
@@ -212,8 +217,8 @@ lifecycle('20 concurrent allocations: exactly one container, the others "already
 });
 
 lifecycle('a new allocation first removes a test container; a test allocation never displaces a rental', async (ctx) => {
-  const validator = renterKeys();
-  const renter = renterKeys();
+  const validator = holderKeys();
+  const renter = holderKeys();
   const testing = await ctx.manager.allocate(request(validator.publicKeyPem, {
     device: { cpu: { count: 1 }, ram: { capacity: 128 * MiB }, hard_disk: { capacity: 0 }, gpu: {}, testing: true },
   }));
@@ -241,7 +246,7 @@ lifecycle('a new allocation first removes a test container; a test allocation ne
 });
 
 lifecycle('renter dockerfile commands: built on the base, image removed at de-allocation; forbidden ones refused', async (ctx) => {
-  const renter = renterKeys();
+  const renter = holderKeys();
   const r = await ctx.manager.allocate(request(renter.publicKeyPem, { dockerfile: 'RUN echo built-by-renter > /built\nENV RENTER=yes' }));
   assert.ok(r.status, r.status ? '' : r.error);
   if (!r.status) return;
@@ -262,7 +267,7 @@ lifecycle('renter dockerfile commands: built on the base, image removed at de-al
 });
 
 lifecycle('resources the host lacks are refused by check and by allocate, and nothing is created', async (ctx) => {
-  const renter = renterKeys();
+  const renter = holderKeys();
   const tooMany = request(renter.publicKeyPem, { device: { cpu: { count: 64 }, ram: { capacity: 256 * MiB }, hard_disk: { capacity: 0 }, gpu: {}, testing: false } });
   const check = await ctx.manager.checkFree(tooMany.device);
   assert.is(check.status, false);

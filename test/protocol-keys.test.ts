@@ -5,6 +5,7 @@ import * as assert from 'uvu/assert';
 import { generateKeyPairSync } from 'node:crypto';
 import ssh2 from 'ssh2';
 import { rsaPublicKeyProblem, sshPublicKeyProblem } from '../protocol/index.js';
+import { sshKeyPair } from './helpers/ssh-keys.js';
 
 const rsa = (bits: number, type: 'spki' | 'pkcs1' = 'spki') =>
   generateKeyPairSync('rsa', { modulusLength: bits }).publicKey.export({ type, format: 'pem' }).toString();
@@ -37,7 +38,7 @@ test('rsaPublicKeyProblem: short, non-RSA, PKCS#1, private and malformed keys ar
   assert.match(rsaPublicKeyProblem('x'.repeat(10_000)) ?? '', /too long/);
 });
 
-const ED25519 = ssh2.utils.generateKeyPairSync('ed25519').public;
+const ED25519 = sshKeyPair().public;
 const RSA = ssh2.utils.generateKeyPairSync('rsa', { bits: 2048 }).public;
 const ECDSA = ssh2.utils.generateKeyPairSync('ecdsa', { bits: 256 }).public;
 const blobOf = (line: string) => line.split(' ')[1]!;

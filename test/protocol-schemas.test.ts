@@ -3,13 +3,13 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createHash, generateKeyPairSync } from 'node:crypto';
-import ssh2 from 'ssh2';
 import {
   allocateIntent, allocateRequestSchema, challengeRequestSchema, challengeTask, decode, encode, parseWith,
   replyEnvelopeSchema, requestEnvelopeSchema, specsOutputSchema, specsRequestSchema, SYNAPSES,
   type AllocateRequest,
 } from '../protocol/index.js';
 import type { z } from 'zod';
+import { sshKeyPair } from './helpers/ssh-keys.js';
 
 type Path = (string | number)[];
 const DELETE = Symbol('delete');
@@ -73,7 +73,7 @@ function everyFieldRefused(schema: z.ZodTypeAny, sample: unknown, optional: stri
 // Keys the Allocate schema checks for real.
 const rsaPem = (bits: number) => generateKeyPairSync('rsa', { modulusLength: bits }).publicKey.export({ type: 'spki', format: 'pem' }).toString();
 const RSA_2048 = rsaPem(2048);
-const SSH_ED25519 = ssh2.utils.generateKeyPairSync('ed25519').public;
+const SSH_ED25519 = sshKeyPair().public;
 
 const ALLOCATE: AllocateRequest = {
   timeline: 1,

@@ -10,7 +10,8 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, w
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { sshKeyPair, sshRun } from './helpers/docker.js';
+import { sshRun } from './helpers/docker.js';
+import { sshKeyPair } from './helpers/ssh-keys.js';
 import { rentedContainers, startTestMiner, type TestMiner } from './helpers/miner.js';
 import { output, startFakeMiner } from './helpers/miner-fakes.js';
 import type { TestAxon } from './helpers/axon.js';

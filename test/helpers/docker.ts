@@ -8,9 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Dockerode from 'dockerode';
 import { generateHotkey, type Hotkey } from '../../protocol/index.js';
-import type { ContainerManagerOptions } from '../../src/containers/index.js';
+import type { ContainerManager, ContainerManagerOptions } from '../../src/containers/index.js';
 import { silentLogger } from '../../src/log.js';
-import ssh2 from 'ssh2';
 import { sshRun as sshLogin } from '../../src/validator/ssh-login.js';
 
 export const RUN_LABEL = 'compute-miner.test-run';
@@ -104,15 +103,27 @@ export function renterKeys(): { publicKeyPem: string; privateKeyPem: string } {
   return { publicKeyPem: publicKey, privateKeyPem: privateKey };
 }
 
-/** An ed25519 OpenSSH key pair: `public` is an authorized_keys line. */
-export function sshKeyPair(comment = 'renter'): { public: string; private: string } {
-  const pair = ssh2.utils.generateKeyPairSync('ed25519', { comment });
-  return { public: pair.public.trim(), private: pair.private };
+
+/**
+ * Renter keys that are remembered, so an after-each hook can release whatever a failed
+ * test left allocated and the next test starts on an idle miner.
+ */
+export function trackedHolders(): { keys(): ReturnType<typeof renterKeys>; release(manager: Pick<ContainerManager, 'deallocate'>): Promise<void> } {
+  const issued: string[] = [];
+  return {
+    keys() {
+      const keys = renterKeys();
+      issued.push(keys.publicKeyPem);
+      return keys;
+    },
+    async release(manager) {
+      for (const pem of issued.splice(0)) await manager.deallocate(pem).catch(() => undefined);
+    },
+  };
 }
 
 export type SshAuth = { password: string } | { privateKey: string };
 
-/** Logs in as root on 127.0.0.1:port and runs `command`; resolves with its stdout. */
 /** Logs in to 127.0.0.1:`port` as root and returns the command's output (the product's SSH login). */
 export function sshRun(port: number, auth: SshAuth, command: string, timeoutMs = 20_000): Promise<string> {
   return sshLogin({ host: '127.0.0.1', port, username: 'root', command, timeoutMs, ...auth });

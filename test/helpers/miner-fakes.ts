@@ -8,6 +8,7 @@ import {
 } from '../../protocol/index.js';
 import type { RequestContext, SynapsePlugin } from '../../src/axon/synapse.js';
 import { startTestAxon, type TestAxon } from './axon.js';
+import { sshKeyPair } from './ssh-keys.js';
 
 export type FakeAnswer = (req: AllocateRequest, intent: AllocateIntent, ctx: RequestContext) => Promise<AllocateResponse> | AllocateResponse;
 
@@ -50,7 +51,7 @@ export interface TestSshServer {
 
 /** An SSH server on 127.0.0.1 that lets `root` in only with `password` (never, when null) and answers any command with "ok". */
 export function startSshServer(password: string | null): Promise<TestSshServer> {
-  const hostKey = ssh2.utils.generateKeyPairSync('ed25519');
+  const hostKey = sshKeyPair('host');
   const attempts: string[] = [];
   const clients = new Set<ssh2.Connection>();
   const server = new ssh2.Server({ hostKeys: [hostKey.private] }, (client) => {
