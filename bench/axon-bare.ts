@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { WebSocket, WebSocketServer } from 'ws';
 import {
-  decode, encode, hotkeyFromSeed, nextNonce, publicKeyObjectOfAddress, replySigningMessage, requestSigningMessage, sign, verify,
+  decode, encode, hotkeyFromSeed, nextNonce, verifyKeyOfAddress, replySigningMessage, requestSigningMessage, sign, verify,
   type Hotkey,
 } from '../protocol/index.js';
 
@@ -30,13 +30,13 @@ interface BareReply {
 /** Child process: the bare server; its port goes back over IPC, its CPU time on request. */
 async function serveBare(seedHex: string, replyBody: Uint8Array): Promise<void> {
   const miner = hotkeyFromSeed(Buffer.from(seedHex, 'hex'));
-  const keys = new Map<string, ReturnType<typeof publicKeyObjectOfAddress>>();
+  const keys = new Map<string, ReturnType<typeof verifyKeyOfAddress>>();
   const server = new WebSocketServer({ host: '127.0.0.1', port: 0 });
   server.on('connection', (ws) => {
     ws.on('message', (data: Buffer) => {
       const r = decode(data) as BareRequest;
       let key = keys.get(r.dendrite.hotkey);
-      if (!key) keys.set(r.dendrite.hotkey, (key = publicKeyObjectOfAddress(r.dendrite.hotkey)));
+      if (!key) keys.set(r.dendrite.hotkey, (key = verifyKeyOfAddress(r.dendrite.hotkey)));
       const message = requestSigningMessage({ nonce: r.dendrite.nonce, dendriteHotkey: r.dendrite.hotkey, axonHotkey: r.axon.hotkey, uuid: r.dendrite.uuid, name: r.name, body: r.body });
       const code = verify(key, message, r.dendrite.signature) ? 200 : 401;
       const nonce = nextNonce();
@@ -62,7 +62,7 @@ export class BareClient {
   private waiting: { resolve(r: { code: number; latencyMs: number }): void; sentAt: number } | undefined;
 
   constructor(private readonly url: string, private readonly hotkey: Hotkey, private readonly minerHotkey: string) {
-    this.minerKey = publicKeyObjectOfAddress(minerHotkey);
+    this.minerKey = verifyKeyOfAddress(minerHotkey);
   }
 
   async connect(): Promise<void> {

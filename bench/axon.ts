@@ -3,6 +3,8 @@
 // same run, the ceiling: how many round trips' worth of signature work (client sign, axon
 // verify, axon sign, client verify) this machine's cores do per second with nothing else;
 // and the bare floor (bench/axon-bare.ts): the same round trip with only the wire work.
+// Beside them, client and axon on Node's built-in Ed25519 instead of libsodium, with that
+// implementation's own ceiling: the two signature paths compared in one run.
 import { fork, type ChildProcess } from 'node:child_process';
 import { availableParallelism, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -11,12 +13,14 @@ import {
   encode,
   generateHotkey,
   hotkeyFromSeed,
-  publicKeyObject,
+  nodeEd25519,
   replySigningMessage,
   requestSigningMessage,
-  sign,
+  sodiumEd25519,
   specsRequestSchema,
-  verify,
+  useEd25519,
+  verifyKey,
+  type Ed25519,
 } from '../protocol/index.js';
 import { silentLogger } from '../src/log.js';
 import { createAxon } from '../src/axon/server.js';
@@ -50,6 +54,7 @@ const CACHED_SPECS = deepFreeze({
 
 /** Child process: an axon with a trivial cached Specs plugin, its port sent back over IPC. */
 async function serveAxon(seedHex: string): Promise<void> {
+  useEd25519(implementation((process.env.COMPUTE_MINER_ED25519 as Implementation | undefined) ?? 'libsodium'));
   const plugin: SynapsePlugin = { name: 'Specs', schema: specsRequestSchema, concurrency: 1024, forward: async () => CACHED_SPECS };
   const axon = createAxon({
     hotkey: hotkeyFromSeed(Buffer.from(seedHex, 'hex')),
@@ -70,12 +75,21 @@ async function serveAxon(seedHex: string): Promise<void> {
   process.on('disconnect', () => void axon.close().then(() => process.exit(0)));
 }
 
+type Implementation = 'libsodium' | 'node';
+
+function implementation(name: Implementation): Ed25519 {
+  if (name === 'node') return nodeEd25519;
+  if (!sodiumEd25519) throw new Error('the libsodium addon (sodium-native) does not load here');
+  return sodiumEd25519;
+}
+
 /** Worker thread: once told to go, signature work of whole round trips for CEILING_MS. */
-function ceilingWorker(): void {
+function ceilingWorker(name: Implementation): void {
+  const { sign, verify } = implementation(name);
   const validator = generateHotkey();
   const miner = generateHotkey();
-  const validatorKey = publicKeyObject(validator.publicKey);
-  const minerKey = publicKeyObject(miner.publicKey);
+  const validatorKey = verifyKey(validator.publicKey);
+  const minerKey = verifyKey(miner.publicKey);
   const body = encode({});
   const replyBody = encode(CACHED_SPECS);
   parentPort!.once('message', () => {
@@ -85,10 +99,10 @@ function ceilingWorker(): void {
       for (let i = 0; i < 20; i++) {
         const nonce = Date.now() * 1000 + i;
         const request = requestSigningMessage({ nonce, dendriteHotkey: validator.ss58Address, axonHotkey: miner.ss58Address, uuid: 'bench', name: 'Specs', body });
-        const requestSignature = sign(validator, request);
+        const requestSignature = sign(validator.signingKey, request);
         if (!verify(validatorKey, request, requestSignature)) throw new Error('request signature');
         const reply = replySigningMessage({ axonNonce: nonce, axonHotkey: miner.ss58Address, dendriteHotkey: validator.ss58Address, uuid: 'bench', id: i, code: 200, body: replyBody });
-        const replySignature = sign(miner, reply);
+        const replySignature = sign(miner.signingKey, reply);
         if (!verify(minerKey, reply, replySignature)) throw new Error('reply signature');
         rounds++;
       }
@@ -105,8 +119,8 @@ interface Ceiling {
 }
 
 /** Starts one worker per core, and counts only the signature loops (not worker start-up) in time and CPU. */
-async function measureCeiling(cores: number): Promise<Ceiling> {
-  const workers = Array.from({ length: cores }, () => new Worker(THIS_FILE, { workerData: { axonCeiling: true } }));
+async function measureCeiling(cores: number, name: Implementation): Promise<Ceiling> {
+  const workers = Array.from({ length: cores }, () => new Worker(THIS_FILE, { workerData: { axonCeiling: name } }));
   try {
     const next = (w: Worker) =>
       new Promise<{ ready?: boolean; rounds?: number }>((resolve, reject) => {
@@ -146,8 +160,9 @@ interface Child {
 }
 
 /** Forks a server process (the axon, or the bare floor) and waits for its port. */
-async function startChild(file: string, args: string[], seed: Buffer): Promise<Child> {
-  const child = fork(file, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+async function startChild(file: string, args: string[], seed: Buffer, signatures: Implementation = 'libsodium'): Promise<Child> {
+  const env = { ...process.env, COMPUTE_MINER_ED25519: signatures };
+  const child = fork(file, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env });
   const port = await new Promise<number>((resolve, reject) => {
     child.once('message', (m: { port: number }) => resolve(m.port));
     child.once('exit', (code) => reject(new Error(`bench server ${file} exited with ${code}`)));
@@ -249,56 +264,82 @@ async function bareClients(server: Child, connections: number): Promise<RoundTri
   return list;
 }
 
-type Row = LoadResult & { ceiling: Ceiling; bare: LoadResult };
+type Row = LoadResult & { ceiling: Ceiling; bare: LoadResult; node: LoadResult; nodeCeiling: Ceiling };
+
+/** Runs the row's windows with Node's built-in Ed25519 in this (client) process too. */
+async function withNodeSignatures<T>(work: () => Promise<T>): Promise<T> {
+  useEd25519(nodeEd25519);
+  try {
+    return await work();
+  } finally {
+    useEd25519(implementation('libsodium'));
+  }
+}
+
+/** The higher of two ceilings: a busy moment of the machine then lowers the ratio rather than flattering it. */
+const higher = (a: Ceiling, b: Ceiling): Ceiling => (a.perSecond >= b.perSecond ? a : b);
 
 async function runBench(): Promise<void> {
   const cores = availableParallelism();
   const loadBefore = loadavg()[0]!;
+  useEd25519(implementation('libsodium'));
   const axonSeed = generateHotkey().seed;
+  const nodeSeed = generateHotkey().seed;
   const bareSeed = generateHotkey().seed;
   const axon = await startChild(THIS_FILE, ['--serve-axon', axonSeed.toString('hex')], axonSeed);
+  const nodeAxon = await startChild(THIS_FILE, ['--serve-axon', nodeSeed.toString('hex')], nodeSeed, 'node');
   const bare = await startChild(BARE_SERVER_FILE, ['--serve-bare', bareSeed.toString('hex'), encode(CACHED_SPECS).toString('hex')], bareSeed);
-  // Other work on a shared machine moves both figures, so the ceiling is measured right
-  // before and right after each row and the higher one is that row's ceiling: a busy
-  // moment then lowers the ratio rather than flattering it. CPU time per round trip is
-  // reported too: it moves much less with other load than rates do.
+  // Other work on a shared machine moves every figure, so the ceilings are measured right
+  // before and right after each row and the higher one is that row's ceiling. CPU time per
+  // round trip is reported too: it moves much less with other load than rates do.
   const rows: Row[] = [];
   try {
-    let before = await measureCeiling(cores);
+    let before = await measureCeiling(cores, 'libsodium');
+    let nodeBefore = await measureCeiling(cores, 'node');
     for (const connections of CONNECTION_COUNTS) {
-      // The axon and the bare floor take turns in short windows, so a busy moment of the
-      // machine falls on both rather than on one.
+      // The three servers take turns in short windows, so a busy moment of the machine
+      // falls on all of them rather than on one.
       const axonClients = await dendrites(axon, connections);
+      const nodeClients = await dendrites(nodeAxon, connections);
       const floorClients = await bareClients(bare, connections);
       await runWindow(axon.child, axonClients, WARMUP_MS);
+      await withNodeSignatures(() => runWindow(nodeAxon.child, nodeClients, WARMUP_MS));
       await runWindow(bare.child, floorClients, WARMUP_MS);
       const axonLoad = new Load();
+      const nodeLoad = new Load();
       const floorLoad = new Load();
       for (let i = 0; i < WINDOWS; i++) {
         await runWindow(axon.child, axonClients, WINDOW_MS, axonLoad);
+        await withNodeSignatures(() => runWindow(nodeAxon.child, nodeClients, WINDOW_MS, nodeLoad));
         await runWindow(bare.child, floorClients, WINDOW_MS, floorLoad);
       }
-      await Promise.all([...axonClients, ...floorClients].map((c) => c.close()));
+      await Promise.all([...axonClients, ...nodeClients, ...floorClients].map((c) => c.close()));
       const r = axonLoad.result(connections);
+      const node = nodeLoad.result(connections);
       const floor = floorLoad.result(connections);
-      const after = await measureCeiling(cores);
-      const ceiling = before.perSecond >= after.perSecond ? before : after;
+      const after = await measureCeiling(cores, 'libsodium');
+      const nodeAfter = await measureCeiling(cores, 'node');
+      const ceiling = higher(before, after);
+      const nodeCeiling = higher(nodeBefore, nodeAfter);
       before = after;
-      rows.push({ ...r, ceiling, bare: floor });
+      nodeBefore = nodeAfter;
+      rows.push({ ...r, ceiling, bare: floor, node, nodeCeiling });
       process.stdout.write(
         `${connections} connections: ${r.perSecond.toFixed(0)} round trips/s, p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms; ` +
-          `ceiling ${ceiling.perSecond.toFixed(0)}/s on ${cores} cores → ${((100 * r.perSecond) / ceiling.perSecond).toFixed(0)}%; ` +
+          `libsodium ceiling ${ceiling.perSecond.toFixed(0)}/s on ${cores} cores → ${((100 * r.perSecond) / ceiling.perSecond).toFixed(0)}%; ` +
           `bare ${floor.perSecond.toFixed(0)}/s (p99 ${floor.p99.toFixed(2)} ms) → axon keeps ${((100 * r.perSecond) / floor.perSecond).toFixed(0)}%; ` +
+          `Node built-in: axon ${node.perSecond.toFixed(0)}/s (p99 ${node.p99.toFixed(2)} ms), ceiling ${nodeCeiling.perSecond.toFixed(0)}/s; ` +
           `CPU/round trip client ${r.clientCpu.toFixed(0)} µs + axon ${r.axonCpu.toFixed(0)} µs vs signatures ${ceiling.cpuMicros.toFixed(0)} µs; ` +
-          `${r.failures + floor.failures} failures\n`,
+          `${r.failures + floor.failures + node.failures} failures\n`,
       );
     }
   } finally {
     await stopChild(axon);
+    await stopChild(nodeAxon);
     await stopChild(bare);
   }
   const pct = (a: number, b: number) => `${((100 * a) / b).toFixed(0)}%`;
-  const table = rows.map((r) =>
+  const product = rows.map((r) =>
     [
       r.connections,
       r.perSecond.toFixed(0),
@@ -314,11 +355,26 @@ async function runBench(): Promise<void> {
       r.failures + r.bare.failures,
     ].join(' | '),
   );
+  const sideBySide = rows.map((r) =>
+    [
+      r.connections,
+      `${r.perSecond.toFixed(0)} / ${r.p99.toFixed(2)}`,
+      `${r.node.perSecond.toFixed(0)} / ${r.node.p99.toFixed(2)}`,
+      `${(r.perSecond / r.node.perSecond).toFixed(2)}×`,
+      r.nodeCeiling.perSecond.toFixed(0),
+      pct(r.node.perSecond, r.nodeCeiling.perSecond),
+      pct(r.perSecond, r.nodeCeiling.perSecond),
+      `${r.node.clientCpu.toFixed(0)} + ${r.node.axonCpu.toFixed(0)}`,
+      r.nodeCeiling.cpuMicros.toFixed(0),
+      r.node.failures,
+    ].join(' | '),
+  );
   writeSection(
     'axon',
     [
       'Signed Specs round trips over loopback: the axon in a child process with a cached Specs plugin,',
       'one dendrite per connection (each its own hotkey, one request in flight), every reply verified.',
+      'Signatures: libsodium (sodium-native), the product\'s default, in client and axon.',
       'Ceiling: round trips/s of the signature work alone (client sign, axon verify, axon sign, client verify)',
       `on ${cores} worker threads, one per core, measured just before and just after each row; the higher is used.`,
       'Bare floor (bench/axon-bare.ts), in the same run: the same signed round trip over the same WebSocket library',
@@ -326,20 +382,28 @@ async function runBench(): Promise<void> {
       "the axon's checks, queue, limits and metrics or the dendrite's: what any server in this runtime reaches here.",
       'CPU columns: CPU time per round trip of the client and the axon process, and of the signature work alone',
       '(with its share of the total: the fraction of the ceiling an otherwise idle machine would reach).',
-      `${WINDOWS} alternating windows of ${WINDOW_MS / 1000} s per server and row after ${WARMUP_MS / 1000} s warm-up; 1-minute load average ${loadBefore.toFixed(2)} at the start`,
-      '(other work on the machine lowers the rates).',
+      `${WINDOWS} windows of ${WINDOW_MS / 1000} s per server and row, the servers taking turns, after ${WARMUP_MS / 1000} s warm-up;`,
+      `1-minute load average ${loadBefore.toFixed(2)} at the start (other work on the machine lowers the rates).`,
       '',
       '| connections | round trips/s | p50 ms | p99 ms | ceiling/s | of ceiling | bare floor/s (of ceiling) | bare p99 ms | axon ÷ bare | CPU µs/rt client + axon | signature CPU µs/rt | failures |',
       '|---|---|---|---|---|---|---|---|---|---|---|---|',
-      ...table.map((row) => `| ${row} |`),
+      ...product.map((row) => `| ${row} |`),
+      '',
+      'The same axon and dendrite with Node\'s built-in Ed25519 (OpenSSL) in both processes, in the same windows,',
+      'against that implementation\'s own ceiling:',
+      '',
+      '| connections | libsodium rt/s / p99 ms | Node built-in rt/s / p99 ms | libsodium ÷ Node | Node ceiling/s | Node axon of Node ceiling | libsodium axon of Node ceiling | CPU µs/rt client + axon (Node) | Node signature CPU µs/rt | failures (Node) |',
+      '|---|---|---|---|---|---|---|---|---|---|',
+      ...sideBySide.map((row) => `| ${row} |`),
       '',
       'Command: `npm run bench -- axon`',
     ].join('\n'),
   );
 }
 
-if (!isMainThread && (workerData as { axonCeiling?: boolean } | null)?.axonCeiling) {
-  ceilingWorker();
+const ceilingOf = isMainThread ? undefined : (workerData as { axonCeiling?: Implementation } | null)?.axonCeiling;
+if (ceilingOf) {
+  ceilingWorker(ceilingOf);
 } else if (process.argv[1] === THIS_FILE && process.argv[2] === '--serve-axon') {
   await serveAxon(process.argv[3]!);
 } else {

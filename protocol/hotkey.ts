@@ -1,58 +1,42 @@
 // Ed25519 hotkeys. tweetnacl derives key pairs from a seed (pure JS, the reference path);
-// Node's built-in Ed25519 signs and verifies, being hundreds of times faster on the hot path.
-// Tests prove that signatures made by either verify with the other.
-import { createPrivateKey, createPublicKey, randomBytes, sign as nodeSign, verify as nodeVerify, type KeyObject } from 'node:crypto';
+// signing and verifying go through ./ed25519.ts (libsodium, or Node's built-in), hundreds of
+// times faster on the hot path. Tests prove that signatures made by any of them verify with the others.
+import { randomBytes } from 'node:crypto';
 import nacl from 'tweetnacl';
+import { ed25519, signingKey, verifyKey, type SigningKey, type VerifyKey } from './ed25519.js';
 import { decodeSs58, encodeSs58 } from './ss58.js';
 
-// DER prefixes that wrap a raw Ed25519 seed (PKCS#8) or public key (SPKI) for Node's KeyObject.
-const PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
-const SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
+export { verifyKey, type VerifyKey } from './ed25519.js';
 
 export interface Hotkey {
   readonly seed: Buffer;
   readonly publicKey: Buffer;
   readonly ss58Address: string;
-  readonly privateKeyObject: KeyObject;
+  readonly signingKey: SigningKey;
 }
 
 export function hotkeyFromSeed(seed: Uint8Array): Hotkey {
   if (seed.length !== 32) throw new Error('an Ed25519 seed is 32 bytes');
   const pair = nacl.sign.keyPair.fromSeed(seed);
   const publicKey = Buffer.from(pair.publicKey);
-  return {
-    seed: Buffer.from(seed),
-    publicKey,
-    ss58Address: encodeSs58(publicKey),
-    privateKeyObject: createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, seed]), format: 'der', type: 'pkcs8' }),
-  };
+  return { seed: Buffer.from(seed), publicKey, ss58Address: encodeSs58(publicKey), signingKey: signingKey(Buffer.from(seed), publicKey) };
 }
 
 export function generateHotkey(): Hotkey {
   return hotkeyFromSeed(randomBytes(32));
 }
 
-export function publicKeyObject(publicKey: Uint8Array): KeyObject {
-  if (publicKey.length !== 32) throw new Error('an Ed25519 public key is 32 bytes');
-  return createPublicKey({ key: Buffer.concat([SPKI_PREFIX, publicKey]), format: 'der', type: 'spki' });
-}
-
-/** Public key object of an SS58 address; throws when the address is not valid. */
-export function publicKeyObjectOfAddress(address: string): KeyObject {
-  return publicKeyObject(decodeSs58(address));
+/** The verify key of an SS58 address; throws when the address is not valid. */
+export function verifyKeyOfAddress(address: string): VerifyKey {
+  return verifyKey(decodeSs58(address));
 }
 
 export function sign(hotkey: Hotkey, message: Uint8Array): Buffer {
-  return nodeSign(null, message, hotkey.privateKeyObject);
+  return ed25519().sign(hotkey.signingKey, message);
 }
 
-export function verify(publicKey: KeyObject, message: Uint8Array, signature: Uint8Array): boolean {
-  if (signature.length !== 64) return false;
-  try {
-    return nodeVerify(null, message, publicKey, signature);
-  } catch {
-    return false;
-  }
+export function verify(key: VerifyKey, message: Uint8Array, signature: Uint8Array): boolean {
+  return ed25519().verify(key, message, signature);
 }
 
 /** The pure-JS path (tweetnacl), for platforms without Node's Ed25519 and for cross-checks. */

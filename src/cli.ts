@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // One command line for everything: the miner, key generation and the validator's tools.
 // Each command lives in src/commands/; this file only dispatches and turns errors into one line.
+import { ed25519Named, useEd25519 } from '../protocol/index.js';
 import { UsageError } from './commands/usage.js';
 
 const USAGE = `Usage: compute-miner <command> [options]
@@ -18,7 +19,18 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   validator: async () => (await import('./commands/validator.js')).runValidator,
 };
 
+/** COMPUTE_MINER_ED25519 picks the signature implementation: libsodium (default) or node. */
+function selectSignatures(name: string | undefined): void {
+  if (name === undefined || name === '') return;
+  try {
+    useEd25519(ed25519Named(name));
+  } catch (err) {
+    throw new UsageError(`COMPUTE_MINER_ED25519: ${(err as Error).message}`);
+  }
+}
+
 async function main(argv: string[]): Promise<number> {
+  selectSignatures(process.env.COMPUTE_MINER_ED25519);
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(USAGE);

@@ -2,7 +2,7 @@
 // into the axon. Nothing here does work of its own; every part is started and stopped here.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Hotkey } from '../protocol/index.js';
+import { ed25519, type Hotkey } from '../protocol/index.js';
 import { createAxon, type Axon } from './axon/server.js';
 import { parseValidatorsFile, type AccessPolicy } from './axon/access.js';
 import type { SynapsePlugin } from './axon/synapse.js';
@@ -88,7 +88,7 @@ export async function startMiner(config: MinerConfig, log: Logger, extraPlugins:
     log: log.child({ component: 'axon' }),
   });
   const { port } = await axon.listen();
-  log.info({ hotkey: hotkey.ss58Address, host: config.host, port, sshPort: config.sshPort, sshBind: config.sshBind }, 'miner is listening');
+  log.info({ hotkey: hotkey.ss58Address, host: config.host, port, sshPort: config.sshPort, sshBind: config.sshBind, signatures: ed25519().name }, 'miner is listening');
 
   return {
     hotkey,

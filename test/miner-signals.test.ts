@@ -39,14 +39,14 @@ signals.after(async (ctx) => {
   await ctx.run?.cleanup();
 });
 
-async function startMiner(ctx: Ctx, name: string, access: string[]): Promise<{ child: ChildProcess; port: number; dataDir: string }> {
+async function startMiner(ctx: Ctx, name: string, access: string[], env: NodeJS.ProcessEnv = process.env): Promise<{ child: ChildProcess; port: number; dataDir: string }> {
   const dataDir = join(ctx.run.dataDir, name);
   mkdirSync(dataDir);
   const port = await freePort();
   const child = spawn(process.execPath, [
     CLI, 'miner', '--data-dir', dataDir, '--host', '127.0.0.1', '--port', String(port), '--ssh-port', String(await freePort()),
     '--ssh-bind', '127.0.0.1', '--name-prefix', `${ctx.run.namePrefix}${name}-`, '--log-format', 'json', ...access,
-  ], { stdio: ['ignore', 'ignore', 'ignore'] });
+  ], { stdio: ['ignore', 'ignore', 'ignore'], env });
   ctx.miners.push({ child, dataDir });
   const end = Date.now() + 60_000;
   while (Date.now() < end) {
@@ -95,8 +95,9 @@ signals('SIGHUP re-reads the validators file; a bad file keeps the previous list
   assert.is(await code, 0);
 });
 
-signals('without a validators file, SIGHUP stops the miner like SIGTERM', async (ctx) => {
-  const { child, port } = await startMiner(ctx, 'plain', ['--allow-any']);
+signals('without a validators file, SIGHUP stops the miner like SIGTERM (a miner signing with Node\'s built-in Ed25519)', async (ctx) => {
+  // This miner signs and verifies with Node's built-in, this test's client with libsodium.
+  const { child, port } = await startMiner(ctx, 'plain', ['--allow-any'], { ...process.env, COMPUTE_MINER_ED25519: 'node' });
   assert.is(await specsCode(port, generateHotkey()), 200);
   const code = exited(child);
   child.kill('SIGHUP');
@@ -126,6 +127,17 @@ signals('a bad flag is one line on stderr, exit status 2, and nothing is created
     assert.is(stderr.trim().split('\n').length, 1, `one line for ${flags.join(' ')}: ${stderr}`);
     assert.match(stderr, /^error: /);
   }
+  assert.not.ok(existsSync(dataDir), 'no data dir, no hotkey');
+});
+
+signals('an unknown COMPUTE_MINER_ED25519 is one line, exit status 2, and nothing is created', async (ctx) => {
+  const dataDir = join(ctx.run.dataDir, 'never-signs');
+  const env = { ...process.env, COMPUTE_MINER_ED25519: 'openssl' };
+  const child = spawn(process.execPath, [CLI, 'miner', '--data-dir', dataDir, '--port', String(await freePort())], { stdio: ['ignore', 'ignore', 'pipe'], env });
+  let stderr = '';
+  child.stderr!.on('data', (chunk) => (stderr += chunk));
+  assert.is(await exited(child), 2);
+  assert.is(stderr, 'error: COMPUTE_MINER_ED25519: unknown Ed25519 implementation "openssl" (libsodium or node)\n');
   assert.not.ok(existsSync(dataDir), 'no data dir, no hotkey');
 });
 

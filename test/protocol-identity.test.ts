@@ -1,12 +1,12 @@
-// Identities and signatures: SS58 addresses, hotkeys (Node's Ed25519, tweetnacl and libsodium
-// agreeing), key files, and the exact strings requests and replies are signed over.
+// Identities and signatures: SS58 addresses, hotkeys (Node's Ed25519, tweetnacl and libsodium,
+// in this process and in Python, agreeing), key files, and the exact strings requests and replies are signed over.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { randomBytes } from 'node:crypto';
 import bs58 from 'bs58';
 import {
-  decodeSs58, encodeSs58, fromKeyFile, generateHotkey, hotkeyFromSeed, isSs58, nextNonce, publicKeyObject,
-  publicKeyObjectOfAddress, pureJs, replySigningMessage, requestSigningMessage, sha256Hex, sign, toKeyFile, verify,
+  decodeSs58, ed25519, ed25519Named, encodeSs58, fromKeyFile, nodeEd25519, sodiumEd25519, generateHotkey, hotkeyFromSeed, isSs58, nextNonce, verifyKey,
+  verifyKeyOfAddress, pureJs, replySigningMessage, requestSigningMessage, sha256Hex, sign, toKeyFile, verify,
 } from '../protocol/index.js';
 import { pythonPublicKey, pythonSignMany, pythonVerifyMany } from './helpers/python.js';
 
@@ -66,12 +66,12 @@ test('hotkey: Node signatures verify with tweetnacl and tweetnacl signatures ver
     // Ed25519 is deterministic: both produce the same bytes
     assert.equal(nodeSignature, naclSignature);
     assert.ok(pureJs.verify(hotkey.publicKey, message, nodeSignature));
-    assert.ok(verify(publicKeyObject(hotkey.publicKey), message, naclSignature));
+    assert.ok(verify(verifyKey(hotkey.publicKey), message, naclSignature));
     // and both refuse a flipped bit
     const flipped = Buffer.from(nodeSignature);
     flipped[i % 64] ^= 0x10;
     assert.not.ok(pureJs.verify(hotkey.publicKey, message, flipped));
-    assert.not.ok(verify(publicKeyObject(hotkey.publicKey), message, flipped));
+    assert.not.ok(verify(verifyKey(hotkey.publicKey), message, flipped));
   }
 });
 
@@ -85,10 +85,56 @@ test('hotkey: Node signatures verify with libsodium and libsodium signatures ver
   const theirs = await pythonSignMany(cases.map(({ hotkey, message }) => ({ seed: hotkey.seed, message })));
   assert.is(theirs.length, cases.length);
   cases.forEach(({ hotkey, message }, i) => {
-    assert.ok(verify(publicKeyObjectOfAddress(hotkey.ss58Address), message, theirs[i]!), `case ${i}`);
+    assert.ok(verify(verifyKeyOfAddress(hotkey.ss58Address), message, theirs[i]!), `case ${i}`);
     assert.ok(pureJs.verify(hotkey.publicKey, message, theirs[i]!));
     assert.equal(theirs[i], sign(hotkey, message));
   });
+});
+
+test('ed25519: libsodium is the hot path; it and Node\'s built-in make identical bytes and accept each other\'s', () => {
+  // The addon ships prebuilt for this platform: its absence is a failure here, not a fallback.
+  assert.ok(sodiumEd25519, 'sodium-native did not load');
+  assert.is(ed25519().name, 'libsodium');
+  assert.is(ed25519Named('node'), nodeEd25519);
+  assert.is(ed25519Named('libsodium'), sodiumEd25519);
+  assert.throws(() => ed25519Named('openssl'), /unknown Ed25519 implementation "openssl" \(libsodium or node\)/);
+  const implementations = [nodeEd25519, sodiumEd25519!];
+  for (let i = 0; i < 64; i++) {
+    const hotkey = generateHotkey();
+    const key = verifyKey(hotkey.publicKey);
+    const message = randomBytes(i * 13);
+    const expected = pureJs.sign(hotkey.seed, message);
+    for (const signer of implementations) {
+      const signature = signer.sign(hotkey.signingKey, message);
+      assert.equal(signature, expected, `${signer.name} signature, case ${i}`);
+      const flipped = Buffer.from(signature);
+      flipped[(i * 5) % 64] ^= 1 << (i % 8);
+      for (const verifier of implementations) {
+        assert.ok(verifier.verify(key, message, signature), `${verifier.name} verifies ${signer.name}`);
+        assert.not.ok(verifier.verify(key, message, flipped), `${verifier.name} refuses a flipped bit`);
+        assert.not.ok(verifier.verify(key, Buffer.concat([message, Buffer.from([i])]), signature), `${verifier.name} refuses another message`);
+        assert.not.ok(verifier.verify(key, message, signature.subarray(0, 63)), `${verifier.name} refuses 63 bytes`);
+        assert.not.ok(verifier.verify(key, message, Buffer.concat([signature, Buffer.alloc(1)])), `${verifier.name} refuses 65 bytes`);
+      }
+    }
+  }
+});
+
+test('ed25519: a signature whose S is not reduced (S + L) is refused by both', () => {
+  const hotkey = generateHotkey();
+  const message = Buffer.from('malleable?');
+  const signature = sign(hotkey, message);
+  // S is the little-endian second half; adding the group order L makes another encoding of it.
+  const L = (1n << 252n) + 27742317777372353535851937790883648493n;
+  let s = 0n;
+  for (let i = 63; i >= 32; i--) s = (s << 8n) | BigInt(signature[i]!);
+  let t = s + L;
+  const malleated = Buffer.from(signature);
+  for (let i = 32; i < 64; i++) { malleated[i] = Number(t & 0xffn); t >>= 8n; }
+  assert.is(t, 0n); // S < L < 2^253, so S + L still fits in 32 bytes
+  const key = verifyKey(hotkey.publicKey);
+  assert.not.ok(nodeEd25519.verify(key, message, malleated));
+  assert.not.ok(sodiumEd25519!.verify(key, message, malleated));
 });
 
 test('hotkey: verify refuses wrong lengths and another key without throwing', () => {
@@ -96,12 +142,12 @@ test('hotkey: verify refuses wrong lengths and another key without throwing', ()
   const b = generateHotkey();
   const message = Buffer.from('m');
   const signature = sign(a, message);
-  assert.not.ok(verify(publicKeyObject(b.publicKey), message, signature));
-  assert.not.ok(verify(publicKeyObject(a.publicKey), message, signature.subarray(0, 63)));
-  assert.not.ok(verify(publicKeyObject(a.publicKey), message, Buffer.concat([signature, Buffer.from([0])])));
+  assert.not.ok(verify(verifyKey(b.publicKey), message, signature));
+  assert.not.ok(verify(verifyKey(a.publicKey), message, signature.subarray(0, 63)));
+  assert.not.ok(verify(verifyKey(a.publicKey), message, Buffer.concat([signature, Buffer.from([0])])));
   assert.not.ok(pureJs.verify(a.publicKey, message, signature.subarray(0, 63)));
-  assert.throws(() => publicKeyObject(Buffer.alloc(31)), /32 bytes/);
-  assert.throws(() => publicKeyObjectOfAddress('5nope'), /SS58/);
+  assert.throws(() => verifyKey(Buffer.alloc(31)), /32 bytes/);
+  assert.throws(() => verifyKeyOfAddress('5nope'), /SS58/);
 });
 
 test('key file: round trip keeps the key and uses the Bittensor field names', () => {

@@ -5,7 +5,7 @@ import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import {
-  decode, parseWith, publicKeyObjectOfAddress, replyEnvelopeSchema, replySigningMessage, requestEnvelopeSchema,
+  decode, parseWith, verifyKeyOfAddress, replyEnvelopeSchema, replySigningMessage, requestEnvelopeSchema,
   requestSigningMessage, specsRequestSchema, specsResponseSchema, verify,
 } from '../protocol/index.js';
 import { python } from './helpers/python.js';
@@ -38,7 +38,7 @@ test('the request frame decodes to a valid envelope whose signature verifies', (
   assert.is(e.axon.hotkey, stored.keys.miner.ss58Address);
   const message = requestSigningMessage({ nonce: e.dendrite.nonce, dendriteHotkey: e.dendrite.hotkey, axonHotkey: e.axon.hotkey, uuid: e.dendrite.uuid, name: e.name, body: e.body });
   assert.is(message.toString('utf8'), stored.request.signingString);
-  assert.ok(verify(publicKeyObjectOfAddress(e.dendrite.hotkey), message, e.dendrite.signature));
+  assert.ok(verify(verifyKeyOfAddress(e.dendrite.hotkey), message, e.dendrite.signature));
   assert.ok(parseWith(specsRequestSchema, decode(e.body)).ok);
 });
 
@@ -50,7 +50,7 @@ test('the reply frame decodes to a valid envelope whose signature verifies and w
   const e = envelope.value;
   const message = replySigningMessage({ axonNonce: e.axon.nonce, axonHotkey: e.axon.hotkey, dendriteHotkey: request.dendrite.hotkey, uuid: request.dendrite.uuid, id: e.id, code: e.status.code, body: e.body });
   assert.is(message.toString('utf8'), stored.reply.signingString);
-  assert.ok(verify(publicKeyObjectOfAddress(e.axon.hotkey), message, e.axon.signature));
+  assert.ok(verify(verifyKeyOfAddress(e.axon.hotkey), message, e.axon.signature));
   const body = parseWith(specsResponseSchema, decode(e.body!));
   assert.ok(body.ok);
   if (body.ok) assert.equal(body.value, stored.reply.bodyFields);

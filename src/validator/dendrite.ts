@@ -1,6 +1,6 @@
 // The validator's client of one miner's axon: one WebSocket, many requests in flight matched
 // by `id`, every request signed, every reply's signature and axon hotkey verified.
-import { randomUUID, type KeyObject } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import WebSocket from 'ws';
 import {
   decode,
@@ -8,7 +8,7 @@ import {
   nextNonce,
   parseWith,
   PROTOCOL_VERSION,
-  publicKeyObjectOfAddress,
+  verifyKeyOfAddress,
   replyEnvelopeSchema,
   replySigningMessage,
   requestSigningMessage,
@@ -17,6 +17,7 @@ import {
   type Hotkey,
   type ReplyEnvelope,
   type SynapseName,
+  type VerifyKey,
 } from '../../protocol/index.js';
 import type { Logger } from '../log.js';
 
@@ -92,7 +93,7 @@ export class Dendrite {
   private readonly timeoutMs: number;
   private readonly log: Logger | undefined;
   private expectedAxon: string | undefined;
-  private axonKey: KeyObject | undefined;
+  private axonKey: VerifyKey | undefined;
   private ws: WebSocket | undefined;
   private connecting: Promise<WebSocket> | undefined;
   private readonly pending = new Map<number, Pending>();
@@ -111,7 +112,7 @@ export class Dendrite {
   }
 
   private setAxonHotkey(address: string): void {
-    this.axonKey = publicKeyObjectOfAddress(address); // throws on an invalid address
+    this.axonKey = verifyKeyOfAddress(address); // throws on an invalid address
     this.expectedAxon = address;
   }
 

@@ -12,7 +12,7 @@ import {
   requestSigningMessage,
   sign,
   verify,
-  publicKeyObjectOfAddress,
+  verifyKeyOfAddress,
   type Hotkey,
   type SynapseName,
 } from '../../protocol/index.js';
@@ -193,7 +193,7 @@ export function replySignatureValid(reply: RawReply, axonHotkey: string, dendrit
     code: reply.status.code,
     body: reply.body,
   });
-  return reply.axon.hotkey === axonHotkey && verify(publicKeyObjectOfAddress(axonHotkey), message, reply.axon.signature);
+  return reply.axon.hotkey === axonHotkey && verify(verifyKeyOfAddress(axonHotkey), message, reply.axon.signature);
 }
 
 /** Sends one well-formed request on a fresh connection and returns its status code. */

@@ -35,7 +35,7 @@ export function startFakeMiner(answer: FakeAnswer, hotkey?: Hotkey): Promise<Tes
 export function impostorHotkey(): Hotkey {
   const claimed = generateHotkey();
   const signer = generateHotkey();
-  return { seed: signer.seed, publicKey: signer.publicKey, privateKeyObject: signer.privateKeyObject, ss58Address: claimed.ss58Address };
+  return { seed: signer.seed, publicKey: signer.publicKey, signingKey: signer.signingKey, ss58Address: claimed.ss58Address };
 }
 
 /** Resolves when the request's deadline aborts it: a handler that never finishes on its own. */
