@@ -1,8 +1,13 @@
 // The exact byte strings that requests and replies are signed over (PROTOCOL.md).
-import { createHash } from 'node:crypto';
+import * as crypto from 'node:crypto';
+
+const EMPTY = Buffer.alloc(0);
+// The one-shot hash (Node ≥ 20.12) skips the Hash object: about twice as fast on a small body.
+const oneShot = typeof crypto.hash === 'function' ? crypto.hash : undefined;
 
 export function sha256Hex(bytes: Uint8Array | undefined): string {
-  return createHash('sha256').update(bytes ?? Buffer.alloc(0)).digest('hex');
+  const data = bytes ?? EMPTY;
+  return oneShot ? oneShot('sha256', data, 'hex') : crypto.createHash('sha256').update(data).digest('hex');
 }
 
 export interface RequestSigningFields {
