@@ -150,7 +150,7 @@ registerBench('challenge', async () => {
     await hashcat.close();
     await rm(dir, { recursive: true, force: true });
   }
-  lines.push('', `Targets: built-in ≥ 1.5 MH/s on 2 cores; end to end within 1.3× of bare hashcat at difficulty 8. Command: \`node dist/bench/run.js challenge\`.`);
+  lines.push('', `Targets: built-in ≥ 1.5 MH/s on 2 cores; end to end within 1.3× of bare hashcat at difficulty 8. Command: \`npm run bench -- challenge\`.`);
   writeSection('challenge', lines.join('\n'));
 });
 
