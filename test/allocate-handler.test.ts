@@ -4,40 +4,29 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { constants, generateKeyPairSync, privateDecrypt } from 'node:crypto';
-import type Dockerode from 'dockerode';
 import { allocateRequestSchema, parseWith, type AllocateResponse } from '../protocol/index.js';
 import { SynapseError, type RequestContext } from '../src/axon/synapse.js';
 import { createContainerManager, type ContainerManager } from '../src/containers/index.js';
 import { allocatePlugin } from '../src/handlers/allocate.js';
 import { silentLogger } from '../src/log.js';
-import { allocationContainers, freePort, requireDocker, runManagerOptions, sshRun, testRun, trackedHolders, type TestRun } from './helpers/docker.js';
+import { allocationContainers, runManagerOptions, sshRun, startManagerRun, stopManagerRun, trackedHolders, type ManagerRun } from './helpers/docker.js';
 import { sshKeyPair } from './helpers/ssh-keys.js';
 
 const MiB = 1024 * 1024;
 
-interface Ctx {
-  docker: Dockerode;
-  run: TestRun;
-  port: number;
-  manager: ContainerManager;
+interface Ctx extends ManagerRun {
   extraTags: string[];
 }
 const handler = suite<Ctx>('Allocate handler');
 
 handler.before(async (ctx) => {
-  ctx.docker = await requireDocker();
-  ctx.run = testRun(ctx.docker, 'alloc');
-  ctx.port = await freePort();
   ctx.extraTags = [];
-  ctx.manager = createContainerManager(runManagerOptions(ctx.docker, ctx.run, ctx.port));
-  await ctx.manager.start();
-  await ctx.manager.baseImageReady();
+  Object.assign(ctx, await startManagerRun('alloc'));
 });
 
 handler.after(async (ctx) => {
-  await ctx.manager?.stop();
-  for (const tag of ctx.extraTags ?? []) await ctx.docker.getImage(tag).remove({ force: true }).catch(() => undefined);
-  await ctx.run?.cleanup();
+  for (const tag of ctx.extraTags ?? []) await ctx.docker?.getImage(tag).remove({ force: true }).catch(() => undefined);
+  await stopManagerRun(ctx);
 });
 
 function requestContext(): RequestContext {

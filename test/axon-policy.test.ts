@@ -6,6 +6,7 @@ import { decode, generateHotkey, Status, type Hotkey, type SynapseName } from '.
 import type { AccessPolicy } from '../src/axon/access.js';
 import { SynapseError, type RequestContext, type SynapsePlugin } from '../src/axon/synapse.js';
 import { echoPlugin, openAccess, RawClient, signedEnvelope, startTestAxon, type TestAxon } from './helpers/axon.js';
+import { until } from './helpers/wait.js';
 
 async function ask(t: TestAxon, hotkey: Hotkey, opts: { name?: SynapseName; body?: Record<string, unknown>; timeout?: number } = {}) {
   const c = await RawClient.connect(t.url);
@@ -20,14 +21,6 @@ async function ask(t: TestAxon, hotkey: Hotkey, opts: { name?: SynapseName; body
 async function queueDepth(t: TestAxon): Promise<number> {
   const text = await (await fetch(`http://127.0.0.1:${t.port}/metrics`)).text();
   return Number(/axon_queue_depth (\d+)/.exec(text)![1]);
-}
-
-async function until(check: () => Promise<boolean>, what: string, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 // --- access list, stake, blacklist ---
@@ -157,7 +150,7 @@ priority('queued requests run by synapse (Allocate > Challenge > Specs), then st
     const send = (hotkey: Hotkey, name: SynapseName, say: string) =>
       c.sendEnvelope(signedEnvelope({ hotkey, axonHotkey: p.hotkey.ss58Address, name, body: { say }, timeout: 30, uuid: say }));
     send(minnow, 'Specs', 'blocker');
-    await until(async () => started.length === 1, 'the blocker to start');
+    await until('the blocker to start', async () => started.length === 1, 5000, 10);
     send(minnow, 'Specs', 'specs-minnow-1');
     send(minnow, 'Specs', 'specs-minnow-2');
     send(favourite, 'Specs', 'specs-favourite');
@@ -165,7 +158,7 @@ priority('queued requests run by synapse (Allocate > Challenge > Specs), then st
     send(minnow, 'Challenge', 'challenge-minnow');
     send(whale, 'Challenge', 'challenge-whale');
     send(minnow, 'Allocate', 'allocate-minnow');
-    await until(async () => (await queueDepth(p)) === 7, 'seven queued requests');
+    await until('seven queued requests', async () => (await queueDepth(p)) === 7, 5000, 10);
     release();
     for (let i = 0; i < 8; i++) assert.is((await c.nextReply()).status.code, 200);
     assert.equal(started, [
@@ -297,9 +290,9 @@ limits('closing the connection aborts the handler', async () => {
   const c = await RawClient.connect(l.url);
   lastSignal = undefined;
   c.sendEnvelope(signedEnvelope({ hotkey: generateHotkey(), axonHotkey: l.hotkey.ss58Address, body: { say: 'hang' }, timeout: 30 }));
-  await until(async () => lastSignal !== undefined, 'the handler to start');
+  await until('the handler to start', async () => lastSignal !== undefined, 5000, 10);
   c.close();
-  await until(async () => lastSignal!.aborted, 'the abort');
+  await until('the abort', async () => lastSignal!.aborted, 5000, 10);
 });
 
 limits.run();

@@ -6,47 +6,22 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type Dockerode from 'dockerode';
-import { createContainerManager, type ContainerManager } from '../src/containers/index.js';
 import type { AllocationRequest } from '../src/containers/manager.js';
 import { HOLDER_KEY_FILE, RECORD_FILE } from '../src/containers/store.js';
 import { sshAnswers } from '../src/containers/ssh-ready.js';
-import { allocationContainers, freePort, MEMORY_LIMIT_COMMAND, requireDocker, runManagerOptions, RUN_LABEL, sshRun, standbyContainers, testRun, trackedHolders, type TestRun } from './helpers/docker.js';
+import { allocationContainers, MEMORY_LIMIT_COMMAND, RUN_LABEL, sshRun, standbyContainers, startManagerRun, stopManagerRun, trackedHolders, type ManagerRun } from './helpers/docker.js';
 import { sshKeyPair } from './helpers/ssh-keys.js';
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
+import { until } from './helpers/wait.js';
 
 const MiB = 1024 * 1024;
 
-interface Ctx {
-  docker: Dockerode;
-  run: TestRun;
-  port: number;
-  manager: ContainerManager;
-}
-const lifecycle = suite<Ctx>('container lifecycle');
+const lifecycle = suite<ManagerRun>('container lifecycle');
 
 lifecycle.before(async (ctx) => {
-  ctx.docker = await requireDocker();
-  ctx.run = testRun(ctx.docker, 'life');
-  ctx.port = await freePort();
-  ctx.manager = createContainerManager(runManagerOptions(ctx.docker, ctx.run, ctx.port));
-  await ctx.manager.start();
-  await ctx.manager.baseImageReady();
+  Object.assign(ctx, await startManagerRun('life'));
 });
 
-lifecycle.after(async (ctx) => {
-  await ctx.manager?.stop();
-  await ctx.run?.cleanup();
-});
+lifecycle.after((ctx) => stopManagerRun(ctx));
 
 const holders = trackedHolders();
 const holderKeys = () => holders.keys();
@@ -64,7 +39,7 @@ async function expectRejection(promise: Promise<unknown>, pattern: RegExp): Prom
   assert.match(outcome!.message, pattern);
 }
 
-const runContainers = async (ctx: Ctx) => allocationContainers(ctx.docker, ctx.run);
+const runContainers = async (ctx: ManagerRun) => allocationContainers(ctx.docker, ctx.run);
 
 lifecycle('allocate → SSH → exchange keys → pause → unpause → restart → de-allocate', async (ctx) => {
   const holder = holderKeys();

@@ -12,6 +12,7 @@ import { createContainerManager, type ContainerManager } from '../src/containers
 import { HOLDER_KEY_FILE, RECORD_FILE } from '../src/containers/store.js';
 import { DEFAULT_BASE_TAG } from '../src/containers/names.js';
 import { allocationContainers, freePort, removeLabelled, renterKeys, requireDocker, runManagerOptions, RUN_LABEL, sshRun, testRun, type TestRun } from './helpers/docker.js';
+import { until } from './helpers/wait.js';
 
 const MiB = 1024 * 1024;
 const DAY_S = 86_400;
@@ -63,15 +64,6 @@ async function allocate(m: ContainerManager, timelineDays = 1) {
 
 const containers = async (ctx: Ctx) => allocationContainers(ctx.docker, ctx.run);
 const files = (ctx: Ctx) => [RECORD_FILE, HOLDER_KEY_FILE].filter((f) => existsSync(join(ctx.run.dataDir, f)));
-
-async function until(what: string, check: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  assert.unreachable(`timed out waiting for: ${what}`);
-}
 
 recovery('the deadline ends the allocation by itself (timeline of 2 seconds)', async (ctx) => {
   const m = await miner(ctx);

@@ -1,18 +1,15 @@
 // What this host can give a container now: cores, available memory, free disk under Docker's
 // data root, GPUs, and whether the storage driver enforces a size.
-import { execFile } from 'node:child_process';
 import { readFile, statfs } from 'node:fs/promises';
 import { cpus, freemem } from 'node:os';
+import { probeGpus } from '../specs/hardware.js';
+import { parseMeminfo } from '../specs/parse.js';
 import type { DockerInfo } from './docker.js';
-import { storagePolicy, type HostResources } from './options.js';
+import type { HostResources, StoragePolicy } from './options.js';
 
 async function availableMemory(): Promise<number> {
-  try {
-    const meminfo = await readFile('/proc/meminfo', 'utf8');
-    const kib = /^MemAvailable:\s+(\d+) kB/m.exec(meminfo)?.[1];
-    if (kib) return Number(kib) * 1024;
-  } catch { /* not Linux */ }
-  return freemem();
+  const meminfo = await readFile('/proc/meminfo', 'utf8').catch(() => ''); // not Linux
+  return parseMeminfo(meminfo)?.available ?? freemem();
 }
 
 async function freeDisk(path: string): Promise<number> {
@@ -25,22 +22,18 @@ async function freeDisk(path: string): Promise<number> {
   return 0;
 }
 
-/** NVIDIA GPUs as nvidia-smi lists them; 0 when nvidia-smi is absent or fails. */
-export function countGpus(timeoutMs = 5000): Promise<number> {
-  return new Promise((resolve) => {
-    execFile('nvidia-smi', ['-L'], { timeout: timeoutMs }, (err, stdout) => {
-      if (err) return resolve(0);
-      resolve(stdout.split('\n').filter((l) => l.startsWith('GPU ')).length);
-    });
-  });
+/** NVIDIA GPUs as nvidia-smi lists them (the Specs probe's own reading); 0 without. */
+export async function countGpus(timeoutMs = 5000): Promise<number> {
+  return (await probeGpus('nvidia-smi', timeoutMs)).count;
 }
 
-export async function probeHost(info: DockerInfo, gpuCount: number): Promise<HostResources> {
+/** `gpuCount` and `storage` are the caller's: both are probed once per miner, not per request. */
+export async function probeHost(info: DockerInfo, gpuCount: number, storage: StoragePolicy): Promise<HostResources> {
   return {
     cpuCount: info.NCPU ?? cpus().length,
     availableMemoryBytes: await availableMemory(),
     freeDiskBytes: await freeDisk(info.DockerRootDir ?? '/var/lib/docker'),
     gpuCount,
-    storage: storagePolicy(info),
+    storage,
   };
 }

@@ -87,7 +87,7 @@ export interface Outcome {
   error?: string;
 }
 
-export type AllocationResult = { status: true; credentials: AllocateCredentials; warning?: string } | { status: false; error: string };
+export type AllocationResult = { status: true; credentials: AllocateCredentials } | { status: false; error: string };
 
 export interface AllocationRequest {
   /** Rental length in days (fractions allowed). */
@@ -155,14 +155,15 @@ function dockerMessage(err: unknown): string {
 export function createContainerManager(options: ContainerManagerOptions): ContainerManager {
   const log = options.log.child({ component: 'containers' });
   const engine: DockerEngine = dockerodeEngine(options.docker ?? connectDocker(options.dockerSocket));
-  mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
-  const store = allocationStore(options.dataDir);
+  const store = allocationStore(options.dataDir); // makes the data dir (0700)
   const buildDir = join(options.dataDir, 'build');
   const expiry = createExpiryScheduler();
   const serialize = serializer();
   const prefix = options.namePrefix ?? '';
   const baseTag = options.baseImage?.tag ?? DEFAULT_BASE_TAG;
   const stopSeconds = options.stopTimeoutSeconds ?? DEFAULT_STOP_TIMEOUT_SECONDS;
+  const maxShmBytes = options.maxShmBytes ?? DEFAULT_MAX_SHM_BYTES;
+  const restartRetries = options.restartRetries ?? DEFAULT_RESTART_RETRIES;
   const sshTimeout = options.sshReadyTimeoutMs ?? DEFAULT_SSH_READY_TIMEOUT_MS;
   const sshHost = probeAddress(options.sshBind);
   const ownerFilter = `${LABELS.owner}=${options.minerHotkey}`;
@@ -181,20 +182,26 @@ export function createContainerManager(options: ContainerManagerOptions): Contai
 
   // --- dependencies -------------------------------------------------------------------------
 
-  async function dockerInfo(): Promise<DockerInfo> {
-    if (!(await engine.ping())) throw new DockerUnavailableError();
-    const info = await engine.info();
+  /** The storage driver does not change under a running daemon: decided (and warned of) once. */
+  function storageOf(info: DockerInfo): StoragePolicy {
     if (!storage) {
       storage = storagePolicy(info);
       if (!storage.enforced) log.warn(storage.reason);
     }
+    return storage;
+  }
+
+  async function dockerInfo(): Promise<DockerInfo> {
+    if (!(await engine.ping())) throw new DockerUnavailableError();
+    const info = await engine.info();
+    storageOf(info);
     return info;
   }
 
   async function hostResources(known?: DockerInfo): Promise<HostResources> {
     const info = known ?? await dockerInfo();
     gpuCount ??= await countGpus();
-    return probeHost(info, gpuCount);
+    return probeHost(info, gpuCount, storageOf(info));
   }
 
   /** Starts (or restarts after a failure) the base image build in the background. */
@@ -203,7 +210,7 @@ export function createContainerManager(options: ContainerManagerOptions): Contai
     const done = ensureBaseImage(engine, { ...options.baseImage, dataDir: options.dataDir, log }).then(
       () => { base = { state: 'ready', done }; scheduleStandby(); },
       (err: unknown) => {
-        const message = err instanceof DockerUnavailableError ? 'Docker daemon unreachable' : (err as Error).message;
+        const message = (err as Error).message;
         log.error({ err: message }, 'base image build failed');
         base = { state: 'failed', error: message, done };
         throw err;
@@ -244,13 +251,18 @@ export function createContainerManager(options: ContainerManagerOptions): Contai
   }
 
   /** Removes the allocation's container and image and clears the record. */
-  async function teardown(current: AllocationRecord, why: string): Promise<void> {
+  async function endAllocation(current: AllocationRecord, why: string): Promise<void> {
     expiry.cancel();
     await removeContainer(current.containerId);
     if (current.ownImage) await engine.removeImage(current.image);
     store.clear();
     record = null;
     log.info({ allocation: current.id, role: current.role, why }, 'allocation ended');
+  }
+
+  /** Ends the allocation, prunes what it left, and brings the standby back. */
+  async function teardown(current: AllocationRecord, why: string): Promise<void> {
+    await endAllocation(current, why);
     await pruneImages();
     scheduleStandby();
   }
@@ -267,9 +279,8 @@ export function createContainerManager(options: ContainerManagerOptions): Contai
       labels: { ...options.labels, [LABELS.owner]: options.minerHotkey, [LABELS.role]: 'ssh-container' },
       cpuset: pickCpuset(host.cpuCount, host.cpuCount) ?? '0',
       memoryBytes: 0, // no limit until claimed; set then with docker update
-      shmBytes: shmSizeBytes(host.availableMemoryBytes, Number.POSITIVE_INFINITY, options.maxShmBytes ?? DEFAULT_MAX_SHM_BYTES),
-      diskBytes: null, gpus: 0, sshBind: options.sshBind, sshPort: options.sshPort,
-      restartRetries: options.restartRetries ?? DEFAULT_RESTART_RETRIES,
+      shmBytes: shmSizeBytes(host.availableMemoryBytes, Number.POSITIVE_INFINITY, maxShmBytes),
+      diskBytes: null, gpus: 0, sshBind: options.sshBind, sshPort: options.sshPort, restartRetries,
     }));
     try {
       await engine.startContainer(id);
@@ -322,19 +333,16 @@ export function createContainerManager(options: ContainerManagerOptions): Contai
       if (c === own) continue;
       if (c.name === standbyContainerName) { await removeContainer(c.id); continue; }
       log.warn({ container: c.name, id: c.id.slice(0, 12) }, 'removing a container of this miner that has no allocation record');
-      await removeContainer(c.id);
-      const image = c.labels[LABELS.allocation] ? allocationImageTag(prefix, c.labels[LABELS.allocation]!) : undefined;
-      if (image) await engine.removeImage(image);
+      await removeContainer(c.id); // its per-allocation image goes with the sweep below
     }
     record = null;
     if (stored && !own) {
       log.warn({ allocation: stored.id }, 'the allocation record names a container that no longer exists: clearing it');
-      if (stored.ownImage) await engine.removeImage(stored.image);
       store.clear();
     } else if (stored && own) {
       record = stored;
       if (stored.deadline <= Date.now()) {
-        await teardown(stored, 'deadline passed while the miner was down');
+        await endAllocation(stored, 'deadline passed while the miner was down'); // pruned and replenished below
       } else {
         if (own.state === 'exited' || own.state === 'created') {
           log.info({ allocation: stored.id }, 'starting the allocation container again');
@@ -344,7 +352,8 @@ export function createContainerManager(options: ContainerManagerOptions): Contai
         log.info({ allocation: stored.id, role: stored.role, deadline: new Date(stored.deadline).toISOString() }, 'allocation restored');
       }
     }
-    // Per-allocation images whose allocation is gone (a crash during a renter's build).
+    // Per-allocation images whose allocation is gone: a container removed above, a record
+    // cleared, or a crash during a renter's build.
     const images = await engine.listImages([ownerFilter, `${LABELS.kind}=allocation`]);
     for (const tag of images) {
       if (record?.ownImage && record.image === tag) continue;
@@ -406,18 +415,19 @@ export function createContainerManager(options: ContainerManagerOptions): Contai
 
     const role: ContainerRole = request.device.testing ? 'ssh-test-container' : 'ssh-container';
     const id = randomBytes(8).toString('hex');
-    const labels = { ...options.labels, [LABELS.owner]: options.minerHotkey, [LABELS.role]: role, [LABELS.allocation]: id };
+    const allocationLabels = { ...options.labels, [LABELS.owner]: options.minerHotkey, [LABELS.allocation]: id };
+    const labels = { ...allocationLabels, [LABELS.role]: role };
     const cpuset = pickCpuset(host.cpuCount, request.device.cpu?.count ?? 1);
     if (!cpuset) return { status: false, error: 'insufficient CPU: not enough free cores' };
     const memoryBytes = request.device.ram?.capacity ?? 0;
-    const warning = host.storage.enforced ? undefined : host.storage.reason;
-    if (warning) log.warn({ allocation: id }, warning);
+    const gpus = requestedGpus(request.device);
+    if (!host.storage.enforced) log.warn({ allocation: id }, host.storage.reason);
 
     let image = baseTag;
     let ownImage = false;
     try {
       if (request.dockerfile.trim() !== '') {
-        image = await buildRenterImage(id, request.dockerfile, { ...options.labels, [LABELS.owner]: options.minerHotkey, [LABELS.allocation]: id }, request.signal);
+        image = await buildRenterImage(id, request.dockerfile, allocationLabels, request.signal);
         ownImage = true;
       }
     } catch (err) {
@@ -426,20 +436,11 @@ export function createContainerManager(options: ContainerManagerOptions): Contai
     }
 
     const name = containerName(prefix, role);
-    const claimStandby = standby !== null && role === 'ssh-container' && !ownImage && requestedGpus(request.device) === 0
+    const claimStandby = standby !== null && role === 'ssh-container' && !ownImage && gpus === 0
       && !(host.storage.enforced && (request.device.hard_disk?.capacity ?? 0) > 0)
       && (await engine.inspectContainer(standby.id))?.state === 'running';
     // The standby holds the SSH port: any other container needs it gone first.
     if (!claimStandby) await dropStandby();
-    const create = containerCreateOptions({
-      name, image, labels, cpuset, memoryBytes,
-      shmBytes: shmSizeBytes(host.availableMemoryBytes, memoryBytes, options.maxShmBytes ?? DEFAULT_MAX_SHM_BYTES),
-      diskBytes: host.storage.enforced ? (request.device.hard_disk?.capacity ?? null) : null,
-      gpus: requestedGpus(request.device),
-      sshBind: options.sshBind,
-      sshPort: options.sshPort,
-      restartRetries: options.restartRetries ?? DEFAULT_RESTART_RETRIES,
-    });
     const password = generatePassword(options.passwordLength);
     const keys = request.sshKey ? { user: request.sshKey } : {};
     let containerId: string | undefined;
@@ -455,7 +456,12 @@ export function createContainerManager(options: ContainerManagerOptions): Contai
         ]);
         mark('claimed');
       } else {
-        containerId = await engine.createContainer(create);
+        containerId = await engine.createContainer(containerCreateOptions({
+          name, image, labels, cpuset, memoryBytes,
+          shmBytes: shmSizeBytes(host.availableMemoryBytes, memoryBytes, maxShmBytes),
+          diskBytes: host.storage.enforced ? (request.device.hard_disk?.capacity ?? null) : null,
+          gpus, sshBind: options.sshBind, sshPort: options.sshPort, restartRetries,
+        }));
         mark('created');
         await engine.startContainer(containerId);
         mark('started');
@@ -473,13 +479,12 @@ export function createContainerManager(options: ContainerManagerOptions): Contai
       record = created;
       arm(created);
       log.info({ allocation: id, role, cpuset, memoryBytes, deadline: new Date(created.deadline).toISOString(), image, standby: claimStandby, ms: phases }, 'allocated');
-      return { status: true, credentials: { username: 'root', password, port: options.sshPort, version: options.credentialsVersion ?? 1 }, ...(warning ? { warning } : {}) };
+      return { status: true, credentials: { username: 'root', password, port: options.sshPort, version: options.credentialsVersion ?? 1 } };
     } catch (err) {
       // Nothing of a failed allocation stays behind.
       if (containerId) await removeContainer(containerId).catch(() => undefined);
       else await engine.listContainers([ownerFilter, `${LABELS.allocation}=${id}`]).then((l) => Promise.all(l.map((c) => engine.removeContainer(c.id)))).catch(() => undefined);
       if (ownImage) await engine.removeImage(image).catch(() => undefined);
-      if (record?.id === id) { store.clear(); record = null; }
       if (err instanceof DockerUnavailableError) throw err;
       const message = dockerMessage(err);
       log.error({ allocation: id, err: message }, 'allocation failed');

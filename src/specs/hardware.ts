@@ -109,7 +109,8 @@ async function probeDisk(dataDir: string): Promise<SpecsOutput['hard_disk']> {
   }
 }
 
-function probeGpus(nvidiaSmi: string, timeoutMs: number): Promise<GpuSpecs> {
+/** The host's NVIDIA GPUs as nvidia-smi lists them; none when it is absent, fails or hangs. */
+export function probeGpus(nvidiaSmi: string, timeoutMs: number): Promise<GpuSpecs> {
   return new Promise((done) => {
     execFile(nvidiaSmi, NVIDIA_SMI_ARGS, { timeout: timeoutMs, maxBuffer: 1024 * 1024 }, (error, stdout) => {
       // No nvidia-smi, no driver, or no answer in time: this host offers no GPUs.

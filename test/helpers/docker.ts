@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Dockerode from 'dockerode';
 import { generateHotkey, type Hotkey } from '../../protocol/index.js';
-import type { ContainerManager, ContainerManagerOptions } from '../../src/containers/index.js';
+import { createContainerManager, type ContainerManager, type ContainerManagerOptions } from '../../src/containers/index.js';
 import { silentLogger } from '../../src/log.js';
 import { sshRun as sshLogin } from '../../src/validator/ssh-login.js';
 
@@ -58,6 +58,35 @@ export function runManagerOptions(docker: Dockerode, run: TestRun, sshPort: numb
     docker, dataDir: run.dataDir, minerHotkey: run.hotkey.ss58Address, sshPort, sshBind: '127.0.0.1',
     namePrefix: run.namePrefix, labels: run.labels, log: silentLogger(), ...over,
   };
+}
+
+/** A container manager of its own run: SSH on a free loopback port, started, its base image ready. */
+export interface ManagerRun {
+  docker: Dockerode;
+  run: TestRun;
+  port: number;
+  manager: ContainerManager;
+}
+
+export async function startManagerRun(area: string): Promise<ManagerRun> {
+  const docker = await requireDocker();
+  const run = testRun(docker, area);
+  const port = await freePort();
+  const manager = createContainerManager(runManagerOptions(docker, run, port));
+  try {
+    await manager.start();
+    await manager.baseImageReady();
+  } catch (err) {
+    await stopManagerRun({ run, manager });
+    throw err;
+  }
+  return { docker, run, port, manager };
+}
+
+/** Stops the manager and removes all the run made; safe on a half-made run. */
+export async function stopManagerRun(ctx: Partial<ManagerRun>): Promise<void> {
+  await ctx.manager?.stop();
+  await ctx.run?.cleanup();
 }
 
 export async function removeLabelled(docker: Dockerode, label: string): Promise<void> {
