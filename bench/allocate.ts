@@ -121,8 +121,8 @@ async function benchAllocate(): Promise<void> {
   const markdown = `
 Signed Allocate requests over loopback (Dendrite → in-process axon → container manager → the local
 Docker daemon), ${ROUNDS} rounds after ${WARMUP_ROUNDS} warm-up round per mode. Allocate: 1 core, 512 MiB, from request
-to reply; the reply comes only after SSH on the published port answers with the new credentials in place
-(SSH is probed again after each reply). De-allocate: request to reply; the reply comes only after the
+to reply; the miner replies only once SSH on the published port answers, after handing the new credentials
+to the container (after each reply the bench decrypts \`info\` and probes SSH again). De-allocate: request to reply; the reply comes only after the
 container is removed (checked after each reply). 1-minute load average ${load.toFixed(2)} at the start.
 
 - **standby** (the default): the idle miner keeps one started container; a rental sets its cpuset and

@@ -4,13 +4,8 @@ import { BENCHES } from './registry.js';
 const wanted = process.argv.slice(2);
 // Each bench module calls registerBench (bench/registry.ts) when imported.
 const modules = ['./axon.js', './allocate.js', './challenge.js'];
-for (const m of modules) {
-  try {
-    await import(m);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ERR_MODULE_NOT_FOUND') throw err;
-  }
-}
+// A module that fails to load is an error, never a benchmark silently left out.
+for (const m of modules) await import(m);
 for (const name of wanted.length ? wanted : Object.keys(BENCHES)) {
   const run = BENCHES[name];
   if (!run) {

@@ -21,11 +21,11 @@ import { createSpecsProbe } from '../src/specs/hardware.js';
 import { decryptAllocationInfo } from '../src/validator/credentials.js';
 import { Dendrite } from '../src/validator/dendrite.js';
 import { copyImage, startPrivateDockerd, type PrivateDockerd } from './helpers/docker-daemon.js';
+import { openAccess } from './helpers/axon.js';
 import { allocationContainers, freePort, MEMORY_LIMIT_COMMAND, renterKeys, requireDocker, runManagerOptions, sshRun, testRun, type TestRun } from './helpers/docker.js';
 import { sshKeyPair } from './helpers/ssh-keys.js';
 
 const MiB = 1024 * 1024;
-const openAccess = () => ({ allowAny: true, allow: new Map<string, number>(), deny: new Set<string>(), minStake: 0 });
 
 interface Miner {
   axon: Axon;
@@ -41,16 +41,23 @@ async function startMiner(docker: Dockerode, run: TestRun, sshPort: number, data
     hotkey, host: '127.0.0.1', port: 0, access: openAccess(), log: silentLogger(),
     plugins: [specsPlugin(createSpecsProbe({ dataDir, docker, cacheMs: 0 })), allocatePlugin(manager)],
   });
-  const { port } = await axon.listen();
+  let port: number;
+  try {
+    ({ port } = await axon.listen());
+  } catch (err) {
+    await manager.stop();
+    throw err;
+  }
   const dendrite = new Dendrite({ hotkey: generateHotkey(), url: `ws://127.0.0.1:${port}`, axonHotkey: hotkey.ss58Address, timeoutMs: 30_000 });
   return { axon, dendrite, manager };
 }
 
+/** Each step runs even when an earlier one fails, so a later daemon and run cleanup still happen. */
 async function stopMiner(m: Miner | undefined): Promise<void> {
   if (!m) return;
-  await m.dendrite.close();
-  await m.axon.close();
-  await m.manager.stop();
+  await m.dendrite.close().catch(() => undefined);
+  await m.axon.close().catch(() => undefined);
+  await m.manager.stop().catch(() => undefined);
 }
 
 // --- over the shared daemon -----------------------------------------------------------------

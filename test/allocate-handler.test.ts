@@ -143,15 +143,18 @@ handler('503 while the base image is building, then served', async (ctx) => {
   const tag = `${ctx.run.namePrefix}base:latest`;
   ctx.extraTags.push(tag);
   const fresh = createContainerManager(runManagerOptions(ctx.docker, ctx.run, ctx.port, { dataDir: `${ctx.run.dataDir}/fresh`, baseImage: { tag } }));
-  await fresh.start();
-  assert.is(fresh.state().baseImage, 'building');
-  assert.equal(await statusOf(send(fresh, { timeline: 1, checking: true, device_requirement: device })), { code: 503, message: 'base image not ready yet: building' });
-  // Holder questions do not need the image.
-  assert.is((await send(fresh, { timeline: 0, checking: true, public_key: holders.keys().publicKeyPem })).output.status, false);
-  await fresh.baseImageReady();
-  assert.is(fresh.state().baseImage, 'ready');
-  assert.equal(await send(fresh, { timeline: 1, checking: true, device_requirement: device }), { output: { status: true, port: ctx.port } });
-  await fresh.stop();
+  try {
+    await fresh.start();
+    assert.is(fresh.state().baseImage, 'building');
+    assert.equal(await statusOf(send(fresh, { timeline: 1, checking: true, device_requirement: device })), { code: 503, message: 'base image not ready yet: building' });
+    // Holder questions do not need the image.
+    assert.is((await send(fresh, { timeline: 0, checking: true, public_key: holders.keys().publicKeyPem })).output.status, false);
+    await fresh.baseImageReady();
+    assert.is(fresh.state().baseImage, 'ready');
+    assert.equal(await send(fresh, { timeline: 1, checking: true, device_requirement: device }), { output: { status: true, port: ctx.port } });
+  } finally {
+    await fresh.stop();
+  }
 });
 
 handler('503 "Docker daemon unreachable" when the daemon does not answer', async (ctx) => {
@@ -159,16 +162,19 @@ handler('503 "Docker daemon unreachable" when the daemon does not answer', async
     dockerSocket: `${ctx.run.dataDir}/no-such-docker.sock`, dataDir: `${ctx.run.dataDir}/down`, minerHotkey: ctx.run.hotkey.ss58Address,
     sshPort: ctx.port, sshBind: '127.0.0.1', namePrefix: ctx.run.namePrefix, log: silentLogger(),
   });
-  await orphan.start(); // never throws: reconciles once Docker answers
-  const renter = holders.keys();
-  for (const body of [
-    { timeline: 1, checking: true, device_requirement: device },
-    { timeline: 1, checking: false, public_key: renter.publicKeyPem, device_requirement: device },
-    { timeline: 0, checking: false, public_key: renter.publicKeyPem },
-  ]) {
-    assert.equal(await statusOf(send(orphan, body)), { code: 503, message: 'Docker daemon unreachable' });
+  try {
+    await orphan.start(); // never throws: reconciles once Docker answers
+    const renter = holders.keys();
+    for (const body of [
+      { timeline: 1, checking: true, device_requirement: device },
+      { timeline: 1, checking: false, public_key: renter.publicKeyPem, device_requirement: device },
+      { timeline: 0, checking: false, public_key: renter.publicKeyPem },
+    ]) {
+      assert.equal(await statusOf(send(orphan, body)), { code: 503, message: 'Docker daemon unreachable' });
+    }
+  } finally {
+    await orphan.stop();
   }
-  await orphan.stop();
 });
 
 handler.run();

@@ -1,8 +1,6 @@
 // The validator's dendrite against a real axon and against hostile fake axons.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { WebSocketServer } from 'ws';
 import { constants, publicEncrypt } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
@@ -21,6 +19,7 @@ import {
 import { decryptAllocationInfo, generateRenterKeyPair } from '../src/validator/credentials.js';
 import { Dendrite, isReplyEnvelope } from '../src/validator/dendrite.js';
 import { echoPlugin, startTestAxon, type TestAxon } from './helpers/axon.js';
+import { python } from './helpers/python.js';
 
 const real = suite('dendrite against the axon');
 let t: TestAxon;
@@ -238,8 +237,7 @@ credentials("info decrypts with Python's cryptography OAEP(MGF1(SHA256), SHA256,
     'key = serialization.load_pem_private_key(sys.argv[1].encode(), password=None)',
     'print(key.decrypt(base64.b64decode(sys.argv[2]), padding.OAEP(mgf=padding.MGF1(algorithm=hashes.SHA256()), algorithm=hashes.SHA256(), label=None)).decode())',
   ].join('\n');
-  const { stdout } = await promisify(execFile)('python3', ['-c', script, privateKeyPem, info]);
-  assert.equal(JSON.parse(stdout), sample);
+  assert.equal(JSON.parse(await python(script, [privateKeyPem, info])), sample);
 });
 
 credentials.run();

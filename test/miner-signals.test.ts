@@ -32,9 +32,12 @@ signals.after(async (ctx) => {
       child.kill('SIGKILL');
       await new Promise((r) => child.once('exit', r));
     }
-    // The CLI miner labels its containers with its own hotkey (the standby, here).
-    const owner = fromKeyFile(readFileSync(join(dataDir, 'hotkey.json'), 'utf8')).ss58Address;
-    await removeLabelled(ctx.docker, `compute-miner.owner=${owner}`);
+    // The CLI miner labels its containers with its own hotkey (the standby, here); a miner
+    // that died before writing its hotkey made none, and must not stop the others' cleanup.
+    const owner = (() => {
+      try { return fromKeyFile(readFileSync(join(dataDir, 'hotkey.json'), 'utf8')).ss58Address; } catch { return null; }
+    })();
+    if (owner) await removeLabelled(ctx.docker, `compute-miner.owner=${owner}`);
   }
   await ctx.run?.cleanup();
 });

@@ -82,23 +82,25 @@ export async function startPrivateDockerd(dir: string, id: string): Promise<Priv
     await reapContainerd();
   }
 
-  await launch();
-  return {
-    socket,
-    docker,
-    kill: () => stop('SIGKILL'),
-    restart: launch,
-    async destroy() {
-      await stop('SIGTERM');
-      // dockerd leaves its data root mounted; deepest mounts first.
-      const mounts = readFileSync('/proc/mounts', 'utf8').split('\n').map((l) => l.split(' ')[1] ?? '').filter((m) => m.startsWith(`${dir}/`));
-      for (const m of mounts.sort((a, b) => b.length - a.length)) {
-        try { execFileSync('umount', ['-l', m]); } catch { /* already gone */ }
-      }
-      try { execFileSync('ip', ['link', 'delete', bridge]); } catch { /* already gone */ }
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
+  async function destroy(): Promise<void> {
+    await stop('SIGTERM');
+    // dockerd leaves its data root mounted; deepest mounts first.
+    const mounts = readFileSync('/proc/mounts', 'utf8').split('\n').map((l) => l.split(' ')[1] ?? '').filter((m) => m.startsWith(`${dir}/`));
+    for (const m of mounts.sort((a, b) => b.length - a.length)) {
+      try { execFileSync('umount', ['-l', m]); } catch { /* already gone */ }
+    }
+    try { execFileSync('ip', ['link', 'delete', bridge]); } catch { /* already gone */ }
+    rmSync(dir, { recursive: true, force: true });
+  }
+
+  try {
+    await launch();
+  } catch (err) {
+    // The caller never gets a handle to destroy: the daemon, bridge and folder go here.
+    await destroy().catch(() => undefined);
+    throw err;
+  }
+  return { socket, docker, kill: () => stop('SIGKILL'), restart: launch, destroy };
 }
 
 /** Copies an image from one daemon to another (docker save | docker load). */
