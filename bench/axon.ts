@@ -10,17 +10,16 @@ import { availableParallelism, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import {
+  ed25519Named,
   encode,
   generateHotkey,
   hotkeyFromSeed,
   nodeEd25519,
   replySigningMessage,
   requestSigningMessage,
-  sodiumEd25519,
   specsRequestSchema,
   useEd25519,
   verifyKey,
-  type Ed25519,
 } from '../protocol/index.js';
 import { silentLogger } from '../src/log.js';
 import { createAxon } from '../src/axon/server.js';
@@ -54,7 +53,7 @@ const CACHED_SPECS = deepFreeze({
 
 /** Child process: an axon with a trivial cached Specs plugin, its port sent back over IPC. */
 async function serveAxon(seedHex: string): Promise<void> {
-  useEd25519(implementation((process.env.COMPUTE_MINER_ED25519 as Implementation | undefined) ?? 'libsodium'));
+  useEd25519(ed25519Named(process.env.COMPUTE_MINER_ED25519 ?? 'libsodium'));
   const plugin: SynapsePlugin = { name: 'Specs', schema: specsRequestSchema, concurrency: 1024, forward: async () => CACHED_SPECS };
   const axon = createAxon({
     hotkey: hotkeyFromSeed(Buffer.from(seedHex, 'hex')),
@@ -77,15 +76,9 @@ async function serveAxon(seedHex: string): Promise<void> {
 
 type Implementation = 'libsodium' | 'node';
 
-function implementation(name: Implementation): Ed25519 {
-  if (name === 'node') return nodeEd25519;
-  if (!sodiumEd25519) throw new Error('the libsodium addon (sodium-native) does not load here');
-  return sodiumEd25519;
-}
-
 /** Worker thread: once told to go, signature work of whole round trips for CEILING_MS. */
 function ceilingWorker(name: Implementation): void {
-  const { sign, verify } = implementation(name);
+  const { sign, verify } = ed25519Named(name);
   const validator = generateHotkey();
   const miner = generateHotkey();
   const validatorKey = verifyKey(validator.publicKey);
@@ -272,7 +265,7 @@ async function withNodeSignatures<T>(work: () => Promise<T>): Promise<T> {
   try {
     return await work();
   } finally {
-    useEd25519(implementation('libsodium'));
+    useEd25519(ed25519Named('libsodium'));
   }
 }
 
@@ -282,7 +275,7 @@ const higher = (a: Ceiling, b: Ceiling): Ceiling => (a.perSecond >= b.perSecond 
 async function runBench(): Promise<void> {
   const cores = availableParallelism();
   const loadBefore = loadavg()[0]!;
-  useEd25519(implementation('libsodium'));
+  useEd25519(ed25519Named('libsodium'));
   const axonSeed = generateHotkey().seed;
   const nodeSeed = generateHotkey().seed;
   const bareSeed = generateHotkey().seed;

@@ -13,7 +13,7 @@ export interface SigningKey {
   readonly keyObject: KeyObject;
 }
 
-/** A public key ready to verify with: the raw 32 bytes and Node's key object. */
+/** A public key ready to verify with: the raw 32 bytes, and Node's key object made on first use. */
 export interface VerifyKey {
   readonly raw: Buffer;
   readonly keyObject: KeyObject;
@@ -37,10 +37,21 @@ export function signingKey(seed: Buffer, publicKey: Buffer): SigningKey {
   };
 }
 
+// Building Node's key object costs more than a libsodium verify, and only Node's
+// implementation needs it: a validator's key seen for the first time must not pay for it.
+class RawVerifyKey implements VerifyKey {
+  private object: KeyObject | undefined;
+
+  constructor(readonly raw: Buffer) {}
+
+  get keyObject(): KeyObject {
+    return (this.object ??= createPublicKey({ key: Buffer.concat([SPKI_PREFIX, this.raw]), format: 'der', type: 'spki' }));
+  }
+}
+
 export function verifyKey(publicKey: Uint8Array): VerifyKey {
   if (publicKey.length !== 32) throw new Error('an Ed25519 public key is 32 bytes');
-  const raw = Buffer.from(publicKey);
-  return { raw, keyObject: createPublicKey({ key: Buffer.concat([SPKI_PREFIX, raw]), format: 'der', type: 'spki' }) };
+  return new RawVerifyKey(Buffer.from(publicKey));
 }
 
 export const nodeEd25519: Ed25519 = {

@@ -3,6 +3,12 @@
 import { parseArgs } from 'node:util';
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
+import { DEFAULT_MAX_DIFFICULTY } from '../protocol/index.js';
+import { DEFAULT_AXON_HOST, DEFAULT_AXON_PORT } from './axon/server.js';
+import { DEFAULT_HASHCAT_WORKLOAD } from './challenge/hashcat.js';
+import { DEFAULT_CHALLENGE_DEADLINE_MS } from './challenge/service.js';
+import { DEFAULT_DOCKER_SOCKET } from './containers/docker.js';
+import { DEFAULT_BASE_FROM } from './containers/names.js';
 
 export interface MinerConfig {
   host: string;
@@ -26,20 +32,21 @@ export interface MinerConfig {
   logLevel: string;
 }
 
+// Each part's own default, so a flag's default and the part's behaviour without it agree.
 export const MINER_DEFAULTS = {
-  host: '0.0.0.0',
-  port: 8091,
+  host: DEFAULT_AXON_HOST,
+  port: DEFAULT_AXON_PORT,
   dataDir: './.miner',
   sshPort: 4444,
   sshBind: '0.0.0.0',
   minStake: 0,
-  dockerSocket: '/var/run/docker.sock',
-  baseImageFrom: 'pytorch/pytorch:2.7.0-cuda12.6-cudnn9-runtime',
+  dockerSocket: DEFAULT_DOCKER_SOCKET,
+  baseImageFrom: DEFAULT_BASE_FROM,
   namePrefix: '',
   hashcatPath: 'hashcat',
-  hashcatWorkload: 3,
-  challengeMaxDifficulty: 12,
-  challengeTimeoutSeconds: 30,
+  hashcatWorkload: DEFAULT_HASHCAT_WORKLOAD,
+  challengeMaxDifficulty: DEFAULT_MAX_DIFFICULTY,
+  challengeTimeoutSeconds: DEFAULT_CHALLENGE_DEADLINE_MS / 1000,
   logLevel: 'info',
 } as const;
 

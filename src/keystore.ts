@@ -17,7 +17,12 @@ export function loadOrCreateHotkey(path: string): { hotkey: Hotkey; created: boo
     const looseMode = (statSync(path).mode & 0o077) !== 0;
     return { hotkey: readHotkey(path), created: false, looseMode };
   }
+  return { hotkey: createHotkey(path), created: true, looseMode: false };
+}
+
+/** A new hotkey, written to `path` (mode 0600, atomically, replacing any file there). */
+export function createHotkey(path: string): Hotkey {
   const hotkey = generateHotkey();
   writeFileAtomic(path, `${JSON.stringify(toKeyFile(hotkey), null, 2)}\n`);
-  return { hotkey, created: true, looseMode: false };
+  return hotkey;
 }

@@ -7,7 +7,8 @@ import { createAxon, type Axon } from './axon/server.js';
 import { parseValidatorsFile, type AccessPolicy } from './axon/access.js';
 import type { SynapsePlugin } from './axon/synapse.js';
 import type { MinerConfig } from './config.js';
-import { connectDocker, createContainerManager } from './containers/index.js';
+import { cachedReader } from './cached.js';
+import { connectDocker, createContainerManager, dockerodeEngine } from './containers/index.js';
 import { allocatePlugin } from './handlers/allocate.js';
 import { challengePlugin } from './handlers/challenge.js';
 import { specsPlugin } from './handlers/specs.js';
@@ -42,12 +43,6 @@ export function loadAccessPolicy(config: Pick<MinerConfig, 'validatorsFile' | 'a
   }
 }
 
-async function dockerReachable(docker: ReturnType<typeof connectDocker>): Promise<boolean> {
-  return Promise.race([
-    docker.ping().then(() => true, () => false),
-    new Promise<boolean>((r) => setTimeout(r, 1000, false).unref()),
-  ]);
-}
 
 export async function startMiner(config: MinerConfig, log: Logger, extraPlugins: SynapsePlugin[] = []): Promise<RunningMiner> {
   const { hotkey, created, looseMode } = loadOrCreateHotkey(join(config.dataDir, 'hotkey.json'));
@@ -78,13 +73,16 @@ export async function startMiner(config: MinerConfig, log: Logger, extraPlugins:
     log: log.child({ component: 'challenge' }),
   });
   const probe = createSpecsProbe({ dataDir: config.dataDir, docker });
+  // /health needs no signature: anyone may call it, so Docker is asked at most once a second.
+  const ping = dockerodeEngine(docker).ping;
+  const dockerReachable = cachedReader(() => ping(1000), 1000);
   const axon: Axon = createAxon({
     hotkey,
     host: config.host,
     port: config.port,
     plugins: [specsPlugin(probe, () => ({ challenge: challenge.service.info() })), allocatePlugin(manager), challenge, ...extraPlugins],
     access,
-    health: async () => ({ docker: { reachable: await dockerReachable(docker) }, allocation: manager.state(), challenge: challenge.service.info() }),
+    health: async () => ({ docker: { reachable: await dockerReachable() }, allocation: manager.state(), challenge: challenge.service.info() }),
     log: log.child({ component: 'axon' }),
   });
   const { port } = await axon.listen();

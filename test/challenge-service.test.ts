@@ -2,7 +2,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { ChallengeRequest } from '../protocol/index.js';
 import { SynapseError, type RequestContext } from '../src/axon/synapse.js';
-import { challengePlugin, solverInfo, type ChallengePlugin } from '../src/handlers/challenge.js';
+import { challengePlugin, type ChallengePlugin } from '../src/handlers/challenge.js';
 import { silentLogger } from '../src/log.js';
 import { CHARSETS, vectors } from './helpers/challenge.js';
 
@@ -149,13 +149,13 @@ test('a keyspace without the answer is reported as exhausted, not as a timeout',
   assert.match(reply.output.error ?? '', /no password/);
 });
 
-test('solverInfo reports the built-in solver when hashcat is not chosen', async () => {
+test('the service reports the built-in solver when hashcat is not chosen', async () => {
   const p = plugin({ threads: 3 });
   const info = await p.service.ready();
   assert.is(info.solver, 'built-in');
   assert.is(info.builtIn.threads, 3);
   assert.is(info.hashcat.state, 'off');
-  assert.equal(solverInfo(), info);
+  assert.equal(p.service.info(), info);
 });
 
 test('concurrency lets every queued challenge reach the service', () => {

@@ -19,7 +19,7 @@ import { execFileSync } from 'node:child_process';
 import { isHolder } from '../src/containers/manager.js';
 import { createExpiryScheduler, MAX_TIMER_MS } from '../src/containers/scheduler.js';
 import { allocationStore, HOLDER_KEY_FILE, RECORD_FILE, type AllocationRecord } from '../src/containers/store.js';
-import { serializer } from '../src/containers/serial.js';
+import { serializer } from '../src/serial.js';
 import { baseDockerfile, recipeDigest, START_SSHD, SSHD_CONFIG } from '../src/containers/base-image.js';
 import { probeAddress } from '../src/containers/ssh-ready.js';
 

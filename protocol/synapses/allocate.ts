@@ -54,14 +54,16 @@ export const allocateRequestSchema = z.object({
   docker_action: dockerActionSchema,
 }).superRefine((req, ctx) => {
   const problem = (path: (string | number)[], message: string) => ctx.addIssue({ code: z.ZodIssueCode.custom, path, message });
-  const acts = req.docker_change && !req.checking;
-  const wantsResources = req.timeline > 0 && !acts;
+  // Which fields are required follows from the case the request is (one table, below).
+  const intent = allocateIntent(req);
+  const acts = intent.kind === 'action';
+  const wantsResources = intent.kind === 'check-free' || intent.kind === 'allocate';
   if (wantsResources) {
     if (!req.device_requirement.cpu) problem(['device_requirement', 'cpu', 'count'], 'is required');
     if (!req.device_requirement.ram) problem(['device_requirement', 'ram', 'capacity'], 'is required');
     if (!req.device_requirement.hard_disk) problem(['device_requirement', 'hard_disk', 'capacity'], 'is required');
   }
-  const needsHolderKey = !(req.checking && req.timeline > 0);
+  const needsHolderKey = intent.kind !== 'check-free';
   if (req.public_key === '') {
     if (needsHolderKey) problem(['public_key'], 'is required');
   } else {
@@ -112,8 +114,11 @@ export type AllocateIntent =
   | { kind: 'action'; action: 'exchange_key'; keyType: 'user' | 'terminal'; sshKey: string }
   | { kind: 'action'; action: 'restart' | 'pause' | 'unpause' };
 
+/** The fields that decide the case. */
+type IntentFields = { checking: boolean; timeline: number; docker_change: boolean; docker_action: z.infer<typeof dockerActionSchema> };
+
 /** PROTOCOL.md's case table, as a pure function of a validated request. */
-export function allocateIntent(req: AllocateRequest): AllocateIntent {
+export function allocateIntent(req: IntentFields): AllocateIntent {
   // `checking` is a question whatever else is set: the table's checking rows ignore docker_change.
   if (req.checking) return req.timeline > 0 ? { kind: 'check-free' } : { kind: 'check-holder' };
   if (req.docker_change) {

@@ -27,7 +27,7 @@ export interface AxonCore {
 
 /**
  * A request let into step 7: it ends with exactly one reply, or silently when the connection
- * closes. It is its own queue job, so queueing it allocates nothing more.
+ * closes. It is its own queue job: the queue adds only its heap entry.
  */
 class PendingRequest implements Job {
   answered = false;
@@ -110,7 +110,7 @@ export class AxonConnection {
     } catch {
       return this.close(CloseCode.INVALID_PAYLOAD, 'frame is not MessagePack');
     }
-    const verdict = this.core.verifier.verify(raw, receivedAt, CloseCode.INVALID_PAYLOAD);
+    const verdict = this.core.verifier.verify(raw, receivedAt);
     if (!verdict.ok) {
       if (verdict.address === null) return this.close(verdict.closeCode, verdict.reason);
       return this.send(verdict.address, verdict.rejection, startedAt);

@@ -37,12 +37,4 @@ export class BoundedMap<K, V> {
       this.onEvict?.(oldest, evicted);
     }
   }
-
-  delete(key: K): boolean {
-    return this.entries.delete(key);
-  }
-
-  clear(): void {
-    this.entries.clear();
-  }
 }

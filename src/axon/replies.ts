@@ -29,7 +29,6 @@ export const Rejections = {
   queueFull: reject(Status.UNAVAILABLE, 'queue is full, retry later'),
   rateLimited: reject(Status.TOO_MANY_REQUESTS, 'rate limit of this hotkey exceeded'),
   tooManyInFlight: reject(Status.TOO_MANY_REQUESTS, 'too many requests in flight on this connection'),
-  shuttingDown: reject(Status.UNAVAILABLE, 'axon is shutting down'),
 } as const;
 
 /** A handler's failure as a reply: a SynapseError keeps its code, anything else is a logged 500. */

@@ -88,7 +88,6 @@ export function createAxon(options: AxonOptions): Axon {
       return;
     }
     wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
-      socket.setNoDelay(true);
       if (open >= limits.maxConnections) {
         ws.on('error', () => {});
         ws.close(CloseCode.TRY_AGAIN_LATER, 'too many connections');

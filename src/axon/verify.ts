@@ -6,6 +6,7 @@
 // A nonce is remembered only once the caller passes step 5, so hotkeys that are not let in
 // cannot fill the replay memory.
 import {
+  CloseCode,
   decode,
   parseWith,
   PROTOCOL_VERSION,
@@ -14,7 +15,6 @@ import {
   Status,
   verify,
   type Hotkey,
-  type RequestEnvelope,
 } from '../../protocol/index.js';
 import type { Logger } from '../log.js';
 import { decideAccess, type AccessPolicy } from './access.js';
@@ -26,7 +26,6 @@ import type { ReplayGuard } from './replay.js';
 import type { SynapsePlugin } from './synapse.js';
 
 export interface VerifiedRequest {
-  envelope: RequestEnvelope;
   address: ReplyAddress;
   plugin: SynapsePlugin;
   body: unknown;
@@ -57,13 +56,13 @@ export class Verifier {
   constructor(private readonly deps: VerifierDeps) {}
 
   /** Runs steps 1–6 on a decoded frame that arrived at `receivedAt` (ms since the epoch). */
-  verify(raw: unknown, receivedAt: number, invalidPayloadCode: number): Verdict {
+  verify(raw: unknown, receivedAt: number): Verdict {
     const deps = this.deps;
     // 1. shape, name, version
     const shape = checkRequestEnvelope(raw);
     if (!shape.ok) {
       const id = readableId(raw);
-      if (id === undefined) return { ok: false, address: null, closeCode: invalidPayloadCode, reason: 'not a request envelope and no readable id' };
+      if (id === undefined) return { ok: false, address: null, closeCode: CloseCode.INVALID_PAYLOAD, reason: 'not a request envelope and no readable id' };
       return { ok: false, address: addressOf(raw, id), rejection: reject(Status.BAD_REQUEST, `envelope: ${shape.message}`) };
     }
     const envelope = shape.value;
@@ -130,6 +129,6 @@ export class Verifier {
       return { ok: false, address, rejection: rejectionOf(err, deps.log) };
     }
     if (!body.ok) return fail(address, Status.UNPROCESSABLE, body.message);
-    return { ok: true, request: { envelope, address, plugin, body: body.value, ctx } };
+    return { ok: true, request: { address, plugin, body: body.value, ctx } };
   }
 }

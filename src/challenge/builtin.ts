@@ -7,6 +7,7 @@ import { keyspaceSize, passwordAt } from './keyspace.js';
 import { CONTROL, type WorkerJob, type WorkerResult } from './pool-messages.js';
 import type { SearchJob } from './search.js';
 import { isAnswer, type Solver, type SolveOutcome } from './solver.js';
+import { serializer } from '../serial.js';
 
 export interface BuiltinSolverOptions {
   /** Search threads; default os.availableParallelism(). */
@@ -30,7 +31,7 @@ export class BuiltinSolver implements Solver {
   readonly threads: number;
   private readonly chunkSize: number;
   private readonly workers = new Set<Worker>();
-  private queue: Promise<unknown> = Promise.resolve();
+  private readonly serialize = serializer();
   private nextId = 0;
   private closed = false;
 
@@ -51,9 +52,7 @@ export class BuiltinSolver implements Solver {
 
   /** Solves one task at a time; later calls wait for earlier ones. */
   solve(task: ChallengeTask, signal: AbortSignal): Promise<BuiltinOutcome> {
-    const run = this.queue.then(() => this.run(task, signal));
-    this.queue = run.catch(() => undefined);
-    return run;
+    return this.serialize(() => this.run(task, signal));
   }
 
   async close(): Promise<void> {

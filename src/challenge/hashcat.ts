@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import type { ChallengeTask } from '../../protocol/index.js';
+import { serializer } from '../serial.js';
 import { isAnswer, fitsTask, type Solver, type SolveOutcome } from './solver.js';
 
 export interface HashcatOptions {
@@ -48,7 +49,7 @@ export class HashcatSolver implements Solver {
   private stateDir: string | null;
   private runs = 0;
   private readonly children = new Set<number>();
-  private queue: Promise<unknown> = Promise.resolve();
+  private readonly serialize = serializer();
 
   constructor(options: HashcatOptions = {}) {
     this.path = options.path ?? 'hashcat';
@@ -94,14 +95,12 @@ export class HashcatSolver implements Solver {
 
   /** Runs one hashcat at a time; later calls wait for earlier ones. */
   solve(task: ChallengeTask, signal: AbortSignal): Promise<HashcatOutcome> {
-    const run = this.queue.then(() => this.run(task, signal));
-    this.queue = run.catch(() => undefined);
-    return run;
+    return this.serialize(() => this.run(task, signal));
   }
 
   async close(): Promise<void> {
     for (const pid of this.children) killGroup(pid);
-    await this.queue;
+    await this.serialize(async () => undefined); // the running search ends first
     if (this.ownsStateDir && this.stateDir) await rm(this.stateDir, { recursive: true, force: true });
     this.stateDir = null;
   }

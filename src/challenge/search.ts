@@ -84,12 +84,7 @@ export class RangeSearch {
     block.fill(0);
     let previous = 0;
     for (let i = from; i < to; i++) {
-      let size = 0;
-      for (let p = 0; p < length; p++) {
-        const c = charset[digits[p]!]!;
-        block.set(c, size);
-        size += c.length;
-      }
+      let size = this.writeCandidate(block, digits);
       block.set(salt, size);
       size += salt.length;
       if (size < previous) block.fill(0, size, previous);
@@ -100,6 +95,18 @@ export class RangeSearch {
     return -1;
   }
 
+  /** Writes the candidate `digits` name at the start of `into`; returns its length in bytes. */
+  private writeCandidate(into: Uint8Array, digits: Int32Array): number {
+    const { charset, length } = this.job;
+    let size = 0;
+    for (let p = 0; p < length; p++) {
+      const c = charset[digits[p]!]!;
+      into.set(c, size);
+      size += c.length;
+    }
+    return size;
+  }
+
   // Candidates longer than one block: node's BLAKE2b, one allocation per candidate.
   private runGeneral(from: number, to: number): number {
     const { charset, salt, length, digest } = this.job;
@@ -107,12 +114,7 @@ export class RangeSearch {
     const digits = digitsAt(from, base, length, this.digits);
     const buffer = Buffer.alloc(this.widest * length);
     for (let i = from; i < to; i++) {
-      let size = 0;
-      for (let p = 0; p < length; p++) {
-        const c = charset[digits[p]!]!;
-        buffer.set(c, size);
-        size += c.length;
-      }
+      const size = this.writeCandidate(buffer, digits);
       const got = createHash('blake2b512').update(buffer.subarray(0, size)).update(salt).digest();
       if (got.equals(digest)) return i;
       this.advance(base);

@@ -64,13 +64,6 @@ interface Pending {
   fail(err: unknown): void;
 }
 
-let current: ChallengeService | null = null;
-
-/** Solver report of the most recently created challenge service (for /health and Specs). */
-export function solverInfo(): SolverInfo | null {
-  return current ? current.info() : null;
-}
-
 export class ChallengeService {
   readonly deadlineMs: number;
   readonly maxQueue: number;
@@ -99,7 +92,6 @@ export class ChallengeService {
     this.hashcat = this.choice === 'built-in' ? null : new HashcatSolver(options.hashcat);
     this.hashcatState = this.hashcat ? 'warming-up' : 'off';
     this.warming = this.warmUp(options.warmUpTimeoutMs ?? 600_000);
-    current = this;
   }
 
   /** Resolves when the solver choice is settled (hashcat warmed up or given up). */
@@ -153,7 +145,6 @@ export class ChallengeService {
     for (const job of this.waiting.splice(0)) job.fail(new Error('the challenge service is closed'));
     await this.warming;
     await Promise.all([this.builtIn.close(), this.hashcat?.close()]);
-    if (current === this) current = null;
   }
 
   private async pump(): Promise<void> {

@@ -2,8 +2,7 @@
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
-import { generateHotkey, toKeyFile } from '../../protocol/index.js';
-import { writeFileAtomic } from '../atomic-file.js';
+import { createHotkey } from '../keystore.js';
 import { UsageError } from './usage.js';
 
 export async function runKeygen(argv: string[]): Promise<number> {
@@ -19,8 +18,7 @@ export async function runKeygen(argv: string[]): Promise<number> {
   }
   const path = resolve(values.out ?? 'hotkey.json');
   if (existsSync(path) && !values.force) throw new UsageError(`${path} exists; pass --force to replace it`);
-  const hotkey = generateHotkey();
-  writeFileAtomic(path, `${JSON.stringify(toKeyFile(hotkey), null, 2)}\n`);
+  const hotkey = createHotkey(path);
   process.stdout.write(`${hotkey.ss58Address}\n`);
   process.stderr.write(`hotkey written to ${path}\n`);
   return 0;

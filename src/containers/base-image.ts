@@ -53,7 +53,7 @@ Subsystem sftp internal-sftp
 export const CREDENTIALS_ACK = 'credentials-applied';
 
 // The container's entry script. Host keys are made at its first start, never baked into the
-// image, so every container has its own (ed25519 only: milliseconds). sshd starts at once;
+// image, so every container has its own (ed25519 only: the cheapest key to make). sshd starts at once;
 // a background reader takes root's password hash (first line) and authorized_keys (the rest)
 // from stdin, which only the miner can write (docker attach), and acknowledges on stdout.
 // Later starts find stdin closed or silent and keep what is in place. sshd is the main

@@ -19,7 +19,7 @@ import {
 } from './options.js';
 import { authorizedKeysFile, credentialsPayload, exchangeKey, generatePassword, type KeyType } from './secrets.js';
 import { createExpiryScheduler } from './scheduler.js';
-import { serializer } from './serial.js';
+import { serializer } from '../serial.js';
 import { probeAddress, waitForSsh } from './ssh-ready.js';
 import { allocationStore, type AllocationRecord } from './store.js';
 

@@ -8,13 +8,9 @@ import {
   ChallengeQueueFullError, ChallengeService, type ChallengeServiceOptions,
 } from '../challenge/service.js';
 
-export { solverInfo, type SolverInfo } from '../challenge/service.js';
-
 export interface ChallengePluginOptions extends ChallengeServiceOptions {
   /** Largest challenge_difficulty accepted; default 12 (DEFAULT_MAX_DIFFICULTY). */
   maxDifficulty?: number;
-  /** An existing service (its own options then apply); by default one is created. */
-  service?: ChallengeService;
 }
 
 export type ChallengePlugin = SynapsePlugin<typeof challengeRequestSchema, ChallengeResponse> & {
@@ -25,7 +21,7 @@ export type ChallengePlugin = SynapsePlugin<typeof challengeRequestSchema, Chall
 export function challengePlugin(options: ChallengePluginOptions = {}): ChallengePlugin {
   const maxDifficulty = options.maxDifficulty ?? DEFAULT_MAX_DIFFICULTY;
   if (!Number.isInteger(maxDifficulty) || maxDifficulty < 1) throw new RangeError('maxDifficulty must be an integer ≥ 1');
-  const service = options.service ?? new ChallengeService(options);
+  const service = new ChallengeService(options);
   return {
     name: 'Challenge',
     schema: challengeRequestSchema,

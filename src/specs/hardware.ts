@@ -6,6 +6,7 @@ import { cpus, freemem, totalmem } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import type Dockerode from 'dockerode';
 import type { SpecsOutput } from '../../protocol/index.js';
+import { cachedReader } from '../cached.js';
 import { cpuinfoField, NO_GPUS, parseMeminfo, parseNvidiaSmi, type GpuSpecs, type RamSpecs } from './parse.js';
 
 export interface SpecsProbeOptions {
@@ -33,24 +34,7 @@ const DEFAULT_DOCKER_TIMEOUT_MS = 2000;
 const NVIDIA_SMI_ARGS = ['--query-gpu=name,memory.total', '--format=csv,noheader,nounits'];
 
 export function createSpecsProbe(opts: SpecsProbeOptions): SpecsProbe {
-  const cacheMs = opts.cacheMs ?? DEFAULT_SPECS_CACHE_MS;
-  let cached: { value: SpecsOutput; at: number } | undefined;
-  let inFlight: Promise<SpecsOutput> | undefined;
-
-  return {
-    read() {
-      if (cached && Date.now() - cached.at < cacheMs) return Promise.resolve(cached.value);
-      inFlight ??= probe(opts)
-        .then((value) => {
-          cached = { value, at: Date.now() };
-          return value;
-        })
-        .finally(() => {
-          inFlight = undefined;
-        });
-      return inFlight;
-    },
-  };
+  return { read: cachedReader(() => probe(opts), opts.cacheMs ?? DEFAULT_SPECS_CACHE_MS) };
 }
 
 async function probe(opts: SpecsProbeOptions): Promise<SpecsOutput> {

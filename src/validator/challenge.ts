@@ -2,8 +2,9 @@
 // the check of an answer, and rounds sent to a miner with their solve times.
 import { createHash, randomBytes, randomInt } from 'node:crypto';
 import {
-  challengeResponseSchema, DEFAULT_MAX_DIFFICULTY, type ChallengeRequest,
+  challengeResponseSchema, challengeTask, DEFAULT_MAX_DIFFICULTY, type ChallengeRequest,
 } from '../../protocol/index.js';
+import { fitsTask, isAnswer } from '../challenge/solver.js';
 import type { DendriteReply } from './dendrite.js';
 
 /** The characters the reference validator draws a challenge's charset from. */
@@ -54,10 +55,9 @@ export function generateChallenge(difficulty: number): GeneratedChallenge {
 /** Whether `password` answers the challenge: right length, only its characters, right hash. */
 export function verifyAnswer(request: ChallengeRequest, password: unknown): password is string {
   if (typeof password !== 'string') return false;
-  const chars = [...password];
-  const allowed = new Set(request.challenge_chars);
-  if (chars.length !== request.challenge_difficulty || !chars.every((c) => allowed.has(c))) return false;
-  return challengeHash(password, request.challenge_salt).toLowerCase() === request.challenge_hash.toLowerCase();
+  // The miner's own reading of a challenge and check of an answer; no difficulty cap here.
+  const task = challengeTask(request, request.challenge_difficulty);
+  return typeof task !== 'string' && fitsTask(task, password) && isAnswer(task, password);
 }
 
 /** What runChallenges needs of a Dendrite. */

@@ -24,7 +24,7 @@ export function generateRenterKeyPair(bits: number = DEFAULT_RENTER_KEY_BITS): R
 
 const generateRsa = promisify(generateKeyPair);
 
-/** The same, off the event loop: RSA key generation takes ~100 ms that other work can use. */
+/** The same, off the event loop: generating an RSA key takes long enough (tenths of a second) that other work should go on meanwhile. */
 export async function generateRenterKeyPairAsync(bits: number = DEFAULT_RENTER_KEY_BITS): Promise<RenterKeyPair> {
   const { publicKey, privateKey } = await generateRsa('rsa', keyOptions(bits));
   return { publicKeyPem: publicKey, privateKeyPem: privateKey };

@@ -149,7 +149,6 @@ export class Dendrite {
     ws.on('error', (err) => this.log?.debug({ err: err.message, url: this.url }, 'dendrite: connection error'));
     ws.on('message', (data: Buffer, isBinary: boolean) => this.onFrame(data, isBinary));
     ws.on('close', (code, reason) => this.onClose(ws, code, reason.toString()));
-    (ws as unknown as { _socket?: { setNoDelay?(v: boolean): void } })._socket?.setNoDelay?.(true);
     this.ws = ws;
     return ws;
   }
