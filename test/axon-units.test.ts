@@ -5,7 +5,7 @@ import * as assert from 'uvu/assert';
 import { decode, encode, generateHotkey, requestEnvelopeSchema } from '../protocol/index.js';
 import { decideAccess, parseValidatorsFile } from '../src/axon/access.js';
 import { AxonRequestContext } from '../src/axon/context.js';
-import { isRequestEnvelope } from '../src/axon/envelope.js';
+import { isRequestEnvelope } from '../protocol/index.js';
 import { silentLogger } from '../src/log.js';
 import { encodeResponse } from '../src/axon/replies.js';
 import { resolveLimits, DEFAULT_LIMITS } from '../src/axon/limits.js';

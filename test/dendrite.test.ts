@@ -17,7 +17,8 @@ import {
   type Hotkey,
 } from '../protocol/index.js';
 import { decryptAllocationInfo, generateRenterKeyPair } from '../src/validator/credentials.js';
-import { Dendrite, isReplyEnvelope } from '../src/validator/dendrite.js';
+import { isReplyEnvelope } from '../protocol/index.js';
+import { Dendrite } from '../src/validator/dendrite.js';
 import { echoPlugin, startTestAxon, type TestAxon } from './helpers/axon.js';
 import { python } from './helpers/python.js';
 

@@ -6,6 +6,7 @@
 // A nonce is remembered only once the caller passes step 5, so hotkeys that are not let in
 // cannot fill the replay memory.
 import {
+  checkRequestEnvelope,
   CloseCode,
   decode,
   parseWith,
@@ -19,7 +20,6 @@ import {
 import type { Logger } from '../log.js';
 import { decideAccess, type AccessPolicy } from './access.js';
 import { AxonRequestContext } from './context.js';
-import { checkRequestEnvelope } from './envelope.js';
 import type { PublicKeyCache } from './keys.js';
 import { addressOf, reject, rejectionOf, type Rejection, type ReplyAddress } from './replies.js';
 import type { ReplayGuard } from './replay.js';

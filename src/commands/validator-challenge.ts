@@ -1,10 +1,9 @@
 // `validator challenge URL --difficulty N [--rounds K]`: sends fresh proof-of-work challenges,
 // verifies every answer and prints the solve times.
-import { parseArgs } from 'node:util';
 import { DEFAULT_MAX_DIFFICULTY } from '../../protocol/index.js';
 import { percentile } from '../stats.js';
 import { DEFAULT_CHALLENGE_TIMEOUT_SECONDS, runChallenges, type ChallengeRound } from '../validator/challenge.js';
-import { COMMON_OPTIONS, COMMON_USAGE, minerUrl, openDendrite } from './validator-common.js';
+import { COMMON_USAGE, minerUrl, openDendrite, parseValidatorArgs } from './validator-common.js';
 import { UsageError } from './usage.js';
 
 const USAGE = `Usage: compute-miner validator challenge URL --difficulty N [--rounds K] [--timeout S] [options]
@@ -29,16 +28,7 @@ function line(r: ChallengeRound): string {
 }
 
 export async function runChallenge(argv: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv, strict: true, allowPositionals: true,
-      options: { ...COMMON_OPTIONS, difficulty: { type: 'string' }, rounds: { type: 'string' }, timeout: { type: 'string' } },
-    });
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
-  const { values, positionals } = parsed;
+  const { values, positionals } = parseValidatorArgs(argv, { difficulty: { type: 'string' }, rounds: { type: 'string' }, timeout: { type: 'string' } });
   if (values.help) {
     process.stdout.write(USAGE);
     return 0;

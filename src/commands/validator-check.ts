@@ -3,7 +3,6 @@
 // penalised list (the reference checker's penalized_hotkeys.json) for the validator.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { isSs58 } from '../../protocol/index.js';
 import { loadOrCreateHotkey } from '../keystore.js';
 import {
@@ -11,7 +10,7 @@ import {
   type StepName,
 } from '../validator/checker.js';
 import { formatSize, parseSize } from '../validator/sizes.js';
-import { COMMON_USAGE, DEFAULT_VALIDATOR_HOTKEY, minerUrl } from './validator-common.js';
+import { COMMON_USAGE, DEFAULT_VALIDATOR_HOTKEY, minerUrl, parseValidatorArgs } from './validator-common.js';
 import { UsageError } from './usage.js';
 
 /** Exit code when the checks ran and at least one miner was penalised. */
@@ -77,20 +76,10 @@ export function formatTable(results: CheckResult[], color = false): string {
 }
 
 export async function runCheck(argv: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv, strict: true, allowPositionals: true,
-      options: {
-        hotkey: { type: 'string' }, 'axon-hotkey': { type: 'string' }, help: { type: 'boolean' },
-        file: { type: 'string' }, concurrency: { type: 'string' }, timeout: { type: 'string' }, json: { type: 'string' },
-        ram: { type: 'string' }, disk: { type: 'string' },
-      },
-    });
-  } catch (err) {
-    throw new UsageError((err as Error).message.replace(/\s*\n\s*/g, ' ')); // one line
-  }
-  const { values, positionals } = parsed;
+  const { values, positionals } = parseValidatorArgs(argv, {
+    file: { type: 'string' }, concurrency: { type: 'string' }, timeout: { type: 'string' }, json: { type: 'string' },
+    ram: { type: 'string' }, disk: { type: 'string' },
+  });
   if (values.help) {
     process.stdout.write(USAGE);
     return 0;

@@ -1,6 +1,7 @@
 // What every validator command shares: the miner's URL, the validator's hotkey, a dendrite.
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { isSs58 } from '../../protocol/index.js';
 import { loadOrCreateHotkey } from '../keystore.js';
 import { Dendrite } from '../validator/dendrite.js';
@@ -14,6 +15,15 @@ export const COMMON_OPTIONS = {
   'axon-hotkey': { type: 'string' },
   help: { type: 'boolean' },
 } as const;
+
+/** parseArgs over the common options and `options`, with URLs as positionals; a mistake is one UsageError line. */
+export function parseValidatorArgs<O extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: O) {
+  try {
+    return parseArgs({ args: argv, strict: true, allowPositionals: true, options: { ...COMMON_OPTIONS, ...options } });
+  } catch (err) {
+    throw new UsageError((err as Error).message.replace(/\s*\n\s*/g, ' '));
+  }
+}
 
 export const COMMON_USAGE = `  --hotkey FILE         the validator's hotkey file, created when missing [${DEFAULT_VALIDATOR_HOTKEY}]
   --axon-hotkey SS58    the miner's hotkey; read from the miner's /health when absent`;

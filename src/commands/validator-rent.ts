@@ -2,16 +2,16 @@
 // miner and manage it with the RSA key file that proves the renter holds it.
 import { unlinkSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { parseArgs, type ParseArgsConfig } from 'node:util';
+import type { ParseArgsConfig } from 'node:util';
 import { MAX_CPU_COUNT, MAX_TIMELINE_DAYS, MIN_RAM_BYTES } from '../../protocol/index.js';
 import { decryptAllocationInfo, generateRenterKeyPair } from '../validator/credentials.js';
 import type { Dendrite } from '../validator/dendrite.js';
 import {
-  actionRequest, allocateOutput, allocateRequest, exchangeKeyRequest, readRenterKey, readSshPublicKey, releaseRequest, sshCommandLine,
+  actionRequest, allocateOutput, allocateRequest, exchangeKeyRequest, hostOf, readRenterKey, readSshPublicKey, releaseRequest, sshCommandLine,
   writeRenterKey, type ContainerAction,
 } from '../validator/rent.js';
 import { formatSize, parseSize } from '../validator/sizes.js';
-import { COMMON_OPTIONS, COMMON_USAGE, minerUrl, openDendrite, type CommonValues } from './validator-common.js';
+import { COMMON_USAGE, minerUrl, openDendrite, parseValidatorArgs, type CommonValues } from './validator-common.js';
 import { UsageError } from './usage.js';
 
 /** Allocate may build the renter's image; other actions are quick. */
@@ -21,11 +21,7 @@ const DEFAULT_ACTION_TIMEOUT_SECONDS = 60;
 const TIMEOUT_USAGE = '  --timeout S           seconds to wait for the miner';
 
 function parse<O extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: O) {
-  try {
-    return parseArgs({ args: argv, strict: true, allowPositionals: true, options: { ...COMMON_OPTIONS, ...options, timeout: { type: 'string' } } });
-  } catch (err) {
-    throw new UsageError((err as Error).message.replace(/\s*\n\s*/g, ' ')); // one line
-  }
+  return parseValidatorArgs(argv, { ...options, timeout: { type: 'string' } });
 }
 
 function oneUrl(command: string, positionals: string[]): string {
@@ -135,7 +131,7 @@ export async function runAllocate(argv: string[]): Promise<number> {
     }
     if (output.info === undefined) throw new Error(`the miner allocated but sent no credentials; release with "validator release ${url} --key ${keyPath}"`);
     const credentials = decryptAllocationInfo(output.info, keys.privateKeyPem);
-    const host = new URL(url).hostname.replace(/^\[|\]$/g, '');
+    const host = hostOf(url);
     process.stdout.write(
       `allocated: ${cpu} CPU, ${formatSize(device.ram.capacity)} RAM, ${formatSize(device.hard_disk.capacity)} disk for ${days} day(s) on ${dendrite.axonHotkey}\n` +
       `key file: ${keyPath} (keep it: it releases and manages the container)\n` +

@@ -1,17 +1,10 @@
 // `validator specs URL`: asks a miner for its hardware and prints it as JSON.
-import { parseArgs } from 'node:util';
 import { parseWith, specsResponseSchema } from '../../protocol/index.js';
-import { COMMON_OPTIONS, COMMON_USAGE, minerUrl, openDendrite } from './validator-common.js';
+import { COMMON_USAGE, minerUrl, openDendrite, parseValidatorArgs } from './validator-common.js';
 import { UsageError } from './usage.js';
 
 export async function runSpecs(argv: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({ args: argv, strict: true, allowPositionals: true, options: { ...COMMON_OPTIONS } });
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
-  const { values, positionals } = parsed;
+  const { values, positionals } = parseValidatorArgs(argv, {});
   if (values.help) {
     process.stdout.write(`Usage: compute-miner validator specs URL [options]\n${COMMON_USAGE}\n`);
     return 0;

@@ -6,6 +6,7 @@ import { allocateResponseSchema, parseWith, type AllocateResponse, type Hotkey }
 import type { Logger } from '../log.js';
 import { decryptAllocationInfo, generateRenterKeyPairAsync } from './credentials.js';
 import { Dendrite } from './dendrite.js';
+import { hostOf, releaseRequest } from './rent.js';
 import { sshRun, type SshLogin } from './ssh-login.js';
 
 export const VERDICTS = ['OK', 'ALLOCATION_FAILED', 'ALLOCATION_ERROR', 'SSH_ACCESS_DISABLED', 'DEALLOCATION_FAILED'] as const;
@@ -211,7 +212,7 @@ export async function checkMiner(target: CheckTarget, deps: CheckDeps): Promise<
       return fail('ALLOCATION_ERROR', `allocate: ${message(err)}`);
     }
 
-    const host = new URL(target.url).hostname.replace(/^\[|\]$/g, '');
+    const host = hostOf(target.url);
     const budget = Math.min(deps.sshTimeoutMs ?? DEFAULT_SSH_TIMEOUT_MS, left());
     const login: SshLogin = {
       host,
@@ -243,7 +244,7 @@ export async function checkMiner(target: CheckTarget, deps: CheckDeps): Promise<
     while (made < attempts) {
       made++;
       try {
-        const answer = await allocate({ checking: false, timeline: 0, public_key: publicKeyPem }, 'deallocate');
+        const answer = await allocate(releaseRequest(publicKeyPem), 'deallocate');
         if (granted(answer)) {
           steps.push({ step: 'deallocate', ms: performance.now() - t0, ok: true, attempts: made });
           allocated = 'no';

@@ -3,19 +3,18 @@
 import { randomUUID } from 'node:crypto';
 import WebSocket from 'ws';
 import {
+  checkReplyEnvelope,
   decode,
   encode,
   nextNonce,
-  parseWith,
   PROTOCOL_VERSION,
   verifyKeyOfAddress,
-  replyEnvelopeSchema,
+  readableId,
   replySigningMessage,
   requestSigningMessage,
   sign,
   verify,
   type Hotkey,
-  type ReplyEnvelope,
   type SynapseName,
   type VerifyKey,
 } from '../../protocol/index.js';
@@ -53,33 +52,6 @@ interface Pending {
   timer: NodeJS.Timeout;
   sentAt: number;
   ws: WebSocket;
-}
-
-const isUint = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
-
-/** Fast check that accepts only what replyEnvelopeSchema accepts; the schema words any failure. */
-export function isReplyEnvelope(v: unknown): v is ReplyEnvelope {
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
-  const r = v as Record<string, unknown>;
-  const status = r.status as Record<string, unknown> | undefined;
-  const axon = r.axon as Record<string, unknown> | undefined;
-  return (
-    isUint(r.v) &&
-    isUint(r.id) &&
-    typeof r.name === 'string' &&
-    typeof status === 'object' && status !== null && !Array.isArray(status) &&
-    isUint(status.code) &&
-    typeof status.message === 'string' &&
-    (r.body === undefined || r.body instanceof Uint8Array) &&
-    typeof axon === 'object' && axon !== null && !Array.isArray(axon) &&
-    typeof axon.hotkey === 'string' &&
-    isUint(axon.nonce) &&
-    axon.signature instanceof Uint8Array &&
-    axon.signature.length === 64 &&
-    typeof r.process_time === 'number' &&
-    Number.isFinite(r.process_time) &&
-    r.process_time >= 0
-  );
 }
 
 function onCallTimeout(dendrite: Dendrite, id: number, name: string, timeoutSeconds: number): void {
@@ -221,19 +193,14 @@ export class Dendrite {
     } catch {
       return this.log?.warn({ url: this.url }, 'dendrite: ignoring a frame that is not MessagePack');
     }
-    let reply: ReplyEnvelope;
-    if (isReplyEnvelope(raw)) {
-      reply = raw;
-    } else {
-      const parsed = parseWith(replyEnvelopeSchema, raw);
-      if (!parsed.ok) {
-        const id = (raw as { id?: unknown } | null)?.id;
-        const why = new Error(`malformed reply: ${parsed.message}`);
-        if (typeof id === 'number' && this.pending.has(id)) return this.settle(id, why);
-        return this.log?.warn({ url: this.url, why: why.message }, 'dendrite: ignoring a malformed reply');
-      }
-      reply = parsed.value;
+    const parsed = checkReplyEnvelope(raw);
+    if (!parsed.ok) {
+      const id = readableId(raw);
+      const why = new Error(`malformed reply: ${parsed.message}`);
+      if (id !== undefined && this.pending.has(id)) return this.settle(id, why);
+      return this.log?.warn({ url: this.url, why: why.message }, 'dendrite: ignoring a malformed reply');
     }
+    const reply = parsed.value;
     const pending = this.pending.get(reply.id);
     if (!pending) return this.log?.debug({ id: reply.id }, 'dendrite: reply to no pending request');
     if (reply.axon.hotkey !== this.expectedAxon) {

@@ -104,6 +104,11 @@ export function allocateOutput(reply: { code: number; message: string; body?: un
   return parsed.value.output;
 }
 
+/** The host of a miner's axon URL, where its SSH port is published too (IPv6 without brackets). */
+export function hostOf(url: string): string {
+  return new URL(url).hostname.replace(/^\[|\]$/g, '');
+}
+
 /** `ssh -p PORT root@HOST`, with IPv6 hosts as they must be typed. */
 export function sshCommandLine(host: string, port: number): string {
   return `ssh -p ${port} root@${host}`;
