@@ -9,8 +9,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   containerCreateOptions, pickCpuset, renterDockerfile, resourceProblem, shmSizeBytes, storagePolicy, requestedGpus,
+  containmentProblem, DEFAULT_CONTAINMENT, rentalNetworkOptions, RENTAL_CAPABILITIES, storageSizeBytes,
   type ContainerPlan, type HostResources, type DeviceRequirement,
 } from '../src/containers/options.js';
+import { rentalHealth } from '../src/containers/health.js';
+import { btrfsSubvolumePath } from '../src/containers/resize.js';
 import { authorizedKeysFile, authorizedKeysText, credentialsPayload, exchangeKey, generatePassword } from '../src/containers/secrets.js';
 import { randomSalt, sha512Crypt } from '../src/containers/shadow.js';
 import { packFiles } from '../src/containers/archive.js';
@@ -32,7 +35,8 @@ const device = (over: Partial<DeviceRequirement> = {}): DeviceRequirement => ({
 });
 const plan = (over: Partial<ContainerPlan> = {}): ContainerPlan => ({
   name: 'p-ssh-container', image: 'ssh-image-base:latest', labels: { 'compute-miner.owner': '5Abc' }, cpuset: '0-1',
-  memoryBytes: 2 * GiB, shmBytes: GiB, diskBytes: null, gpus: 0, sshBind: '127.0.0.1', sshPort: 4444, restartRetries: 5, ...over,
+  memoryBytes: 2 * GiB, shmBytes: GiB, diskBytes: null, gpus: 0, sshBind: '127.0.0.1', sshPort: 4444, restartRetries: 5,
+  network: 'p-cm-net-0a1b2c3d', containment: DEFAULT_CONTAINMENT, ...over,
 });
 
 test('containerCreateOptions: cpuset, memory without swap, shm, init, restart on failure, SSH published on the bind address', () => {
@@ -272,6 +276,78 @@ test('base image recipe: root login with password and key, per-container ed25519
   assert.is.not(recipeDigest('a'), recipeDigest('b'));
   assert.is(probeAddress('0.0.0.0'), '127.0.0.1');
   assert.is(probeAddress('127.0.0.1'), '127.0.0.1');
+});
+
+
+test('containment: every capability dropped but the ones sshd, apt and pip need; no-new-privileges; never privileged', () => {
+  const h = containerCreateOptions(plan()).HostConfig!;
+  assert.equal(h.CapDrop, ['ALL']);
+  assert.equal(h.CapAdd, [...RENTAL_CAPABILITIES]);
+  for (const kept of ['SETUID', 'SETGID', 'SYS_CHROOT', 'AUDIT_WRITE', 'NET_BIND_SERVICE', 'CHOWN']) assert.ok(h.CapAdd!.includes(kept), kept);
+  for (const dropped of ['NET_RAW', 'MKNOD', 'SETFCAP', 'SETPCAP', 'SYS_ADMIN', 'NET_ADMIN', 'SYS_PTRACE']) assert.not.ok(h.CapAdd!.includes(dropped), dropped);
+  assert.equal(h.SecurityOpt, ['no-new-privileges:true']);
+  // The default seccomp profile stays: nothing may say seccomp=unconfined (or anything else).
+  assert.not.ok((h.SecurityOpt ?? []).some((o: string) => o.startsWith('seccomp')));
+  assert.is(h.Privileged, false);
+  assert.is(h.IpcMode, 'private');
+  assert.equal(h.Binds, []);
+  assert.is(h.Mounts, undefined);
+  assert.is(h.Devices, undefined);
+  assert.is(h.PidMode, undefined);
+  assert.is(h.UsernsMode, undefined);
+});
+
+test('containment: pids limit, nofile, bounded json-file log, OOM score above the host, the rental network', () => {
+  const h = containerCreateOptions(plan({ containment: { ...DEFAULT_CONTAINMENT, pidsLimit: 300, nofile: 4096, logMaxBytes: 1 << 20, logFiles: 3, oomScoreAdj: 900 } })).HostConfig!;
+  assert.is(h.PidsLimit, 300);
+  assert.equal(h.Ulimits, [{ Name: 'nofile', Soft: 4096, Hard: 4096 }]);
+  assert.equal(h.LogConfig, { Type: 'json-file', Config: { 'max-size': String(1 << 20), 'max-file': '3' } });
+  assert.is(h.OomScoreAdj, 900);
+  assert.is(h.NetworkMode, 'p-cm-net-0a1b2c3d');
+  // The defaults are what the README names.
+  assert.equal({ ...DEFAULT_CONTAINMENT }, { pidsLimit: 2048, nofile: 65536, logMaxBytes: 10 * 1024 * 1024, logFiles: 2, oomScoreAdj: 800 });
+});
+
+test('containmentProblem: absurd limits are refused with the setting named', () => {
+  assert.is(containmentProblem(DEFAULT_CONTAINMENT), null);
+  assert.match(containmentProblem({ ...DEFAULT_CONTAINMENT, pidsLimit: 0 }) ?? '', /pids limit/);
+  assert.match(containmentProblem({ ...DEFAULT_CONTAINMENT, pidsLimit: 1.5 }) ?? '', /pids limit/);
+  assert.match(containmentProblem({ ...DEFAULT_CONTAINMENT, nofile: -1 }) ?? '', /nofile/);
+  assert.match(containmentProblem({ ...DEFAULT_CONTAINMENT, logMaxBytes: 10 }) ?? '', /log size/);
+  assert.match(containmentProblem({ ...DEFAULT_CONTAINMENT, logFiles: 100 }) ?? '', /log files/);
+  assert.match(containmentProblem({ ...DEFAULT_CONTAINMENT, oomScoreAdj: -500 }) ?? '', /OOM score/);
+});
+
+test('rentalNetworkOptions: a bridge of its own named cmr + 8 hex, container-to-container traffic off', () => {
+  const n = rentalNetworkOptions('p-cm-net-0a1b2c3d', '0a1b2c3d', { 'compute-miner.owner': '5Abc' });
+  assert.is(n.Driver, 'bridge');
+  assert.is(n.Options['com.docker.network.bridge.name'], 'cmr0a1b2c3d');
+  assert.ok(n.Options['com.docker.network.bridge.name']!.length <= 15, 'IFNAMSIZ');
+  assert.is(n.Options['com.docker.network.bridge.enable_icc'], 'false');
+  assert.equal(n.Labels, { 'compute-miner.owner': '5Abc' });
+  assert.throws(() => rentalNetworkOptions('x', 'zz; rm -rf /', {}), /8 hex/);
+});
+
+test('storageSizeBytes: the request plus the image, so the renter can write what was asked', () => {
+  assert.is(storageSizeBytes(2 * GiB, 270 * 1024 ** 2), 2 * GiB + 270 * 1024 ** 2);
+});
+
+test('btrfsSubvolumePath: only a 64-hex layer id makes a path under the data root', () => {
+  const id = 'a'.repeat(64);
+  assert.is(btrfsSubvolumePath('/pool/docker', id), `/pool/docker/btrfs/subvolumes/${id}`);
+  assert.throws(() => btrfsSubvolumePath('/pool/docker', '../../etc'), /unexpected layer id/);
+});
+
+test('rentalHealth: running and paused are fine; a container Docker gave up on says why', () => {
+  const detail = (over: object) => ({ id: 'c', name: 'n', labels: {}, state: 'running', pid: 5, restartCount: 0, exitCode: 0, oomKilled: false, error: '', finishedAt: '', networks: [], ...over });
+  assert.equal(rentalHealth(detail({}), 5), { container: 'running', ok: true, restarts: 0 });
+  assert.is(rentalHealth(detail({ state: 'paused' }), 5).ok, true);
+  const dead = rentalHealth(detail({ state: 'exited', restartCount: 5, exitCode: 137, oomKilled: true }), 5);
+  assert.is(dead.ok, false);
+  assert.match(dead.reason ?? '', /exited \(killed by the out-of-memory killer\) after 5 restarts: Docker will not restart it again/);
+  assert.match(rentalHealth(detail({ state: 'restarting', restartCount: 2, exitCode: 1 }), 5).reason ?? '', /restart 2 of 5/);
+  assert.match(rentalHealth(detail({ state: 'exited', exitCode: 2 }), 5).reason ?? '', /exit code 2/);
+  assert.equal(rentalHealth(null, 5), { container: 'gone', ok: false, restarts: 0, reason: 'the container no longer exists' });
 });
 
 test.run();

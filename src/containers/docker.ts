@@ -39,6 +39,34 @@ export interface ContainerSummary {
   state: string;
 }
 
+/** What `docker inspect` says of a container beyond its summary: why it is not running. */
+export interface ContainerDetail extends ContainerSummary {
+  pid: number;
+  restartCount: number;
+  exitCode: number;
+  oomKilled: boolean;
+  /** Docker's own error text for a container that could not start, '' when none. */
+  error: string;
+  finishedAt: string;
+  networks: string[];
+}
+
+export interface NetworkSummary {
+  id: string;
+  name: string;
+  labels: Record<string, string>;
+  /** Containers attached now. */
+  containers: number;
+}
+
+export interface NetworkCreateOptions {
+  Name: string;
+  Driver: string;
+  CheckDuplicate: boolean;
+  Labels: Record<string, string>;
+  Options: Record<string, string>;
+}
+
 /** A progress line of a pull, import or build (a build step, a byte count, ...). */
 export type ProgressFn = (event: { stream?: string; status?: string; progress?: string; error?: string }) => void;
 
@@ -74,7 +102,14 @@ export interface DockerEngine {
   pauseContainer(id: string): Promise<void>;
   unpauseContainer(id: string): Promise<void>;
   restartContainer(id: string, timeoutSeconds: number): Promise<void>;
-  inspectContainer(id: string): Promise<ContainerSummary | null>;
+  inspectContainer(id: string): Promise<ContainerDetail | null>;
+  /** Bytes of an image's own content (what a container of it references from the start). */
+  imageSize(ref: string): Promise<number>;
+  createNetwork(options: NetworkCreateOptions): Promise<string>;
+  /** Removes a network; a missing network is not an error. */
+  removeNetwork(idOrName: string): Promise<void>;
+  /** Networks carrying every one of `labels` ("key=value"). */
+  listNetworks(labels: string[]): Promise<NetworkSummary[]>;
   /** Tags of the images carrying every one of `labels` ("key=value"). */
   listImages(labels: string[]): Promise<string[]>;
   /** Containers (running or not) carrying every one of `labels` ("key=value"). */
@@ -205,11 +240,27 @@ export function dockerodeEngine(docker: Dockerode): DockerEngine {
       try {
         const c = await docker.getContainer(id).inspect();
         const state = c.State.Paused ? 'paused' : c.State.Status;
-        return summary(c.Id, c.Name, c.Config.Labels, state);
+        return {
+          ...summary(c.Id, c.Name, c.Config.Labels, state),
+          pid: c.State.Pid ?? 0,
+          restartCount: c.RestartCount ?? 0,
+          exitCode: c.State.ExitCode ?? 0,
+          oomKilled: c.State.OOMKilled ?? false,
+          error: c.State.Error ?? '',
+          finishedAt: c.State.FinishedAt ?? '',
+          networks: Object.keys(c.NetworkSettings?.Networks ?? {}),
+        };
       } catch (err) {
         if (dockerStatus(err) === 404) return null;
         throw err;
       }
+    }),
+    imageSize: (ref) => guarded(async () => (await docker.getImage(ref).inspect()).Size ?? 0),
+    createNetwork: (options) => guarded(async () => (await docker.createNetwork(options)).id),
+    removeNetwork: (idOrName) => guarded(() => ignoring404(() => docker.getNetwork(idOrName).remove())),
+    listNetworks: (labels) => guarded(async () => {
+      const list = await docker.listNetworks({ filters: { label: labels } });
+      return list.map((n) => ({ id: n.Id, name: n.Name, labels: n.Labels ?? {}, containers: Object.keys(n.Containers ?? {}).length }));
     }),
     listImages: (labels) => guarded(async () => {
       const list = await docker.listImages({ filters: { label: labels } });

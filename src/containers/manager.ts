@@ -12,11 +12,14 @@ import { CREDENTIALS_ACK, ensureBaseImage } from './base-image.js';
 import { connectDocker, dockerodeEngine, dockerStatus, DockerUnavailableError, type DockerEngine, type DockerInfo } from './docker.js';
 import { UnavailableError } from './errors.js';
 import { countGpus, probeHost } from './host.js';
-import { allocationImageTag, containerName, DEFAULT_BASE_TAG, LABELS, ROLES, standbyName, type ContainerRole } from './names.js';
+import { rentalHealth, type RentalHealth } from './health.js';
+import { allocationImageTag, containerName, DEFAULT_BASE_TAG, LABELS, rentalNetworkName, ROLES, standbyName, type ContainerRole } from './names.js';
 import {
-  containerCreateOptions, DEFAULT_MAX_SHM_BYTES, DEFAULT_RESTART_RETRIES, pickCpuset, renterDockerfile, requestedGpus,
-  resourceProblem, shmSizeBytes, storagePolicy, type DeviceRequirement, type HostResources, type StoragePolicy,
+  containerCreateOptions, containmentProblem, DEFAULT_CONTAINMENT, DEFAULT_MAX_SHM_BYTES, DEFAULT_RESTART_RETRIES, pickCpuset,
+  rentalNetworkOptions, renterDockerfile, requestedGpus, resourceProblem, shmSizeBytes, storagePolicy, storageSizeBytes,
+  type Containment, type DeviceRequirement, type HostResources, type StoragePolicy,
 } from './options.js';
+import { setDiskQuota, setShmSize } from './resize.js';
 import { authorizedKeysFile, credentialsPayload, exchangeKey, generatePassword, type KeyType } from './secrets.js';
 import { createExpiryScheduler } from './scheduler.js';
 import { serializer } from '../serial.js';
@@ -64,6 +67,23 @@ export interface ContainerManagerOptions {
    * Dockerfile commands, and test containers, always get a container of their own.
    */
   standby?: boolean;
+  /** Limits beyond cores, memory and disk that every rental and the standby get [DEFAULT_CONTAINMENT]. */
+  containment?: Partial<Containment>;
+  /** Disk of a rental whose request names none [10 GiB]: no rental has unlimited disk. */
+  defaultDiskBytes?: number;
+  /**
+   * The engine runs on this machine and the miner is root [true when root]: a claimed standby's
+   * disk size and /dev/shm are then set from the host. Without it, every rental gets a fresh
+   * container (the standby is not kept).
+   */
+  localEngine?: boolean;
+  /** The endpoint /health names for this engine (unix:///…). */
+  endpoint?: string;
+  /**
+   * Whether rentals are isolated now (the host firewall); when it says no, allocations are
+   * refused with 503 and its reason. Absent: isolation is not checked here.
+   */
+  isolation?: () => { applied: boolean; error?: string };
 }
 
 export type BaseImageState = 'building' | 'ready' | 'failed';
@@ -79,6 +99,13 @@ export interface ManagerState {
   storageLimit?: string;
   /** A started standby container is waiting for the next rental. */
   standby: boolean;
+  /** The engine rentals run on, its storage driver and whether it enforces disk sizes. */
+  engine: { endpoint: string; storageDriver?: string; diskEnforced?: boolean };
+}
+
+/** /health's view of the allocation: the state, plus the container as Docker sees it now. */
+export interface ManagerHealth extends ManagerState {
+  rental?: RentalHealth;
 }
 
 /** A domain answer: status false with a reason the renter can read. */
@@ -109,6 +136,8 @@ export interface ContainerManager {
   /** Stops the timer; containers keep running (the record brings them back on the next start). */
   stop(): Promise<void>;
   state(): ManagerState;
+  /** state() plus the rented container's health, read from Docker now. */
+  health(): Promise<ManagerHealth>;
   /** Resolves when the base image is ready, rejects when its build failed. */
   baseImageReady(): Promise<void>;
   checkFree(device: DeviceRequirement): Promise<Outcome>;
@@ -126,6 +155,10 @@ const DAY_MS = 86_400_000;
 export const DEFAULT_STOP_TIMEOUT_SECONDS = 2;
 export const DEFAULT_SSH_READY_TIMEOUT_MS = 15_000;
 export const DEFAULT_DOCKERFILE_BUILD_TIMEOUT_MS = 10 * 60_000;
+export const DEFAULT_RENTAL_DISK_BYTES = 10 * 1024 ** 3;
+/** The standby's /dev/shm and disk headroom until it is claimed and sized for its rental. */
+const STANDBY_SHM_BYTES = 64 * 1024 ** 2;
+const STANDBY_DISK_HEADROOM_BYTES = 1024 ** 3;
 
 /** Digest of a key's DER form: the same key in differently wrapped PEM text compares equal. */
 function holderDigest(pem: string): Buffer {
@@ -170,6 +203,14 @@ export function createContainerManager(options: ContainerManagerOptions): Contai
   const standbyEnabled = options.standby ?? true;
   const standbyContainerName = standbyName(prefix);
   const ourNames = new Set([...ROLES.map((role) => containerName(prefix, role)), standbyContainerName]);
+  const containment: Containment = { ...DEFAULT_CONTAINMENT, ...options.containment };
+  const containmentError = containmentProblem(containment);
+  if (containmentError) throw new Error(containmentError);
+  const defaultDiskBytes = options.defaultDiskBytes ?? DEFAULT_RENTAL_DISK_BYTES;
+  const localEngine = options.localEngine ?? (typeof process.getuid === 'function' && process.getuid() === 0);
+  const endpoint = options.endpoint ?? `unix://${options.dockerSocket ?? '/var/run/docker.sock'}`;
+  let storageDriver: string | undefined;
+  let dataRoot: string | undefined;
 
   let record: AllocationRecord | null = null;
   let reconciled = false;
@@ -178,12 +219,21 @@ export function createContainerManager(options: ContainerManagerOptions): Contai
   let base: { state: BaseImageState; error?: string; done: Promise<void> } | undefined;
   let stopped = false;
   /** The started standby container, when there is one. */
-  let standby: { id: string } | null = null;
+  let standby: { id: string; network: string } | null = null;
+  let baseBytes: number | undefined;
+
+  /** The base image's own bytes, which a container's disk quota must include. */
+  async function baseImageBytes(): Promise<number> {
+    baseBytes ??= await engine.imageSize(baseTag);
+    return baseBytes;
+  }
 
   // --- dependencies -------------------------------------------------------------------------
 
   /** The storage driver does not change under a running daemon: decided (and warned of) once. */
   function storageOf(info: DockerInfo): StoragePolicy {
+    storageDriver = info.Driver;
+    dataRoot = info.DockerRootDir;
     if (!storage) {
       storage = storagePolicy(info);
       if (!storage.enforced) log.warn(storage.reason);
@@ -246,6 +296,18 @@ export function createContainerManager(options: ContainerManagerOptions): Contai
     await engine.removeContainer(id);
   }
 
+  /** A rental's own network, labelled as ours (and with the allocation, when there is one). */
+  async function createNetwork(labels: Record<string, string>): Promise<string> {
+    const networkId = randomBytes(4).toString('hex');
+    const name = rentalNetworkName(prefix, networkId);
+    await engine.createNetwork(rentalNetworkOptions(name, networkId, { ...labels, [LABELS.kind]: 'network' }));
+    return name;
+  }
+
+  async function removeNetwork(name: string | undefined): Promise<void> {
+    if (name) await engine.removeNetwork(name).catch((err: unknown) => log.warn({ network: name, err: dockerMessage(err) }, 'network not removed'));
+  }
+
   async function pruneImages(): Promise<void> {
     await engine.pruneDanglingImages([ownerFilter]).catch((err: unknown) => log.warn({ err: dockerMessage(err) }, 'image prune failed'));
   }
@@ -254,6 +316,7 @@ export function createContainerManager(options: ContainerManagerOptions): Contai
   async function endAllocation(current: AllocationRecord, why: string): Promise<void> {
     expiry.cancel();
     await removeContainer(current.containerId);
+    await removeNetwork(current.network);
     if (current.ownImage) await engine.removeImage(current.image);
     store.clear();
     record = null;
@@ -271,24 +334,30 @@ export function createContainerManager(options: ContainerManagerOptions): Contai
 
   /** Starts the standby when idle. Runs serialized, like every operation. */
   async function replenishStandby(): Promise<void> {
-    if (!standbyEnabled || stopped || record || standby || base?.state !== 'ready') return;
+    if (!standbyEnabled || !localEngine || stopped || record || standby || base?.state !== 'ready') return;
     const host = await hostResources();
-    const id = await engine.createContainer(containerCreateOptions({
-      name: standbyContainerName, image: baseTag,
-      // Destined to be the production container: test containers never use the standby.
-      labels: { ...options.labels, [LABELS.owner]: options.minerHotkey, [LABELS.role]: 'ssh-container' },
-      cpuset: pickCpuset(host.cpuCount, host.cpuCount) ?? '0',
-      memoryBytes: 0, // no limit until claimed; set then with docker update
-      shmBytes: shmSizeBytes(host.availableMemoryBytes, Number.POSITIVE_INFINITY, maxShmBytes),
-      diskBytes: null, gpus: 0, sshBind: options.sshBind, sshPort: options.sshPort, restartRetries,
-    }));
+    const labels = { ...options.labels, [LABELS.owner]: options.minerHotkey };
+    const network = await createNetwork(labels);
+    let id: string | undefined;
     try {
+      id = await engine.createContainer(containerCreateOptions({
+        name: standbyContainerName, image: baseTag,
+        // Destined to be the production container: test containers never use the standby.
+        labels: { ...labels, [LABELS.role]: 'ssh-container' },
+        cpuset: pickCpuset(host.cpuCount, host.cpuCount) ?? '0',
+        // Until claimed nobody can log in; claiming sets memory, /dev/shm and disk for the rental.
+        memoryBytes: 0,
+        shmBytes: STANDBY_SHM_BYTES,
+        diskBytes: host.storage.enforced ? storageSizeBytes(STANDBY_DISK_HEADROOM_BYTES, await baseImageBytes()) : null,
+        gpus: 0, sshBind: options.sshBind, sshPort: options.sshPort, restartRetries, network, containment,
+      }));
       await engine.startContainer(id);
     } catch (err) {
-      await engine.removeContainer(id).catch(() => undefined);
+      if (id) await engine.removeContainer(id).catch(() => undefined);
+      await removeNetwork(network);
       throw err;
     }
-    standby = { id };
+    standby = { id, network };
     log.debug({ id: id.slice(0, 12) }, 'standby container started');
   }
 
@@ -299,9 +368,10 @@ export function createContainerManager(options: ContainerManagerOptions): Contai
 
   async function dropStandby(): Promise<void> {
     if (!standby) return;
-    const { id } = standby;
+    const { id, network } = standby;
     standby = null;
     await removeContainer(id);
+    await removeNetwork(network);
   }
 
   function arm(current: AllocationRecord): void {
@@ -360,11 +430,27 @@ export function createContainerManager(options: ContainerManagerOptions): Contai
       log.warn({ image: tag }, 'removing a per-allocation image without an allocation');
       await engine.removeImage(tag);
     }
+    // Networks of containers that are gone (a crash between creating a network and its container).
+    const keep = new Set([record?.network].filter((n): n is string => n !== undefined));
+    for (const n of await engine.listNetworks([ownerFilter, `${LABELS.kind}=network`])) {
+      if (keep.has(n.name)) continue;
+      await removeNetwork(n.name);
+    }
     await pruneImages();
     // Build contexts of renter images a killed miner left behind.
     rmSync(buildDir, { recursive: true, force: true });
     reconciled = true;
     if (!record) scheduleStandby();
+  }
+
+  /** Refuses (503) while the host cannot isolate rentals. */
+  function isolated(): void {
+    const now = options.isolation?.();
+    if (now && !now.applied) throw new UnavailableError(`rentals cannot be isolated now: ${now.error ?? 'firewall rules not installed'}`);
+  }
+
+  async function healthOf(current: AllocationRecord): Promise<RentalHealth> {
+    return rentalHealth(await engine.inspectContainer(current.containerId), restartRetries);
   }
 
   // --- holder checks ------------------------------------------------------------------------
@@ -405,6 +491,7 @@ export function createContainerManager(options: ContainerManagerOptions): Contai
     const mark = (phase: string) => { phases[phase] = Math.round(performance.now() - started); };
     const info = await ready(true);
     mark('ready');
+    isolated();
     if (record && record.role === 'ssh-container') return { status: false, error: 'already allocated: this miner is rented out' };
     const host = await hostResources(info);
     mark('host');
@@ -421,6 +508,8 @@ export function createContainerManager(options: ContainerManagerOptions): Contai
     if (!cpuset) return { status: false, error: 'insufficient CPU: not enough free cores' };
     const memoryBytes = request.device.ram?.capacity ?? 0;
     const gpus = requestedGpus(request.device);
+    const diskRequest = request.device.hard_disk?.capacity || defaultDiskBytes;
+    const shmBytes = shmSizeBytes(host.availableMemoryBytes, memoryBytes, maxShmBytes);
     if (!host.storage.enforced) log.warn({ allocation: id }, host.storage.reason);
 
     let image = baseTag;
@@ -436,31 +525,38 @@ export function createContainerManager(options: ContainerManagerOptions): Contai
     }
 
     const name = containerName(prefix, role);
-    const claimStandby = standby !== null && role === 'ssh-container' && !ownImage && gpus === 0
-      && !(host.storage.enforced && (request.device.hard_disk?.capacity ?? 0) > 0)
-      && (await engine.inspectContainer(standby.id))?.state === 'running';
+    const standbyDetail = standby !== null && role === 'ssh-container' && !ownImage && gpus === 0
+      ? await engine.inspectContainer(standby.id) : null;
+    const claimStandby = standbyDetail?.state === 'running';
+    const diskBytes = host.storage.enforced ? storageSizeBytes(diskRequest, ownImage ? await engine.imageSize(image) : await baseImageBytes()) : null;
     // The standby holds the SSH port: any other container needs it gone first.
     if (!claimStandby) await dropStandby();
     const password = generatePassword(options.passwordLength);
     const keys = request.sshKey ? { user: request.sshKey } : {};
     let containerId: string | undefined;
+    let network: string | undefined;
     try {
       if (claimStandby) {
         const claimed = standby!;
         standby = null;
         containerId = claimed.id;
+        network = claimed.network;
+        // Limits first, credentials last: nobody can log in before the rental's size is in force.
         await Promise.all([
           engine.updateContainer(containerId, { CpusetCpus: cpuset, Memory: memoryBytes, MemorySwap: memoryBytes }),
           engine.renameContainer(containerId, name),
-          engine.sendToStdin(containerId, credentialsPayload(password, keys), CREDENTIALS_ACK, sshTimeout),
+          setShmSize(standbyDetail!.pid, shmBytes),
+          diskBytes !== null && dataRoot ? setDiskQuota(dataRoot, containerId, diskBytes) : Promise.resolve(),
         ]);
+        mark('limits');
+        await engine.sendToStdin(containerId, credentialsPayload(password, keys), CREDENTIALS_ACK, sshTimeout);
         mark('claimed');
       } else {
+        network = await createNetwork(allocationLabels);
+        mark('network');
         containerId = await engine.createContainer(containerCreateOptions({
-          name, image, labels, cpuset, memoryBytes,
-          shmBytes: shmSizeBytes(host.availableMemoryBytes, memoryBytes, maxShmBytes),
-          diskBytes: host.storage.enforced ? (request.device.hard_disk?.capacity ?? null) : null,
-          gpus, sshBind: options.sshBind, sshPort: options.sshPort, restartRetries,
+          name, image, labels, cpuset, memoryBytes, shmBytes, diskBytes,
+          gpus, sshBind: options.sshBind, sshPort: options.sshPort, restartRetries, network, containment,
         }));
         mark('created');
         await engine.startContainer(containerId);
@@ -470,7 +566,7 @@ export function createContainerManager(options: ContainerManagerOptions): Contai
       const created: AllocationRecord = {
         version: 1, id, holderKey: Buffer.from(request.publicKeyPem, 'utf8').toString('base64'), role,
         containerId, containerName: name, image, ownImage, port: options.sshPort, cpuset,
-        createdAt: Date.now(), deadline: Date.now() + request.timelineDays * DAY_MS, keys,
+        createdAt: Date.now(), deadline: Date.now() + request.timelineDays * DAY_MS, keys, network,
       };
       await waitForSsh(sshHost, options.sshPort, sshTimeout, request.signal);
       mark('ssh');
@@ -484,6 +580,7 @@ export function createContainerManager(options: ContainerManagerOptions): Contai
       // Nothing of a failed allocation stays behind.
       if (containerId) await removeContainer(containerId).catch(() => undefined);
       else await engine.listContainers([ownerFilter, `${LABELS.allocation}=${id}`]).then((l) => Promise.all(l.map((c) => engine.removeContainer(c.id)))).catch(() => undefined);
+      await removeNetwork(network);
       if (ownImage) await engine.removeImage(image).catch(() => undefined);
       if (err instanceof DockerUnavailableError) throw err;
       const message = dockerMessage(err);
@@ -558,7 +655,19 @@ export function createContainerManager(options: ContainerManagerOptions): Contai
         ...(record ? { role: record.role, deadline: record.deadline } : {}),
         ...(storage && !storage.enforced ? { storageLimit: storage.reason } : {}),
         standby: standby !== null,
+        engine: { endpoint, ...(storageDriver ? { storageDriver } : {}), ...(storage ? { diskEnforced: storage.enforced } : {}) },
       };
+    },
+
+    async health() {
+      const now = manager.state();
+      const current = record;
+      if (!current) return now;
+      try {
+        return { ...now, rental: await healthOf(current) };
+      } catch (err) {
+        return { ...now, rental: { container: 'unknown', ok: false, restarts: 0, reason: dockerMessage(err) } };
+      }
     },
 
     baseImageReady() {
@@ -567,6 +676,7 @@ export function createContainerManager(options: ContainerManagerOptions): Contai
 
     checkFree: (device) => serialize(async () => {
       const info = await ready(true);
+      isolated();
       if (record?.role === 'ssh-container') return { status: false, error: 'already allocated: this miner is rented out' };
       const problem = resourceProblem(device, await hostResources(info));
       return problem ? { status: false, error: problem } : { status: true };
@@ -576,8 +686,8 @@ export function createContainerManager(options: ContainerManagerOptions): Contai
       await ready(false);
       const held = holderRecord(pem);
       if (!held.ok) return held.outcome;
-      const state = await stateOf(held.record);
-      return state === 'running' || state === 'paused' ? { status: true } : { status: false, error: `the container is ${state}` };
+      const health = await healthOf(held.record);
+      return health.ok ? { status: true } : { status: false, error: `the container is not running: ${health.reason}` };
     }),
 
     allocate: (request) => serialize(() => {

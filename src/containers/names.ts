@@ -12,7 +12,7 @@ export const LABELS = {
   role: 'compute-miner.role',
   /** Allocation id (random, per allocation) of a container or per-allocation image. */
   allocation: 'compute-miner.allocation',
-  /** 'base' on the base image, 'rootfs' on the imported Debian root file system, 'allocation' on per-allocation images. */
+  /** 'base' on the base image, 'rootfs' on the imported Debian root file system, 'allocation' on per-allocation images, 'network' on a rental's network. */
   kind: 'compute-miner.kind',
   /** Digest of the base image recipe, so a changed recipe rebuilds the base image. */
   recipe: 'compute-miner.recipe',
@@ -37,4 +37,9 @@ export function standbyName(namePrefix: string): string {
 /** The per-allocation image built from the renter's `dockerfile` commands. */
 export function allocationImageTag(namePrefix: string, allocationId: string): string {
   return `${namePrefix}ssh-image-${allocationId}:latest`.toLowerCase();
+}
+
+/** A rental's own bridge network (one per container, the standby's included). */
+export function rentalNetworkName(namePrefix: string, networkId: string): string {
+  return `${namePrefix}cm-net-${networkId}`;
 }

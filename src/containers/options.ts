@@ -90,6 +90,74 @@ export function shmSizeBytes(availableMemoryBytes: number, memoryLimitBytes: num
   return Math.max(0, Math.min(Math.floor(availableMemoryBytes * 0.9), memoryLimitBytes, maxShmBytes));
 }
 
+/**
+ * What a renter's root user is held to, beside cores, memory and disk. Every rental and the
+ * standby get the same; each field is a miner option with the default below.
+ */
+export interface Containment {
+  /** Processes and threads in the container: a fork loop stops here, not at the host's limit. */
+  pidsLimit: number;
+  /** Open files per process (soft = hard). */
+  nofile: number;
+  /** Bytes of one log file of the container's output before it rotates. */
+  logMaxBytes: number;
+  /** Rotated log files kept: the log never exceeds logMaxBytes × logFiles. */
+  logFiles: number;
+  /** OOM score of the container's processes: the kernel picks them before the miner or dockerd. */
+  oomScoreAdj: number;
+}
+
+export const DEFAULT_CONTAINMENT: Readonly<Containment> = Object.freeze({
+  pidsLimit: 2048,
+  nofile: 65_536,
+  logMaxBytes: 10 * 1024 * 1024,
+  logFiles: 2,
+  oomScoreAdj: 800,
+});
+
+/** Why a containment setting is unusable, or null. Checked at start, before anything runs. */
+export function containmentProblem(c: Containment): string | null {
+  const whole = (v: number, min: number, max: number) => Number.isSafeInteger(v) && v >= min && v <= max;
+  if (!whole(c.pidsLimit, 32, 4_194_304)) return `pids limit must be a whole number from 32 to 4194304, got ${c.pidsLimit}`;
+  if (!whole(c.nofile, 1024, 1_048_576)) return `nofile must be a whole number from 1024 to 1048576, got ${c.nofile}`;
+  if (!whole(c.logMaxBytes, 64 * 1024, 1024 ** 3)) return `log size must be from 64 KiB to 1 GiB, got ${c.logMaxBytes} bytes`;
+  if (!whole(c.logFiles, 1, 10)) return `log files must be a whole number from 1 to 10, got ${c.logFiles}`;
+  if (!whole(c.oomScoreAdj, 0, 1000)) return `OOM score adjustment must be from 0 to 1000, got ${c.oomScoreAdj}`;
+  return null;
+}
+
+/**
+ * Capabilities a rental keeps; everything else is dropped. sshd needs SETUID/SETGID (privilege
+ * separation), SYS_CHROOT (its pre-auth chroot), AUDIT_WRITE (login records), NET_BIND_SERVICE
+ * (port 22), CHOWN (the pty); apt and pip need CHOWN, DAC_OVERRIDE, FOWNER; KILL lets root signal
+ * its own processes. Dropped from Docker's defaults: NET_RAW (raw and packet sockets: spoofing,
+ * sniffing), MKNOD (device nodes), SETFCAP and SETPCAP (file and process capabilities), FSETID.
+ */
+export const RENTAL_CAPABILITIES = ['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'SETUID', 'SETGID', 'SYS_CHROOT', 'AUDIT_WRITE', 'NET_BIND_SERVICE', 'KILL'] as const;
+
+/**
+ * The HostConfig part that contains a renter: capabilities, no-new-privileges, the default
+ * seccomp profile (never overridden), no privilege, private IPC, a pids limit, file limits,
+ * a bounded log and an OOM score above the host's own processes.
+ */
+export function containmentHostConfig(c: Containment): NonNullable<ContainerCreateOptions['HostConfig']> {
+  return {
+    Privileged: false,
+    CapDrop: ['ALL'],
+    CapAdd: [...RENTAL_CAPABILITIES],
+    // No setuid binary or file capability can raise a process above what it started with.
+    SecurityOpt: ['no-new-privileges:true'],
+    IpcMode: 'private',
+    PidsLimit: c.pidsLimit,
+    Ulimits: [{ Name: 'nofile', Soft: c.nofile, Hard: c.nofile }],
+    OomScoreAdj: c.oomScoreAdj,
+    // json-file with rotation: the log's size is capped and its path is in `docker inspect`.
+    LogConfig: { Type: 'json-file', Config: { 'max-size': String(c.logMaxBytes), 'max-file': String(c.logFiles) } },
+    // No bind mounts and no volumes from the host: the rental's files live in its own layer.
+    Binds: [],
+  };
+}
+
 /** Everything containerCreateOptions needs; decided by the manager, translated here. */
 export interface ContainerPlan {
   name: string;
@@ -105,6 +173,9 @@ export interface ContainerPlan {
   sshPort: number;
   /** How many times Docker restarts a container that fails on its own. */
   restartRetries: number;
+  /** The rental's own bridge network (one per rental, container-to-container traffic off). */
+  network: string;
+  containment: Containment;
 }
 
 export const DEFAULT_RESTART_RETRIES = 5;
@@ -112,6 +183,7 @@ export const DEFAULT_RESTART_RETRIES = 5;
 /** The Docker Engine create options of an allocation's container. */
 export function containerCreateOptions(plan: ContainerPlan): ContainerCreateOptions {
   const hostConfig: NonNullable<ContainerCreateOptions['HostConfig']> = {
+    ...containmentHostConfig(plan.containment),
     CpusetCpus: plan.cpuset,
     Memory: plan.memoryBytes,
     // Equal to Memory: no swap on top of the rented memory.
@@ -121,6 +193,7 @@ export function containerCreateOptions(plan: ContainerPlan): ContainerCreateOpti
     Init: true,
     RestartPolicy: { Name: 'on-failure', MaximumRetryCount: plan.restartRetries },
     PortBindings: { '22/tcp': [{ HostIp: plan.sshBind, HostPort: String(plan.sshPort) }] },
+    NetworkMode: plan.network,
   };
   if (plan.diskBytes !== null) hostConfig.StorageOpt = { size: String(plan.diskBytes) };
   if (plan.gpus !== 0) {
@@ -136,6 +209,37 @@ export function containerCreateOptions(plan: ContainerPlan): ContainerCreateOpti
     ExposedPorts: { '22/tcp': {} },
     HostConfig: hostConfig,
   };
+}
+
+/** Prefix of every rental bridge's interface name: the firewall matches `-i cmr+`. */
+export const RENTAL_BRIDGE_PREFIX = 'cmr';
+
+/**
+ * A rental's own network: a bridge of its own (interface `cmr` + 8 hex, within IFNAMSIZ), with
+ * container-to-container traffic off, so nothing else shares its link.
+ */
+export function rentalNetworkOptions(name: string, bridgeId: string, labels: Record<string, string>): {
+  Name: string; Driver: string; CheckDuplicate: boolean; Labels: Record<string, string>; Options: Record<string, string>;
+} {
+  if (!/^[0-9a-f]{8}$/.test(bridgeId)) throw new Error(`bridge id must be 8 hex digits, got ${bridgeId}`);
+  return {
+    Name: name,
+    Driver: 'bridge',
+    CheckDuplicate: true,
+    Labels: labels,
+    Options: {
+      'com.docker.network.bridge.name': `${RENTAL_BRIDGE_PREFIX}${bridgeId}`,
+      'com.docker.network.bridge.enable_icc': 'false',
+    },
+  };
+}
+
+/**
+ * Disk size to ask the storage driver for: the request plus the image's own bytes, because the
+ * btrfs driver's quota counts every byte the container's subvolume references, the image's too.
+ */
+export function storageSizeBytes(requestedBytes: number, imageBytes: number): number {
+  return requestedBytes + imageBytes;
 }
 
 /** Dockerfile instructions a renter may add on top of the base image. */

@@ -25,6 +25,8 @@ const recordSchema = z.object({
   /** Milliseconds since the epoch at which the allocation ends. */
   deadline: z.number(),
   keys: z.object({ user: z.string().optional(), terminal: z.string().optional() }),
+  /** The rental's own network, removed with it (absent in records of older versions). */
+  network: z.string().min(1).optional(),
 });
 export type AllocationRecord = z.infer<typeof recordSchema>;
 
