@@ -15,10 +15,10 @@ const dockerSocket = process.env.DOCKER_SOCKET ?? '/var/run/docker.sock';
 
 // Debian packages each purpose needs; the miner itself only needs Docker and mmdebstrap.
 const PACKAGES = {
-  start: ['docker.io', 'mmdebstrap'],
-  bench: ['docker.io', 'mmdebstrap', 'hashcat', 'pocl-opencl-icd'],
+  start: ['docker.io', 'mmdebstrap', 'btrfs-progs', 'iptables', 'util-linux'],
+  bench: ['docker.io', 'mmdebstrap', 'btrfs-progs', 'iptables', 'util-linux', 'hashcat', 'pocl-opencl-icd'],
   // The tests also drive iproute2 (a private dockerd's bridge), openssl and procps.
-  test: ['docker.io', 'mmdebstrap', 'hashcat', 'pocl-opencl-icd',
+  test: ['docker.io', 'mmdebstrap', 'btrfs-progs', 'iptables', 'util-linux', 'hashcat', 'pocl-opencl-icd',
     'python3-nacl', 'python3-msgpack', 'python3-websockets', 'python3-cryptography', 'iproute2', 'openssl', 'procps'],
 };
 
@@ -91,9 +91,19 @@ function build() {
   execFileSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(root, 'tsconfig.json')], { cwd: root, stdio: 'inherit' });
 }
 
+// The storage pool, the rental Docker daemon and the firewall (the miner makes them itself at
+// start too; the tests and benchmarks need them before any miner runs).
+function hostSetup() {
+  if (!isRoot) { say('not root: no storage pool or rental Docker daemon (disk sizes are not enforced)'); return; }
+  const r = spawnSync(process.execPath, [join(root, 'dist', 'src', 'cli.js'), 'host', 'setup'], { stdio: 'inherit' });
+  if (r.status !== 0) fail('the rental host could not be set up (see above)');
+}
+
 ensureNodeModules();
-if (!process.argv.includes('--no-system')) {
+const system = !process.argv.includes('--no-system');
+if (system) {
   ensureDebianPackages();
   await ensureDockerd();
 }
 build();
+if (system && purpose !== 'start') hostSetup();

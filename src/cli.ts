@@ -10,6 +10,7 @@ Commands:
   miner                 run the miner (axon, containers, challenges); see "miner --help"
   keygen [--out FILE]   create a hotkey file and print its SS58 address
   validator <command>   talk to miners as a validator; see "validator --help"
+  host <setup|status>   the storage pool, rental Docker daemon and firewall; see "host --help"
 `;
 
 type Command = (argv: string[]) => Promise<number>;
@@ -17,6 +18,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   miner: async () => (await import('./commands/miner.js')).runMiner,
   keygen: async () => (await import('./commands/keygen.js')).runKeygen,
   validator: async () => (await import('./commands/validator.js')).runValidator,
+  host: async () => (await import('./commands/host.js')).runHost,
 };
 
 /** COMPUTE_MINER_ED25519 picks the signature implementation: libsodium (default) or node. */

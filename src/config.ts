@@ -9,6 +9,10 @@ import { DEFAULT_HASHCAT_WORKLOAD } from './challenge/hashcat.js';
 import { DEFAULT_CHALLENGE_DEADLINE_MS } from './challenge/service.js';
 import { DEFAULT_DOCKER_SOCKET } from './containers/docker.js';
 import { DEFAULT_BASE_FROM } from './containers/names.js';
+import { containmentProblem, DEFAULT_CONTAINMENT } from './containers/options.js';
+import { DEFAULT_POOL_SIZE_BYTES } from './host/pool.js';
+import { DEFAULT_STATE_DIR } from './host/rental-dockerd.js';
+import { formatSize, parseSize } from './sizes.js';
 
 export interface MinerConfig {
   host: string;
@@ -19,7 +23,14 @@ export interface MinerConfig {
   validatorsFile?: string;
   allowAny: boolean;
   minStake: number;
-  dockerSocket: string;
+  /** An explicit Docker socket; absent: the rental daemon on the storage pool (as root). */
+  dockerSocket?: string;
+  /** Where the storage pool image, its mount and the rental daemon's state live. */
+  stateDir: string;
+  poolSizeBytes: number;
+  pidsLimit: number;
+  /** Rent even when the host firewall cannot isolate rentals (development only). */
+  allowUnisolated: boolean;
   baseImageFrom: string;
   /** Prefix of the names of this miner's containers, so several miners (or tests) share one Docker. */
   namePrefix: string;
@@ -41,6 +52,9 @@ export const MINER_DEFAULTS = {
   sshBind: '0.0.0.0',
   minStake: 0,
   dockerSocket: DEFAULT_DOCKER_SOCKET,
+  stateDir: DEFAULT_STATE_DIR,
+  poolSizeBytes: DEFAULT_POOL_SIZE_BYTES,
+  pidsLimit: DEFAULT_CONTAINMENT.pidsLimit,
   baseImageFrom: DEFAULT_BASE_FROM,
   namePrefix: '',
   hashcatPath: 'hashcat',
@@ -60,7 +74,12 @@ export const MINER_USAGE = `Usage: compute-miner miner [options]
   --validators FILE         validator hotkeys allowed ("<ss58> [stake]" a line, "!<ss58>" denies)
   --min-stake N             refuse allowed validators with less stake [${MINER_DEFAULTS.minStake}]
   --allow-any               accept any validator hotkey (development only)
-  --docker-socket PATH      Docker daemon socket [${MINER_DEFAULTS.dockerSocket}]
+  --docker-socket PATH      run rentals on this Docker daemon instead of the miner's own
+                            rental daemon (disk sizes then need a driver that enforces them)
+  --state-dir DIR           storage pool and rental daemon state [${MINER_DEFAULTS.stateDir}]
+  --pool-size SIZE          size of the storage pool made on first start [${formatSize(MINER_DEFAULTS.poolSizeBytes)}]
+  --pids-limit N            processes a rental may have [${MINER_DEFAULTS.pidsLimit}]
+  --allow-unisolated        rent even when the host firewall cannot isolate rentals (development only)
   --base-image-from IMAGE   FROM of ssh-image-base [${MINER_DEFAULTS.baseImageFrom}]
   --name-prefix P           prefix of this miner's container names (ssh-container, ...) [none]
   --hashcat-path PATH       hashcat executable for challenges [${MINER_DEFAULTS.hashcatPath}]
@@ -107,6 +126,10 @@ export function parseMinerArgs(argv: string[]): ConfigResult {
         'min-stake': { type: 'string' },
         'allow-any': { type: 'boolean' },
         'docker-socket': { type: 'string' },
+        'state-dir': { type: 'string' },
+        'pool-size': { type: 'string' },
+        'pids-limit': { type: 'string' },
+        'allow-unisolated': { type: 'boolean' },
         'base-image-from': { type: 'string' },
         'name-prefix': { type: 'string' },
         'hashcat-path': { type: 'string' },
@@ -132,6 +155,15 @@ export function parseMinerArgs(argv: string[]): ConfigResult {
     if (!/^[a-z0-9][a-z0-9._\/:@-]{0,254}$/i.test(baseImageFrom)) throw new Error('--base-image-from must be an image reference like name:tag');
     const namePrefix = values['name-prefix'] ?? MINER_DEFAULTS.namePrefix;
     if (!/^([a-z0-9][a-z0-9_.-]{0,62})?$/i.test(namePrefix)) throw new Error('--name-prefix must be letters, digits, "_", "." or "-" (up to 63), starting with a letter or digit');
+    const poolSizeRaw = values['pool-size'];
+    const poolSizeBytes = poolSizeRaw === undefined ? MINER_DEFAULTS.poolSizeBytes : parseSize(poolSizeRaw);
+    if (poolSizeBytes === null || poolSizeBytes < 2 * 1024 ** 3) throw new Error(`--pool-size must be a size of at least 2G (like 32G or 500GiB), not ${JSON.stringify(poolSizeRaw)}`);
+    const pidsLimit = integer('pids-limit', values['pids-limit'], MINER_DEFAULTS.pidsLimit, 0, Number.MAX_SAFE_INTEGER);
+    const pidsProblem = containmentProblem({ ...DEFAULT_CONTAINMENT, pidsLimit });
+    if (pidsProblem) throw new Error(`--pids-limit: ${pidsProblem}`);
+    const stateDir = values['state-dir'] ?? MINER_DEFAULTS.stateDir;
+    if (stateDir.trim() === '') throw new Error('--state-dir must not be empty');
+    if (values['docker-socket'] !== undefined && values['docker-socket'].trim() === '') throw new Error('--docker-socket must not be empty');
     if (values.validators !== undefined && values['allow-any']) throw new Error('--validators and --allow-any exclude each other');
     const config: MinerConfig = {
       host: address('host', values.host, MINER_DEFAULTS.host),
@@ -142,7 +174,11 @@ export function parseMinerArgs(argv: string[]): ConfigResult {
       validatorsFile: values.validators === undefined ? undefined : resolve(values.validators),
       allowAny: values['allow-any'] ?? false,
       minStake,
-      dockerSocket: values['docker-socket'] ?? MINER_DEFAULTS.dockerSocket,
+      ...(values['docker-socket'] !== undefined ? { dockerSocket: values['docker-socket'] } : {}),
+      stateDir: resolve(stateDir),
+      poolSizeBytes,
+      pidsLimit,
+      allowUnisolated: values['allow-unisolated'] ?? false,
       baseImageFrom,
       namePrefix,
       hashcatPath: values['hashcat-path'] ?? MINER_DEFAULTS.hashcatPath,

@@ -15,6 +15,7 @@ import { specsPlugin } from './handlers/specs.js';
 import { loadOrCreateHotkey } from './keystore.js';
 import type { Logger } from './log.js';
 import { createSpecsProbe } from './specs/hardware.js';
+import { chooseRentalEngine } from './host/rental-engine.js';
 
 export interface RunningMiner {
   hotkey: Hotkey;
@@ -52,9 +53,18 @@ export async function startMiner(config: MinerConfig, log: Logger, extraPlugins:
   if (config.allowAny) log.warn('--allow-any: ANY validator hotkey may allocate this machine. Use only for development.');
   else if (access.allow.size === 0) log.warn('no validators are allowed: pass --validators FILE (or --allow-any for development)');
 
-  const docker = connectDocker(config.dockerSocket);
+  const rentalEngine = await chooseRentalEngine({
+    ...(config.dockerSocket !== undefined ? { dockerSocket: config.dockerSocket } : {}),
+    stateDir: config.stateDir, poolSizeBytes: config.poolSizeBytes, allowUnisolated: config.allowUnisolated, log,
+  });
+  const docker = connectDocker(rentalEngine.socket);
   const manager = createContainerManager({
     docker,
+    dockerSocket: rentalEngine.socket,
+    endpoint: rentalEngine.endpoint,
+    localEngine: rentalEngine.local,
+    containment: { pidsLimit: config.pidsLimit },
+    ...(rentalEngine.isolation ? { isolation: rentalEngine.isolation } : {}),
     dataDir: config.dataDir,
     minerHotkey: hotkey.ss58Address,
     sshPort: config.sshPort,
@@ -76,13 +86,19 @@ export async function startMiner(config: MinerConfig, log: Logger, extraPlugins:
   // /health needs no signature: anyone may call it, so Docker is asked at most once a second.
   const ping = dockerodeEngine(docker).ping;
   const dockerReachable = cachedReader(() => ping(1000), 1000);
+  const rentalHealth = cachedReader(() => manager.health(), 1000);
   const axon: Axon = createAxon({
     hotkey,
     host: config.host,
     port: config.port,
     plugins: [specsPlugin(probe, () => ({ challenge: challenge.service.info() })), allocatePlugin(manager), challenge, ...extraPlugins],
     access,
-    health: async () => ({ docker: { reachable: await dockerReachable() }, allocation: manager.state(), challenge: challenge.service.info() }),
+    health: async () => ({
+      docker: { reachable: await dockerReachable(), endpoint: rentalEngine.endpoint, ...(rentalEngine.poolProblem ? { pool: rentalEngine.poolProblem } : {}) },
+      ...(rentalEngine.firewall ? { firewall: rentalEngine.firewall.state() } : {}),
+      allocation: await rentalHealth(),
+      challenge: challenge.service.info(),
+    }),
     log: log.child({ component: 'axon' }),
   });
   const { port } = await axon.listen();
@@ -104,6 +120,7 @@ export async function startMiner(config: MinerConfig, log: Logger, extraPlugins:
     async close() {
       await axon.close();
       await Promise.all([manager.stop(), challenge.close()]);
+      rentalEngine.close();
     },
   };
 }

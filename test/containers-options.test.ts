@@ -305,7 +305,7 @@ test('containment: pids limit, nofile, bounded json-file log, OOM score above th
   assert.is(h.OomScoreAdj, 900);
   assert.is(h.NetworkMode, 'p-cm-net-0a1b2c3d');
   // The defaults are what the README names.
-  assert.equal({ ...DEFAULT_CONTAINMENT }, { pidsLimit: 2048, nofile: 65536, logMaxBytes: 10 * 1024 * 1024, logFiles: 2, oomScoreAdj: 800 });
+  assert.equal({ ...DEFAULT_CONTAINMENT }, { pidsLimit: 2048, nofile: 16384, logMaxBytes: 10 * 1024 * 1024, logFiles: 2, oomScoreAdj: 800 });
 });
 
 test('containmentProblem: absurd limits are refused with the setting named', () => {

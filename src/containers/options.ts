@@ -109,7 +109,7 @@ export interface Containment {
 
 export const DEFAULT_CONTAINMENT: Readonly<Containment> = Object.freeze({
   pidsLimit: 2048,
-  nofile: 65_536,
+  nofile: 16_384,
   logMaxBytes: 10 * 1024 * 1024,
   logFiles: 2,
   oomScoreAdj: 800,

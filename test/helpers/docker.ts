@@ -11,16 +11,20 @@ import { generateHotkey, type Hotkey } from '../../protocol/index.js';
 import { createContainerManager, type ContainerManager, type ContainerManagerOptions } from '../../src/containers/index.js';
 import { silentLogger } from '../../src/log.js';
 import { sshRun as sshLogin } from '../../src/validator/ssh-login.js';
+import { rentalHostLayout } from '../../src/host/rental-dockerd.js';
 
 export const RUN_LABEL = 'compute-miner.test-run';
 
+/** The rental Docker daemon the product uses by default (on the btrfs storage pool). */
+export const RENTAL_SOCKET = rentalHostLayout().socket;
+
 /** Fails (never skips) when the daemon does not answer: in CI and here alike. */
-export async function requireDocker(socketPath = '/var/run/docker.sock'): Promise<Dockerode> {
+export async function requireDocker(socketPath = RENTAL_SOCKET): Promise<Dockerode> {
   const docker = new Dockerode({ socketPath });
   try {
     await docker.ping();
   } catch (err) {
-    throw new Error(`the Docker daemon does not answer on ${socketPath} (${(err as Error).message}); run scripts/bootstrap.mjs as root`);
+    throw new Error(`the Docker daemon does not answer on ${socketPath} (${(err as Error).message}); run "node scripts/bootstrap.mjs --for test" as root`);
   }
   return docker;
 }
@@ -56,6 +60,7 @@ export function testRun(docker: Dockerode, area: string): TestRun {
 export function runManagerOptions(docker: Dockerode, run: TestRun, sshPort: number, over: Partial<ContainerManagerOptions> = {}): ContainerManagerOptions {
   return {
     docker, dataDir: run.dataDir, minerHotkey: run.hotkey.ss58Address, sshPort, sshBind: '127.0.0.1',
+    endpoint: `unix://${(docker.modem as { socketPath?: string }).socketPath ?? '?'}`,
     namePrefix: run.namePrefix, labels: run.labels, log: silentLogger(), ...over,
   };
 }
@@ -94,6 +99,8 @@ export async function removeLabelled(docker: Dockerode, label: string): Promise<
   await Promise.all(containers.map((c) => docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined)));
   const images = await docker.listImages({ all: true, filters: { label: [label] } });
   for (const image of images) await docker.getImage(image.Id).remove({ force: true }).catch(() => undefined);
+  const networks = await docker.listNetworks({ filters: { label: [label] } });
+  for (const network of networks) await docker.getNetwork(network.Id).remove().catch(() => undefined);
 }
 
 /**
