@@ -33,6 +33,11 @@ export interface AxonOptions {
   access: AccessPolicy;
   /** Overrides of DEFAULT_LIMITS (src/axon/limits.ts). */
   limits?: Partial<AxonLimits>;
+  /**
+   * Refuse a hotkey that is not let in (403) and a replayed nonce (401) before checking the
+   * signature (default true). false checks every signature first, for measuring what it saves.
+   */
+  cheapRefusals?: boolean;
   /** Extra /health fields (Docker reachability, allocation state). */
   health?: () => Promise<Record<string, unknown>> | Record<string, unknown>;
   log: Logger;
@@ -78,7 +83,7 @@ export function createAxon(options: AxonOptions): Axon {
   const http: Server = createServer(
     createHttpHandler({ hotkey: options.hotkey.ss58Address, startedAt: Date.now(), registry: metrics.registry, extra: options.health, log }),
   );
-  const wss = new WebSocketServer({ noServer: true, maxPayload: limits.maxPayload, perMessageDeflate: false, clientTracking: true });
+  const wss = new WebSocketServer({ noServer: true, maxPayload: limits.maxPayload, perMessageDeflate: false, clientTracking: true, allowSynchronousEvents: false });
   let open = 0;
 
   http.on('upgrade', (req, socket: Socket, head) => {
