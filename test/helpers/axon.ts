@@ -16,7 +16,7 @@ import {
   type Hotkey,
   type SynapseName,
 } from '../../protocol/index.js';
-import { silentLogger } from '../../src/log.js';
+import { silentLogger, type Logger } from '../../src/log.js';
 import type { AccessPolicy } from '../../src/axon/access.js';
 import type { AxonLimits } from '../../src/axon/limits.js';
 import { createAxon, type Axon } from '../../src/axon/server.js';
@@ -39,6 +39,8 @@ export async function startTestAxon(opts: {
   health?: () => Record<string, unknown> | Promise<Record<string, unknown>>;
   hotkey?: Hotkey;
   port?: number;
+  cheapRefusals?: boolean;
+  log?: Logger;
 }): Promise<TestAxon> {
   const hotkey = opts.hotkey ?? generateHotkey();
   const axon = createAxon({
@@ -49,7 +51,8 @@ export async function startTestAxon(opts: {
     access: opts.access ?? openAccess(),
     limits: opts.limits,
     health: opts.health,
-    log: silentLogger(),
+    cheapRefusals: opts.cheapRefusals,
+    log: opts.log ?? silentLogger(),
   });
   const { port } = await axon.listen();
   return { axon, hotkey, port, url: `ws://127.0.0.1:${port}`, close: () => axon.close() };
