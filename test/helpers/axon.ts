@@ -127,8 +127,9 @@ export class RawClient {
     ws.on('error', () => {});
   }
 
-  static async connect(url: string): Promise<RawClient> {
-    const ws = new WebSocket(url, { perMessageDeflate: false, maxPayload: 64 * 1024 * 1024 });
+  /** `localAddress`: the loopback address to connect from (127.0.0.1 unless given). */
+  static async connect(url: string, opts: { localAddress?: string } = {}): Promise<RawClient> {
+    const ws = new WebSocket(url, { perMessageDeflate: false, maxPayload: 64 * 1024 * 1024, localAddress: opts.localAddress });
     const client = new RawClient(ws);
     await new Promise<void>((resolve, reject) => {
       ws.once('open', () => resolve());
