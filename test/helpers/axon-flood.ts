@@ -128,8 +128,10 @@ export interface FloodSpec {
   axonHotkey: string;
   /** Open connections the attacker keeps up (each reopened when the axon closes it). */
   connections: number;
-  /** strangers: one signed request per connection every this many ms. */
+  /** strangers: one signed request per connection every this many ms (2000 by default)... */
   intervalMs?: number;
+  /** ...or, when true, as fast as the axon takes them (replay and fresh always are). */
+  lineRate?: boolean;
   /** replay, fresh: the allowed (low-stake) validator's key that the attacker holds, hex seed. */
   attackerSeedHex?: string;
   /** Source addresses (127.x.y.z) the connections are spread over, round robin. */
@@ -212,7 +214,7 @@ function runFlood(spec: FloodSpec): void {
           ws.send(frameOf(stranger));
           tally.sent++;
         };
-        if (spec.kind === 'strangers') {
+        if (spec.kind === 'strangers' && !spec.lineRate) {
           send();
           timer = setInterval(send, spec.intervalMs ?? 2000);
         } else {
