@@ -69,10 +69,12 @@ export interface Standing {
 }
 
 export const NEW_STANDING: Readonly<Standing> = Object.freeze({ probationary: true, refused: 0 });
+const IN_GOOD_STANDING: Readonly<Standing> = Object.freeze({ probationary: false, refused: 0 });
 
 /** A connection's standing after one more request. */
 export function nextStanding(standing: Standing, outcome: RequestOutcome): Standing {
-  if (outcome === 'accepted') return { probationary: false, refused: 0 };
+  // Frozen and shared: the accepted request, the common case, allocates nothing.
+  if (outcome === 'accepted') return IN_GOOD_STANDING;
   if (outcome === 'refused') return { probationary: standing.probationary, refused: standing.refused + 1 };
   return standing;
 }
