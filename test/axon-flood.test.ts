@@ -2,9 +2,11 @@
 // each on loopback for a few seconds against an axon in its own process with an allow-list of
 // two validators (stake 1000, and stake 10 whose key the attacker holds): during each, every
 // probe of the allowed validator (a Specs request on a fresh connection) succeeds within its
-// timeout, the axon's RSS stays bounded, and /metrics shows how the flood was refused.
+// timeout, the axon's RSS stays bounded, and /metrics shows how the flood was refused. Half-open
+// upgrade requests, which were already harmless, stay so.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { connect, type Socket } from 'node:net';
 import { generateHotkey, hotkeyFromSeed } from '../protocol/index.js';
 import { newSeedHex, probe, sourceAddresses, startFlood, startFloodAxon, type FloodAxon, type FloodSpec, type FloodTally, type ProbeResult } from './helpers/axon-flood.js';
 
@@ -74,6 +76,32 @@ floods('fresh signed requests of the low-stake validator at line rate on 8 conne
   const { tally, metrics } = await during({ kind: 'fresh', connections: 8, attackerSeedHex: attackerSeed });
   assert.ok((tally.replies['429'] ?? 0) > 100, `the flood was rate limited (${JSON.stringify(tally.replies)})`);
   assert.ok(counter(metrics, 'axon_refusals_total{reason="rate_limited"}') > 100);
+});
+
+floods('1000 half-open upgrade requests (headers never finished) do not disturb the validator', async () => {
+  const { port } = axon;
+  const sockets: Socket[] = [];
+  try {
+    const sources = sourceAddresses(10);
+    await Promise.all(
+      Array.from({ length: 1000 }, (_, i) =>
+        new Promise<void>((resolve) => {
+          const socket = connect({ host: '127.0.0.1', port, localAddress: sources[i % sources.length] }, () => {
+            socket.write(`GET / HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n`);
+            resolve();
+          });
+          socket.on('error', () => resolve());
+          sockets.push(socket);
+        }),
+      ),
+    );
+    const results = await probe(axon.url, axon.hotkey, validator, PROBES, 50, PROBE_TIMEOUT_MS);
+    assert.is(results.filter((r) => !r.ok).length, 0, JSON.stringify(results.filter((r) => !r.ok)));
+  } finally {
+    for (const socket of sockets) socket.destroy();
+  }
+  const stats = await axon.stats();
+  assert.ok(stats.rss - baselineRss < RSS_GROWTH_LIMIT, `RSS grew by ${((stats.rss - baselineRss) / 1e6).toFixed(0)} MB`);
 });
 
 floods.run();
