@@ -267,7 +267,8 @@ flight('1000 requests in flight: 256 served, 744 refused with 429, none lost', a
 
 flight.run();
 
-// Connections over the cap are closed with 1013; those under it keep working.
+// Over the connection cap, a new connection displaces the oldest one still on probation;
+// only when every connection has earned its place is the new one closed with 1013.
 const conns = suite('axon connection cap');
 let k: TestAxon;
 conns.before(async () => {
@@ -277,18 +278,23 @@ conns.after(async () => {
   await k.close();
 });
 
-conns('a third connection over a cap of two is closed with 1013', async () => {
+conns('over a cap of two: the oldest connection on probation is displaced, and with none on probation one more is closed with 1013', async () => {
   const a = await RawClient.connect(k.url);
   const b = await RawClient.connect(k.url);
   const c = await RawClient.connect(k.url);
+  let d: RawClient | undefined;
   try {
-    assert.is(await c.nextClose(), CloseCode.TRY_AGAIN_LATER);
-    a.sendEnvelope(signedEnvelope({ hotkey: generateHotkey(), axonHotkey: k.hotkey.ss58Address }));
-    assert.is((await a.nextReply()).status.code, 200);
+    assert.is(await a.nextClose(), CloseCode.TRY_AGAIN_LATER, 'the oldest on probation is displaced');
+    for (const earner of [b, c]) {
+      earner.sendEnvelope(signedEnvelope({ hotkey: generateHotkey(), axonHotkey: k.hotkey.ss58Address }));
+      assert.is((await earner.nextReply()).status.code, 200);
+    }
+    d = await RawClient.connect(k.url);
+    assert.is(await d.nextClose(), CloseCode.TRY_AGAIN_LATER, 'nobody left to displace');
+    b.sendEnvelope(signedEnvelope({ hotkey: generateHotkey(), axonHotkey: k.hotkey.ss58Address, id: 2 }));
+    assert.is((await b.nextReply()).status.code, 200, 'those who earned their place keep it');
   } finally {
-    a.close();
-    b.close();
-    c.close();
+    for (const client of [a, b, c, d]) client?.close();
   }
   await new Promise((r) => setTimeout(r, 100));
   assert.is(await freshRequestWorks(k), 200);

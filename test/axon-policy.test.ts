@@ -88,15 +88,55 @@ access("a plugin's verify() throwing a SynapseError decides the code", async () 
   assert.is(reply.status.code, 409);
   assert.is(reply.status.message, 'already allocated');
 });
-access('the signature is checked before access: a bad signature from a denied hotkey gets 401, not 403', async () => {
+const withBadSignature = (hotkey: Hotkey, t: TestAxon) => {
+  const env = signedEnvelope({ hotkey, axonHotkey: t.hotkey.ss58Address });
+  (env.dendrite as { signature: Buffer }).signature = Buffer.alloc(64);
+  return env;
+};
+access('a hotkey that is not let in gets 403 before its signature is checked; an allowed one with a bad signature gets 401', async () => {
   const c = await RawClient.connect(a.url);
   try {
-    const env = signedEnvelope({ hotkey: banned, axonHotkey: a.hotkey.ss58Address });
-    (env.dendrite as { signature: Buffer }).signature = Buffer.alloc(64);
-    c.sendEnvelope(env);
-    assert.is((await c.nextReply()).status.code, Status.UNAUTHORIZED);
+    c.sendEnvelope(withBadSignature(banned, a));
+    const denied = await c.nextReply();
+    assert.is(denied.status.code, Status.FORBIDDEN);
+    assert.match(denied.status.message, /denied/);
+    c.sendEnvelope(withBadSignature(stranger, a));
+    assert.is((await c.nextReply()).status.code, Status.FORBIDDEN);
+    c.sendEnvelope(withBadSignature(rich, a));
+    const forged = await c.nextReply();
+    assert.is(forged.status.code, Status.UNAUTHORIZED);
+    assert.match(forged.status.message, /signature/);
   } finally {
     c.close();
+  }
+});
+access('a replayed request is refused with 401 before its signature is checked, and a forged one reusing its nonce too', async () => {
+  const c = await RawClient.connect(a.url);
+  try {
+    const env = signedEnvelope({ hotkey: rich, axonHotkey: a.hotkey.ss58Address, uuid: 'replayed' });
+    c.sendEnvelope(env);
+    assert.is((await c.nextReply()).status.code, 200);
+    c.sendEnvelope(env);
+    const replay = await c.nextReply();
+    assert.is(replay.status.code, Status.UNAUTHORIZED);
+    assert.match(replay.status.message, /already used/);
+    c.sendEnvelope({ ...env, dendrite: { ...(env.dendrite as object), signature: Buffer.alloc(64) } });
+    assert.match((await c.nextReply()).status.message, /already used/, 'the nonce check came first');
+  } finally {
+    c.close();
+  }
+});
+access('with cheapRefusals off, the signature is checked first: a bad signature from a denied hotkey gets 401', async () => {
+  const strict = await startTestAxon({ plugins: [echoPlugin('Specs')], access: { allowAny: false, allow: new Map([[rich.ss58Address, 10]]), deny: new Set([banned.ss58Address]), minStake: 0 }, cheapRefusals: false });
+  const c = await RawClient.connect(strict.url);
+  try {
+    c.sendEnvelope(withBadSignature(banned, strict));
+    assert.is((await c.nextReply()).status.code, Status.UNAUTHORIZED);
+    c.sendEnvelope(signedEnvelope({ hotkey: banned, axonHotkey: strict.hotkey.ss58Address }));
+    assert.is((await c.nextReply()).status.code, Status.FORBIDDEN, 'and a good signature then reaches the access check');
+  } finally {
+    c.close();
+    await strict.close();
   }
 });
 access.run();

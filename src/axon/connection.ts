@@ -1,11 +1,16 @@
 // One WebSocket connection: frames in, replies out. A frame walks
-//   decode → Verifier (steps 1–6) → rate / in-flight / queue (step 7) → handler → signed reply,
+//   decode → Verifier (steps 1–6) → rate / in-flight / hotkey share / queue (step 7) → handler → signed reply,
 // and every way out of that walk goes through one `answer` that sends exactly one reply.
+// Each request also moves the connection's standing (probation.ts): its first accepted
+// request ends its probation, and too many refused ones close it.
 import type { WebSocket } from 'ws';
-import { CloseCode, decode, readableId, type SynapseName } from '../../protocol/index.js';
+import { CloseCode, decode, readableId, Status, type SynapseName } from '../../protocol/index.js';
 import type { Logger } from '../log.js';
+import type { FloodReport } from './flood-report.js';
+import type { HotkeyShares } from './hotkey-share.js';
 import type { AxonLimits } from './limits.js';
 import type { AxonMetrics } from './metrics.js';
+import { NEW_STANDING, nextStanding, refusedTooOften, type RequestOutcome, type Seat, type Standing } from './probation.js';
 import type { Job, PriorityQueue, Ticket } from './queue.js';
 import type { RateLimiter } from './rate.js';
 import { addressOf, encodeResponse, Rejections, rejectionOf, type Rejection, type Replier, type ReplyAddress } from './replies.js';
@@ -20,9 +25,34 @@ export interface AxonCore {
   replier: Replier;
   queue: PriorityQueue;
   rate: RateLimiter;
+  shares: HotkeyShares;
+  closing: ClosingSockets;
+  floods: FloodReport;
   limits: AxonLimits;
   metrics: AxonMetrics;
   log: Logger;
+}
+
+/**
+ * Sockets the axon has closed whose peers have not finished the closing handshake yet. A
+ * peer that never answers would keep its socket until closeTimeoutMs; past `max` of them at
+ * once, a socket is cut at once instead, so a stream of displaced connections stays bounded.
+ */
+export class ClosingSockets {
+  private count = 0;
+
+  constructor(private readonly max: number) {}
+
+  close(ws: WebSocket, code: number, reason: string): void {
+    if (ws.readyState === ws.CLOSED) return;
+    if (ws.readyState === ws.CLOSING || this.count >= this.max) {
+      ws.terminate();
+      return;
+    }
+    this.count++;
+    ws.once('close', () => this.count--);
+    ws.close(code, reason);
+  }
 }
 
 /**
@@ -71,13 +101,26 @@ function onDeadline(pending: PendingRequest): void {
   pending.onDeadline();
 }
 
-export class AxonConnection {
+export class AxonConnection implements Seat {
   private readonly pending = new Set<PendingRequest>();
   private idleTimer: NodeJS.Timeout | undefined;
+  private standing: Standing = NEW_STANDING;
+  /** Set once the axon closes this connection: frames still arriving are not handled. */
+  private closing = false;
 
-  constructor(private readonly ws: WebSocket, private readonly core: AxonCore) {
+  /**
+   * `address` is the peer's address key (probation.ts); `leave` is called once, when the
+   * connection starts closing or is closed, whichever comes first.
+   */
+  constructor(
+    private readonly ws: WebSocket,
+    private readonly core: AxonCore,
+    readonly address: string,
+    private readonly leave: (connection: AxonConnection) => void,
+  ) {
     this.idleTimer = setTimeout(() => this.close(CloseCode.POLICY_VIOLATION, 'no request received'), core.limits.idleTimeoutMs);
     ws.on('message', (data: Buffer, isBinary: boolean) => {
+      if (this.closing) return;
       try {
         this.onFrame(data, isBinary);
       } catch (err) {
@@ -91,9 +134,26 @@ export class AxonConnection {
     ws.on('error', (err) => core.log.debug({ err: err.message }, 'axon: connection error'));
   }
 
+  get probationary(): boolean {
+    return this.standing.probationary;
+  }
+
   close(code: number, reason: string): void {
+    if (this.closing) return;
+    this.closing = true;
     this.core.log.debug({ code, reason }, 'axon: closing connection');
-    this.ws.close(code, reason);
+    this.leave(this);
+    this.core.closing.close(this.ws, code, reason);
+  }
+
+  /** Moves the standing by one request's outcome; closes the connection refused too often. */
+  private judge(outcome: RequestOutcome): void {
+    if (outcome === 'other') return;
+    this.standing = nextStanding(this.standing, outcome);
+    if (!refusedTooOften(this.standing, this.core.limits.maxRefusedPerConnection)) return;
+    this.core.metrics.connectionRefused('refused_requests');
+    this.core.floods.connectionEvent('closed_for_refusals', this.address);
+    this.close(CloseCode.POLICY_VIOLATION, 'too many refused requests');
   }
 
   private onFrame(data: Buffer, isBinary: boolean): void {
@@ -113,8 +173,11 @@ export class AxonConnection {
     const verdict = this.core.verifier.verify(raw, receivedAt);
     if (!verdict.ok) {
       if (verdict.address === null) return this.close(verdict.closeCode, verdict.reason);
-      return this.send(verdict.address, verdict.rejection, startedAt);
+      this.send(verdict.address, verdict.rejection, startedAt);
+      const { code } = verdict.rejection;
+      return this.judge(verdict.accepted ? 'accepted' : code === Status.UNAUTHORIZED || code === Status.FORBIDDEN ? 'refused' : 'other');
     }
+    this.judge('accepted');
     this.admit(verdict.request, startedAt);
   }
 
@@ -137,6 +200,7 @@ export class AxonConnection {
     const { ctx, plugin, address } = request;
     if (!core.rate.take(ctx.hotkey)) return this.send(address, Rejections.rateLimited, startedAt);
     if (this.pending.size >= core.limits.maxInFlightPerConnection) return this.send(address, Rejections.tooManyInFlight, startedAt);
+    if (!core.shares.take(ctx.hotkey)) return this.send(address, Rejections.hotkeyShareFull, startedAt);
     let priority = 0;
     try {
       priority = plugin.priority?.(ctx) ?? 0;
@@ -158,6 +222,7 @@ export class AxonConnection {
     pending.answered = true;
     if (pending.timer) clearTimeout(pending.timer);
     this.pending.delete(pending);
+    this.core.shares.release(pending.request.ctx.hotkey);
     this.send(pending.request.address, reply, pending.startedAt);
   }
 
@@ -166,17 +231,24 @@ export class AxonConnection {
     const seconds = (performance.now() - startedAt) / 1000;
     const ok = reply instanceof Uint8Array;
     core.metrics.observe(address.name, ok ? 200 : reply.code, seconds);
+    if (!ok && reply.reason) {
+      core.metrics.refused(reply.reason);
+      core.floods.refusedRequest(reply.reason, this.address, address.dendriteHotkey);
+    }
     if (ws.readyState !== ws.OPEN) return;
     if (ws.bufferedAmount > core.limits.maxBufferedBytes) return this.close(CloseCode.POLICY_VIOLATION, 'replies are not being read');
     ws.send(ok ? core.replier.ok(address, reply, seconds) : core.replier.error(address, reply, seconds));
   }
 
   private onClose(): void {
+    this.closing = true;
+    this.leave(this);
     if (this.idleTimer) clearTimeout(this.idleTimer);
     // Requests of a closed connection end silently; their handlers see the abort.
     for (const pending of this.pending) {
       pending.answered = true;
       if (pending.timer) clearTimeout(pending.timer);
+      this.core.shares.release(pending.request.ctx.hotkey);
       pending.ticket?.cancel();
       pending.request.ctx.abort(new Error('connection closed'));
     }

@@ -8,9 +8,22 @@ export interface AxonMetrics {
   observe(synapse: string, code: number, seconds: number): void;
   connectionOpened(): void;
   connectionClosed(): void;
+  /** Counts one refused request by its reason (not_allowed, replay, bad_signature, rate_limited, ...). */
+  refused(reason: string): void;
+  /** Counts a connection displaced by a newer one. */
+  displaced(): void;
+  /** Counts a connection the axon closed or turned away, by reason (house_full, address_full, refused_requests). */
+  connectionRefused(reason: string): void;
 }
 
-export function createAxonMetrics(queueDepth: () => number, running: () => number): AxonMetrics {
+export interface AxonGauges {
+  queueDepth(): number;
+  running(): number;
+  /** Open connections still on probation. */
+  probationary(): number;
+}
+
+export function createAxonMetrics(gauges: AxonGauges): AxonMetrics {
   const registry = new Registry();
   const requests = new Counter({
     name: 'axon_requests_total',
@@ -31,7 +44,7 @@ export function createAxonMetrics(queueDepth: () => number, running: () => numbe
     help: 'Requests waiting for a handler slot',
     registers: [registry],
     collect() {
-      this.set(queueDepth());
+      this.set(gauges.queueDepth());
     },
   });
   new Gauge({
@@ -39,9 +52,31 @@ export function createAxonMetrics(queueDepth: () => number, running: () => numbe
     help: 'Handlers running now',
     registers: [registry],
     collect() {
-      this.set(running());
+      this.set(gauges.running());
     },
   });
+  new Gauge({
+    name: 'axon_probationary_connections',
+    help: 'Open connections none of whose requests has been accepted yet',
+    registers: [registry],
+    collect() {
+      this.set(gauges.probationary());
+    },
+  });
+  const refusals = new Counter({
+    name: 'axon_refusals_total',
+    help: 'Requests refused before reaching a handler, by reason',
+    labelNames: ['reason'] as const,
+    registers: [registry],
+  });
+  const displaced = new Counter({ name: 'axon_displaced_connections_total', help: 'Connections on probation displaced by a newer connection', registers: [registry] });
+  const connectionRefusals = new Counter({
+    name: 'axon_connections_refused_total',
+    help: 'Connections turned away (house_full, address_full) or closed for their refused requests (refused_requests)',
+    labelNames: ['reason'] as const,
+    registers: [registry],
+  });
+  const refusalChildren = new Map<string, { inc(): void }>();
   // Label children are looked up once per (synapse, code), not built per request.
   const counters = new Map<string, { inc(): void }>();
   const timers = new Map<string, { observe(v: number): void }>();
@@ -59,5 +94,12 @@ export function createAxonMetrics(queueDepth: () => number, running: () => numbe
     },
     connectionOpened: () => connections.inc(),
     connectionClosed: () => connections.dec(),
+    refused(reason) {
+      let counter = refusalChildren.get(reason);
+      if (!counter) refusalChildren.set(reason, (counter = refusals.labels(reason)));
+      counter.inc();
+    },
+    displaced: () => displaced.inc(),
+    connectionRefused: (reason) => connectionRefusals.labels(reason).inc(),
   };
 }

@@ -17,18 +17,33 @@ export interface ReplyAddress {
 export interface Rejection {
   code: number;
   message: string;
+  /** Set when the request was refused before reaching a handler: the label /metrics counts it under. */
+  reason?: RefusalReason;
 }
 
-export const reject = (code: number, message: string): Rejection => ({ code, message });
+/** Why a request was refused before reaching a handler. */
+export type RefusalReason =
+  | 'wrong_axon'
+  | 'bad_signature'
+  | 'replay'
+  | 'not_allowed'
+  | 'blacklisted'
+  | 'rate_limited'
+  | 'hotkey_share'
+  | 'in_flight'
+  | 'queue_full';
+
+export const reject = (code: number, message: string, reason?: RefusalReason): Rejection => (reason ? { code, message, reason } : { code, message });
 
 // The messages that are the same whatever the request.
 export const Rejections = {
   textFrame: reject(Status.BAD_REQUEST, 'text frames are not accepted: send one binary MessagePack map per frame'),
   internal: reject(Status.INTERNAL, 'internal error'),
   timeout: reject(Status.TIMEOUT, 'handler did not finish before the timeout'),
-  queueFull: reject(Status.UNAVAILABLE, 'queue is full, retry later'),
-  rateLimited: reject(Status.TOO_MANY_REQUESTS, 'rate limit of this hotkey exceeded'),
-  tooManyInFlight: reject(Status.TOO_MANY_REQUESTS, 'too many requests in flight on this connection'),
+  queueFull: reject(Status.UNAVAILABLE, 'queue is full, retry later', 'queue_full'),
+  rateLimited: reject(Status.TOO_MANY_REQUESTS, 'rate limit of this hotkey exceeded', 'rate_limited'),
+  hotkeyShareFull: reject(Status.TOO_MANY_REQUESTS, 'too many requests of this hotkey waiting', 'hotkey_share'),
+  tooManyInFlight: reject(Status.TOO_MANY_REQUESTS, 'too many requests in flight on this connection', 'in_flight'),
 } as const;
 
 /** A handler's failure as a reply: a SynapseError keeps its code, anything else is a logged 500. */

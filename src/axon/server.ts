@@ -7,11 +7,14 @@ import type { Registry } from 'prom-client';
 import { CloseCode, type Hotkey, type SynapseName } from '../../protocol/index.js';
 import type { Logger } from '../log.js';
 import type { AccessPolicy } from './access.js';
-import { AxonConnection, type AxonCore } from './connection.js';
+import { AxonConnection, ClosingSockets, type AxonCore } from './connection.js';
+import { FloodReport } from './flood-report.js';
 import { createHttpHandler } from './health.js';
+import { HotkeyShares } from './hotkey-share.js';
 import { PublicKeyCache } from './keys.js';
 import { resolveLimits, type AxonLimits } from './limits.js';
 import { createAxonMetrics } from './metrics.js';
+import { addressKey, admitConnection } from './probation.js';
 import { PriorityQueue } from './queue.js';
 import { RateLimiter } from './rate.js';
 import { ReplayGuard } from './replay.js';
@@ -33,6 +36,11 @@ export interface AxonOptions {
   access: AccessPolicy;
   /** Overrides of DEFAULT_LIMITS (src/axon/limits.ts). */
   limits?: Partial<AxonLimits>;
+  /**
+   * Refuse a hotkey that is not let in (403) and a replayed nonce (401) before checking the
+   * signature (default true). false checks every signature first, for measuring what it saves.
+   */
+  cheapRefusals?: boolean;
   /** Extra /health fields (Docker reachability, allocation state). */
   health?: () => Promise<Record<string, unknown>> | Record<string, unknown>;
   log: Logger;
@@ -56,7 +64,19 @@ export function createAxon(options: AxonOptions): Axon {
     concurrency.set(plugin.name, plugin.concurrency);
   }
   const queue = new PriorityQueue(limits.maxQueued, limits.maxRunning, concurrency);
-  const metrics = createAxonMetrics(() => queue.depth, () => queue.active);
+  // Open connections in the order they opened: the oldest on probation is displaced first.
+  const seats = new Set<AxonConnection>();
+  const metrics = createAxonMetrics({
+    queueDepth: () => queue.depth,
+    running: () => queue.active,
+    probationary: () => {
+      let n = 0;
+      for (const seat of seats) if (seat.probationary) n++;
+      return n;
+    },
+  });
+  const floods = new FloodReport(log, limits.floodReportIntervalMs, limits.floodReportMinRefusals);
+  const closing = new ClosingSockets(limits.maxConnections);
   const core: AxonCore = {
     verifier: new Verifier({
       hotkey: options.hotkey,
@@ -65,11 +85,15 @@ export function createAxon(options: AxonOptions): Axon {
       keys: new PublicKeyCache(limits.keyCacheSize),
       replay: new ReplayGuard(limits.replayCacheSize),
       maxTimeoutSeconds: limits.maxTimeoutSeconds,
+      cheapRefusals: options.cheapRefusals ?? true,
       log,
     }),
     replier: new Replier(options.hotkey),
     queue,
     rate: new RateLimiter(limits.ratePerSecond, limits.rateBurst, limits.rateTableSize),
+    shares: new HotkeyShares(limits.maxPendingPerHotkey),
+    closing,
+    floods,
     limits,
     metrics,
     log,
@@ -78,8 +102,19 @@ export function createAxon(options: AxonOptions): Axon {
   const http: Server = createServer(
     createHttpHandler({ hotkey: options.hotkey.ss58Address, startedAt: Date.now(), registry: metrics.registry, extra: options.health, log }),
   );
-  const wss = new WebSocketServer({ noServer: true, maxPayload: limits.maxPayload, perMessageDeflate: false, clientTracking: true });
-  let open = 0;
+  const wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: limits.maxPayload,
+    perMessageDeflate: false,
+    clientTracking: true,
+    // One 'message' per connection per turn of the event loop: with synchronous events, one
+    // turn handled every frame of every chunk a socket had (a flood of 8 connections held it
+    // for over 10 s), and the accept, upgrade and first frame of a new connection each waited a turn.
+    allowSynchronousEvents: false,
+    // ws reads this option, though @types/ws does not list it.
+    ...({ closeTimeout: limits.closeTimeoutMs } as object),
+  });
+  const leave = (connection: AxonConnection) => seats.delete(connection);
 
   http.on('upgrade', (req, socket: Socket, head) => {
     socket.on('error', () => socket.destroy());
@@ -87,19 +122,25 @@ export function createAxon(options: AxonOptions): Axon {
       socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
       return;
     }
+    const address = addressKey(socket.remoteAddress);
     wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
-      if (open >= limits.maxConnections) {
+      metrics.connectionOpened();
+      ws.once('close', () => metrics.connectionClosed());
+      const admission = admitConnection(seats, address, limits);
+      if (!admission.ok) {
         ws.on('error', () => {});
-        ws.close(CloseCode.TRY_AGAIN_LATER, 'too many connections');
+        const reason = admission.reason === 'address is full' ? 'address_full' : 'house_full';
+        metrics.connectionRefused(reason);
+        floods.connectionEvent(reason, address);
+        closing.close(ws, CloseCode.TRY_AGAIN_LATER, admission.reason === 'address is full' ? 'too many connections from this address' : 'too many connections');
         return;
       }
-      open++;
-      metrics.connectionOpened();
-      ws.once('close', () => {
-        open--;
-        metrics.connectionClosed();
-      });
-      new AxonConnection(ws, core);
+      if (admission.displace) {
+        metrics.displaced();
+        floods.connectionEvent('displaced', admission.displace.address);
+        admission.displace.close(CloseCode.TRY_AGAIN_LATER, 'displaced by a newer connection');
+      }
+      seats.add(new AxonConnection(ws, core, address, leave));
     });
   });
   http.on('clientError', (_err, socket) => socket.destroy());
@@ -113,11 +154,13 @@ export function createAxon(options: AxonOptions): Axon {
           http.off('error', reject);
           const port = (http.address() as AddressInfo).port;
           log.info({ port, hotkey: options.hotkey.ss58Address, synapses: [...plugins.keys()] }, 'axon listening');
+          floods.start();
           resolve({ port });
         });
       });
     },
     async close() {
+      floods.stop();
       for (const ws of wss.clients) ws.close(CloseCode.GOING_AWAY, 'axon is shutting down');
       await new Promise<void>((resolve) => {
         // Peers that do not finish the closing handshake are cut off.

@@ -16,7 +16,7 @@ import {
   type Hotkey,
   type SynapseName,
 } from '../../protocol/index.js';
-import { silentLogger } from '../../src/log.js';
+import { silentLogger, type Logger } from '../../src/log.js';
 import type { AccessPolicy } from '../../src/axon/access.js';
 import type { AxonLimits } from '../../src/axon/limits.js';
 import { createAxon, type Axon } from '../../src/axon/server.js';
@@ -39,6 +39,8 @@ export async function startTestAxon(opts: {
   health?: () => Record<string, unknown> | Promise<Record<string, unknown>>;
   hotkey?: Hotkey;
   port?: number;
+  cheapRefusals?: boolean;
+  log?: Logger;
 }): Promise<TestAxon> {
   const hotkey = opts.hotkey ?? generateHotkey();
   const axon = createAxon({
@@ -49,7 +51,8 @@ export async function startTestAxon(opts: {
     access: opts.access ?? openAccess(),
     limits: opts.limits,
     health: opts.health,
-    log: silentLogger(),
+    cheapRefusals: opts.cheapRefusals,
+    log: opts.log ?? silentLogger(),
   });
   const { port } = await axon.listen();
   return { axon, hotkey, port, url: `ws://127.0.0.1:${port}`, close: () => axon.close() };
@@ -124,8 +127,9 @@ export class RawClient {
     ws.on('error', () => {});
   }
 
-  static async connect(url: string): Promise<RawClient> {
-    const ws = new WebSocket(url, { perMessageDeflate: false, maxPayload: 64 * 1024 * 1024 });
+  /** `localAddress`: the loopback address to connect from (127.0.0.1 unless given). */
+  static async connect(url: string, opts: { localAddress?: string } = {}): Promise<RawClient> {
+    const ws = new WebSocket(url, { perMessageDeflate: false, maxPayload: 64 * 1024 * 1024, localAddress: opts.localAddress });
     const client = new RawClient(ws);
     await new Promise<void>((resolve, reject) => {
       ws.once('open', () => resolve());
