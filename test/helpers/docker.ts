@@ -73,11 +73,11 @@ export interface ManagerRun {
   manager: ContainerManager;
 }
 
-export async function startManagerRun(area: string): Promise<ManagerRun> {
+export async function startManagerRun(area: string, over: Partial<ContainerManagerOptions> = {}): Promise<ManagerRun> {
   const docker = await requireDocker();
   const run = testRun(docker, area);
   const port = await freePort();
-  const manager = createContainerManager(runManagerOptions(docker, run, port));
+  const manager = createContainerManager(runManagerOptions(docker, run, port, over));
   try {
     await manager.start();
     await manager.baseImageReady();
