@@ -92,7 +92,8 @@ export function describeEngineError(err: unknown, host: HostEntry): string {
 export async function pingEngine(docker: Dockerode, host: HostEntry, timeoutMs = DEFAULT_ENGINE_PING_TIMEOUT_MS): Promise<void> {
   try {
     // dockerode passes abortSignal to the request; its typings do not list it.
-    await (docker.ping as (opts: { abortSignal: AbortSignal }) => Promise<unknown>)({ abortSignal: AbortSignal.timeout(timeoutMs) });
+    const ping = docker.ping.bind(docker) as (opts: { abortSignal: AbortSignal }) => Promise<unknown>;
+    await ping({ abortSignal: AbortSignal.timeout(timeoutMs) });
   } catch (err) {
     throw new EngineError(host.name, describeEngineError(err, host), (err as NodeJS.ErrnoException)?.code);
   }
