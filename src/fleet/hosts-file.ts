@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
+import { jsonSyntaxFault } from './json-syntax.js';
 import { findPoolOverlaps, parsePortPool, PortPoolError, type PortPool, type PublishedPool } from './ports.js';
 import { readTlsMaterial, TlsFileError, type TlsPaths } from './tls-files.js';
 
@@ -90,7 +91,9 @@ export function engineMachine(engine: EngineAddress): string {
 const DNS_NAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 
 const path = z.string({ required_error: 'required', invalid_type_error: 'must be a file path (string)' }).min(1, 'must not be empty').max(4096);
-const portPoolText = z.union([z.string(), z.number().int()], { errorMap: () => ({ message: 'must be a port or a range/list text like "4444-4459,4470"' }) });
+const portPoolText = z.union([z.string(), z.number().int()], {
+  errorMap: (_issue, ctx) => ({ message: ctx.data === undefined ? 'required' : 'must be a port or a range/list text like "4444-4459,4470"' }),
+});
 
 const hostSchema = z.object({
   name: z.string({ required_error: 'required', invalid_type_error: 'must be a string' })
@@ -116,26 +119,13 @@ function issueText(issue: z.ZodIssue): string {
   return `${jsonPath(issue.path)}: ${issue.message}`;
 }
 
-/** Line and column (1-based) of a character offset. */
-export function lineColumn(text: string, offset: number): { line: number; column: number } {
-  let line = 1;
-  let start = 0;
-  for (let i = 0; i < offset && i < text.length; i++) if (text.charCodeAt(i) === 10) { line++; start = i + 1; }
-  return { line, column: offset - start + 1 };
-}
-
-/** JSON.parse with a syntax error located by line and column. */
+/** JSON.parse, with a syntax fault located by line and column. */
 function parseJson(text: string): { value: unknown } | { problem: string } {
   try {
     return { value: JSON.parse(text) };
-  } catch (err) {
-    const message = (err as Error).message;
-    const at = /at position (\d+)/.exec(message);
-    const offset = at ? Number(at[1]) : /end of JSON input/.test(message) ? text.length : null;
-    const what = message.replace(/\s*in JSON at position \d+.*$/, '').replace(/^Unexpected end of JSON input$/, 'the file ends too early');
-    if (offset === null) return { problem: `not valid JSON: ${what}` };
-    const { line, column } = lineColumn(text, offset);
-    return { problem: `line ${line}, column ${column}: not valid JSON: ${what}` };
+  } catch {
+    const fault = jsonSyntaxFault(text);
+    return { problem: fault ? `line ${fault.line}, column ${fault.column}: not valid JSON: ${fault.message}` : 'not valid JSON' };
   }
 }
 
