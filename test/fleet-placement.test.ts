@@ -6,7 +6,7 @@ import type { SpecsOutput } from '../protocol/index.js';
 import { formatCpuset, parseCpuset } from '../src/fleet/cpuset.js';
 import { fleetSpecs, type HostReport } from '../src/fleet/fleet-specs.js';
 import {
-  checkFits, freeRoom, pickRun, place, type HostInventory, type PlacedRental, type Placement, type PlacementRequest,
+  checkFits, freeRoom, pickRun, roomCounts, place, type HostInventory, type PlacedRental, type Placement, type PlacementRequest,
 } from '../src/fleet/placement.js';
 
 const GiB = 1024 ** 3;
@@ -265,6 +265,25 @@ test('checkFits: answers for the request\'s own resources, says where and how ma
 test('freeRoom: cores, GPU indices, and bytes never below zero', () => {
   const h = host('a', { cpuCount: 4, gpus: gpus(2), memoryBytes: GiB, rentals: [rental('r', '1,3', { gpus: [1], memoryBytes: 2 * GiB })] });
   assert.equal(freeRoom(h), { cores: [0, 2], gpus: [0], memoryBytes: 0, diskBytes: 100 * GiB });
+});
+
+test('roomCounts: the same counts as freeRoom\'s lists, on random hosts with odd cpusets and GPU indices', () => {
+  let seed = 7;
+  const next = (n: number) => { seed = (seed * 1103515245 + 12345) % 2147483648; return seed % n; };
+  for (let round = 0; round < 300; round++) {
+    const cpuCount = 1 + next(140);
+    const gpuIndices = [...new Set(Array.from({ length: next(6) }, () => next(40)))];
+    const rentals: PlacedRental[] = Array.from({ length: next(6) }, (_, i) => {
+      const from = next(cpuCount + 8);
+      const cpuset = next(20) === 0 ? 'broken' : `${from}-${from + next(40)},${next(cpuCount + 4)}`;
+      return rental(`r${i}`, cpuset, { gpus: gpuIndices.filter(() => next(3) === 0), memoryBytes: next(4) * GiB, testing: next(2) === 0 });
+    });
+    const h = host('h', { cpuCount, gpus: gpuIndices.map((index) => ({ index, name: 'g' })), rentals });
+    for (const ignore of [undefined, (r: PlacedRental) => r.testing]) {
+      const room = freeRoom(h, ignore);
+      assert.equal(roomCounts(h, ignore), { cores: room.cores.length, gpus: room.gpus.length, memoryBytes: room.memoryBytes, diskBytes: room.diskBytes }, JSON.stringify(h));
+    }
+  }
 });
 
 test('pickRun: shortest run that holds the count, lowest on a tie, else the lowest free', () => {

@@ -2,7 +2,7 @@
 // the totals of the hosts that are up, `free` is the best single host's free room (a rental lives
 // on one machine), and `hosts` has one entry per machine with the same shapes.
 import type { SpecsOutput } from '../../protocol/index.js';
-import { freeRoom, type HostInventory, type Room } from './placement.js';
+import { roomCounts, type HostInventory, type RoomCounts } from './placement.js';
 
 /** The largest rental that can be placed now, in the Specs shapes. */
 export interface FreeSpecs {
@@ -47,11 +47,11 @@ function emptySpecs(): SpecsOutput {
  */
 export function hostFree(host: HostInventory): FreeSpecs {
   if (!host.up) return NO_FREE;
-  return toFree(freeRoom(host, (r) => r.testing));
+  return toFree(roomCounts(host, (r) => r.testing));
 }
 
-function toFree(room: Room): FreeSpecs {
-  return { cpu: { count: room.cores.length }, gpu: { count: room.gpus.length }, ram: { available: room.memoryBytes }, hard_disk: { free: room.diskBytes } };
+function toFree(room: RoomCounts): FreeSpecs {
+  return { cpu: { count: room.cores }, gpu: { count: room.gpus }, ram: { available: room.memoryBytes }, hard_disk: { free: room.diskBytes } };
 }
 
 /** Best single host: the most free GPUs, then cores, memory, disk (the order placement weighs them). */

@@ -106,6 +106,77 @@ export function freeRoom(host: HostInventory, ignore: (rental: PlacedRental) => 
   return { cores, gpus, memoryBytes: Math.max(0, memory), diskBytes: Math.max(0, disk) };
 }
 
+/** How much is free on a host, without the lists: what a decision weighs for every host. */
+export interface RoomCounts {
+  cores: number;
+  gpus: number;
+  memoryBytes: number;
+  diskBytes: number;
+}
+
+/** Cpusets read so far, as 32-core bit words; the same few strings recur on every decision. */
+const cpusetWords = new Map<string, Uint32Array | null>();
+/** Most cpusets remembered; past it the memo starts again (a memo, never a source of truth). */
+export const CPUSET_MEMO_ENTRIES = 65536;
+
+function wordsOf(cpuset: string): Uint32Array | null {
+  let words = cpusetWords.get(cpuset);
+  if (words !== undefined) return words;
+  const cores = parseCpuset(cpuset);
+  if (cores === null) words = null;
+  else {
+    words = new Uint32Array(cores.length ? (cores[cores.length - 1]! >> 5) + 1 : 0);
+    for (const core of cores) words[core >> 5]! |= 1 << (core & 31);
+  }
+  if (cpusetWords.size >= CPUSET_MEMO_ENTRIES) cpusetWords.clear();
+  cpusetWords.set(cpuset, words);
+  return words;
+}
+
+function bitCount(x: number): number {
+  x -= (x >>> 1) & 0x55555555;
+  x = (x & 0x33333333) + ((x >>> 2) & 0x33333333);
+  return (((x + (x >>> 4)) & 0x0f0f0f0f) * 0x01010101) >>> 24;
+}
+
+/** freeRoom's counts, exactly, at a fraction of its cost (bit words instead of lists). */
+export function roomCounts(host: HostInventory, ignore?: (rental: PlacedRental) => boolean): RoomCounts {
+  const cpuCount = Math.max(0, host.cpuCount);
+  const busy = new Uint32Array((cpuCount + 31) >> 5);
+  let allBusy = false;
+  const hostGpus = host.gpus;
+  let gpuBusy = 0;
+  let busyGpuSet: Set<number> | null = null;
+  let memory = host.memoryBytes;
+  let disk = host.diskBytes;
+  for (const rental of host.rentals) {
+    if (ignore && ignore(rental)) continue;
+    const words = wordsOf(rental.cpuset);
+    if (words === null) allBusy = true;
+    else for (let w = 0; w < words.length && w < busy.length; w++) busy[w]! |= words[w]!;
+    for (const gpu of rental.gpus) {
+      if (gpu >= 0 && gpu < 32) gpuBusy |= 1 << gpu;
+      else (busyGpuSet ??= new Set()).add(gpu);
+    }
+    memory -= rental.memoryBytes;
+    disk -= rental.diskBytes;
+  }
+  let taken = 0;
+  if (allBusy) taken = cpuCount;
+  else {
+    // Bits past the host's last core (a cpuset naming cores it does not have) are not its cores.
+    const tail = cpuCount & 31;
+    if (tail) busy[busy.length - 1]! &= (1 << tail) - 1;
+    for (let w = 0; w < busy.length; w++) taken += bitCount(busy[w]!);
+  }
+  let gpusFree = 0;
+  for (const g of hostGpus) {
+    const held = g.index >= 0 && g.index < 32 ? (gpuBusy >>> g.index) & 1 : busyGpuSet?.has(g.index) ? 1 : 0;
+    if (!held) gpusFree++;
+  }
+  return { cores: cpuCount - taken, gpus: gpusFree, memoryBytes: Math.max(0, memory), diskBytes: Math.max(0, disk) };
+}
+
 /** Why the request itself is impossible, or null. */
 function requestProblem(req: PlacementRequest): string | null {
   if (!Number.isSafeInteger(req.cores) || req.cores < 1) return 'invalid request: cores must be an integer ≥ 1';
@@ -119,16 +190,16 @@ function gpusWanted(req: PlacementRequest, host: HostInventory): number {
   return req.gpus === 'all' ? host.gpus.length : req.gpus;
 }
 
-function fits(room: Room, req: PlacementRequest, host: HostInventory): boolean {
-  if (room.cores.length < req.cores || room.memoryBytes < req.memoryBytes || room.diskBytes < req.diskBytes) return false;
+function fits(room: RoomCounts, req: PlacementRequest, host: HostInventory): boolean {
+  if (room.cores < req.cores || room.memoryBytes < req.memoryBytes || room.diskBytes < req.diskBytes) return false;
   // 'all' is a whole host's GPUs: a host without any cannot serve it, nor one with any taken.
-  if (req.gpus === 'all') return host.gpus.length > 0 && room.gpus.length === host.gpus.length;
-  return room.gpus.length >= req.gpus;
+  if (req.gpus === 'all') return host.gpus.length > 0 && room.gpus === host.gpus.length;
+  return room.gpus >= req.gpus;
 }
 
 /** Free room left after the request, for best-fit: GPUs, cores, memory, disk (lower is a tighter fit). */
-function leftover(room: Room, req: PlacementRequest, host: HostInventory): number[] {
-  return [room.gpus.length - gpusWanted(req, host), room.cores.length - req.cores, room.memoryBytes - req.memoryBytes, room.diskBytes - req.diskBytes];
+function leftover(room: RoomCounts, req: PlacementRequest, host: HostInventory): number[] {
+  return [room.gpus - gpusWanted(req, host), room.cores - req.cores, room.memoryBytes - req.memoryBytes, room.diskBytes - req.diskBytes];
 }
 
 function compareTuples(a: readonly number[], b: readonly number[]): number {
@@ -158,7 +229,9 @@ export function pickRun(free: readonly number[], count: number): number[] {
   return best >= 0 ? free.slice(best, best + count) : free.slice(0, count);
 }
 
-function grant(host: HostInventory, room: Room, req: PlacementRequest, endTesting: string[]): PlacementGranted {
+function grant(host: HostInventory, req: PlacementRequest, endTesting: string[]): PlacementGranted {
+  const ended = new Set(endTesting);
+  const room = freeRoom(host, (r) => ended.has(r.id));
   const cores = pickRun(room.cores, req.cores);
   const gpus = req.gpus === 'all' ? [...room.gpus] : pickRun(room.gpus, req.gpus);
   return { ok: true, host: host.name, cores, cpuset: formatCpuset(cores), gpus, deviceIds: gpus.map(String), endTesting };
@@ -169,13 +242,13 @@ function grant(host: HostInventory, room: Room, req: PlacementRequest, endTestin
  * them is not enough. Greedy from the largest (GPUs, cores, memory, disk), then every one not
  * needed is kept: no rental in the answer can be spared.
  */
-function testRentalsToEnd(host: HostInventory, req: PlacementRequest): { ended: string[]; room: Room } | null {
+function testRentalsToEnd(host: HostInventory, req: PlacementRequest): { ended: string[]; room: RoomCounts } | null {
   const tests = host.rentals.filter((r) => r.testing);
-  if (tests.length === 0) return null;
+  if (tests.length === 0 || !fits(roomCounts(host, (r) => r.testing), req, host)) return null;
   const size = (r: PlacedRental) => [r.gpus.length, parseCpuset(r.cpuset)?.length ?? host.cpuCount, r.memoryBytes, r.diskBytes];
   const order = [...tests].sort((a, b) => compareTuples(size(b), size(a)) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   const ended = new Set<string>();
-  const roomWithout = () => freeRoom(host, (r) => ended.has(r.id));
+  const roomWithout = () => roomCounts(host, (r) => ended.has(r.id));
   let room = roomWithout();
   for (const rental of order) {
     if (fits(room, req, host)) break;
@@ -201,27 +274,27 @@ export function place(hosts: readonly HostInventory[], req: PlacementRequest): P
   const up = hosts.filter((h) => h.up);
   if (up.length === 0) return { ok: false, reason: hosts.length === 0 ? 'no host to place a rental on' : `no host is up (${hosts.length} down)` };
 
-  let best: { host: HostInventory; room: Room; score: number[] } | null = null;
+  let best: { host: HostInventory; score: number[] } | null = null;
   for (const host of up) {
-    const room = freeRoom(host);
+    const room = roomCounts(host);
     if (!fits(room, req, host)) continue;
     const score = leftover(room, req, host);
     const order = best ? compareTuples(score, best.score) : -1;
-    if (order < 0 || (order === 0 && host.name < best!.host.name)) best = { host, room, score };
+    if (order < 0 || (order === 0 && host.name < best!.host.name)) best = { host, score };
   }
-  if (best) return grant(best.host, best.room, req, []);
+  if (best) return grant(best.host, req, []);
 
   // Test rentals give way to production only, never to other tests.
   if (!req.testing) {
-    let displace: { host: HostInventory; room: Room; ended: string[]; score: number[] } | null = null;
+    let displace: { host: HostInventory; ended: string[]; score: number[] } | null = null;
     for (const host of up) {
       const found = testRentalsToEnd(host, req);
       if (!found) continue;
       const score = [found.ended.length, ...leftover(found.room, req, host)];
       const order = displace ? compareTuples(score, displace.score) : -1;
-      if (order < 0 || (order === 0 && host.name < displace!.host.name)) displace = { host, room: found.room, ended: found.ended, score };
+      if (order < 0 || (order === 0 && host.name < displace!.host.name)) displace = { host, ended: found.ended, score };
     }
-    if (displace) return grant(displace.host, displace.room, req, displace.ended);
+    if (displace) return grant(displace.host, req, displace.ended);
   }
   return { ok: false, reason: refusal(hosts, up, req) };
 }
@@ -257,10 +330,10 @@ const plural = (n: number, one: string, many: string) => `${n} ${n === 1 ? one :
 
 /** What is short, dimension by dimension, over the hosts that are up (counting test rentals as room for production). */
 function refusal(hosts: readonly HostInventory[], up: readonly HostInventory[], req: PlacementRequest): string {
-  const rooms = up.map((host) => ({ host, room: req.testing ? freeRoom(host) : freeRoom(host, (r) => r.testing) }));
-  const max = (of: (r: Room) => number) => Math.max(...rooms.map(({ room }) => of(room)));
+  const rooms = up.map((host) => ({ host, room: req.testing ? roomCounts(host) : roomCounts(host, (r) => r.testing) }));
+  const max = (of: (r: RoomCounts) => number) => rooms.reduce((m, { room }) => Math.max(m, of(room)), 0);
   const short: string[] = [];
-  const cores = max((r) => r.cores.length);
+  const cores = max((r) => r.cores);
   if (req.cores > cores) short.push(`insufficient CPU: ${plural(req.cores, 'core', 'cores')} requested, the largest free on one host is ${cores}`);
   const memory = max((r) => r.memoryBytes);
   if (req.memoryBytes > memory) short.push(`insufficient memory: ${formatBytes(req.memoryBytes)} requested, the largest free on one host is ${formatBytes(memory)}`);
@@ -270,9 +343,9 @@ function refusal(hosts: readonly HostInventory[], up: readonly HostInventory[], 
     const withGpus = rooms.filter(({ host }) => host.gpus.length > 0);
     if (withGpus.length === 0) short.push('no GPU on any host that is up: a GPU request cannot be served');
     else if (req.gpus === 'all') {
-      if (!withGpus.some(({ host, room }) => room.gpus.length === host.gpus.length)) short.push('insufficient GPU: all GPUs of one host requested, no host has all of its GPUs free');
+      if (!withGpus.some(({ host, room }) => room.gpus === host.gpus.length)) short.push('insufficient GPU: all GPUs of one host requested, no host has all of its GPUs free');
     } else {
-      const gpus = max((r) => r.gpus.length);
+      const gpus = max((r) => r.gpus);
       if (req.gpus > gpus) short.push(`insufficient GPU: ${plural(req.gpus, 'GPU', 'GPUs')} requested, the largest free on one host is ${gpus}`);
     }
   }
