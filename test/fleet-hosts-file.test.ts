@@ -65,6 +65,10 @@ test('a good file: unix and mutual-TLS tcp hosts, pools read, machines named', (
   assert.is(hosts[1]!.renterPorts!.ports.length, 100);
 });
 
+test('a single port may be a number', () => {
+  assert.equal(parse({ hosts: [{ ...local, ssh_ports: 4444 }] })[0]!.sshPorts.ports, [4444]);
+});
+
 test('relative TLS paths are read from the hosts file\'s folder', () => {
   const sub = join(dir, 'conf');
   mkdirSync(join(sub, 'certs'), { recursive: true });
@@ -109,6 +113,7 @@ const SCHEMA: [string, unknown, string[]][] = [
   ['not an object', [], ['(top level): must be an object {"hosts": [...]}']],
   ['no hosts list', {}, ['hosts: required: the list of hosts']],
   ['an empty list', { hosts: [] }, ['hosts: must list at least one host']],
+  ['a host that is not an object', { hosts: [null, 'x'] }, ['hosts[0]: must be an object', 'hosts[1]: must be an object']],
   ['a missing field', { hosts: [local, { ...remote(), ssh_ports: undefined }] }, ['hosts[1].ssh_ports: required']],
   ['missing fields, each named', { hosts: [{ name: 'x' }] }, ['hosts[0].engine: required', 'hosts[0].address: required', 'hosts[0].ssh_bind: required', 'hosts[0].ssh_ports: required']],
   ['a wrong type', { hosts: [{ ...local, ssh_ports: true }] }, ['hosts[0].ssh_ports: must be a port or a range/list text like "4444-4459,4470"']],

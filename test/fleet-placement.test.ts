@@ -5,6 +5,7 @@ import * as assert from 'uvu/assert';
 import type { SpecsOutput } from '../protocol/index.js';
 import { formatCpuset, parseCpuset } from '../src/fleet/cpuset.js';
 import { fleetSpecs, type HostReport } from '../src/fleet/fleet-specs.js';
+import { placementRequest } from '../src/fleet/request.js';
 import {
   checkFits, freeRoom, pickRun, roomCounts, place, type HostInventory, type PlacedRental, type Placement, type PlacementRequest,
 } from '../src/fleet/placement.js';
@@ -291,7 +292,15 @@ test('pickRun: shortest run that holds the count, lowest on a tie, else the lowe
   assert.equal(pickRun([0, 1, 2, 5, 7, 8], 2), [7, 8]);
   assert.equal(pickRun([0, 1, 2, 5, 7, 8], 3), [0, 1, 2]);
   assert.equal(pickRun([0, 2, 4], 2), [0, 2]);
+  assert.equal(pickRun([0, 1, 4, 5], 1), [0], 'runs of one length: the lowest');
   assert.equal(pickRun([], 0), []);
+});
+
+test('placementRequest: an Allocate device_requirement as placement reads it', () => {
+  assert.equal(placementRequest({ cpu: { count: 4 }, ram: { capacity: 2 * GiB }, hard_disk: { capacity: 10 * GiB }, gpu: { count: 'all' }, testing: true }),
+    { cores: 4, memoryBytes: 2 * GiB, diskBytes: 10 * GiB, gpus: 'all', testing: true });
+  assert.equal(placementRequest({ gpu: {}, testing: false }), { cores: 1, memoryBytes: 0, diskBytes: 0, gpus: 0, testing: false });
+  assert.equal(placementRequest({ gpu: { count: 2 }, testing: false }).gpus, 2);
 });
 
 test('cpuset: Docker notation both ways', () => {
