@@ -7,7 +7,7 @@ import { formatCpuset, parseCpuset } from '../src/fleet/cpuset.js';
 import { fleetSpecs, type HostReport } from '../src/fleet/fleet-specs.js';
 import { placementRequest } from '../src/fleet/request.js';
 import {
-  checkFits, freeRoom, pickRun, roomCounts, place, type HostInventory, type PlacedRental, type Placement, type PlacementRequest,
+  checkFits, countRooms, freeRoom, pickRun, roomCounts, place, type HostInventory, type PlacedRental, type Placement, type PlacementRequest,
 } from '../src/fleet/placement.js';
 
 const GiB = 1024 ** 3;
@@ -284,6 +284,8 @@ test('roomCounts: the same counts as freeRoom\'s lists, on random hosts with odd
       const room = freeRoom(h, ignore);
       assert.equal(roomCounts(h, ignore), { cores: room.cores.length, gpus: room.gpus.length, memoryBytes: room.memoryBytes, diskBytes: room.diskBytes }, JSON.stringify(h));
     }
+    // The one-pass pair agrees with two separate counts.
+    assert.equal(countRooms(h, undefined, true), { all: roomCounts(h), production: roomCounts(h, (r) => r.testing) }, JSON.stringify(h));
   }
 });
 

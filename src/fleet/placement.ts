@@ -141,40 +141,59 @@ function bitCount(x: number): number {
 
 /** freeRoom's counts, exactly, at a fraction of its cost (bit words instead of lists). */
 export function roomCounts(host: HostInventory, ignore?: (rental: PlacedRental) => boolean): RoomCounts {
+  return countRooms(host, ignore, false).all;
+}
+
+/**
+ * One pass over a host's rentals giving two views: everything counted (`all`), and test rentals
+ * counted as free (`production`: what a production rental could have by ending them).
+ */
+export function countRooms(host: HostInventory, ignore: ((rental: PlacedRental) => boolean) | undefined, production: boolean): { all: RoomCounts; production: RoomCounts } {
   const cpuCount = Math.max(0, host.cpuCount);
-  const busy = new Uint32Array((cpuCount + 31) >> 5);
-  let allBusy = false;
-  const hostGpus = host.gpus;
-  let gpuBusy = 0;
-  let busyGpuSet: Set<number> | null = null;
-  let memory = host.memoryBytes;
-  let disk = host.diskBytes;
+  const words = (cpuCount + 31) >> 5;
+  const tally = () => ({ busy: new Uint32Array(words), allBusy: false, gpuBusy: 0, gpuSet: null as Set<number> | null, memory: host.memoryBytes, disk: host.diskBytes });
+  const all = tally();
+  let prod = all;
+  let split = false;
+  const add = (t: ReturnType<typeof tally>, rental: PlacedRental) => {
+    const cores = wordsOf(rental.cpuset);
+    if (cores === null) t.allBusy = true;
+    else for (let w = 0; w < cores.length && w < words; w++) t.busy[w]! |= cores[w]!;
+    for (const gpu of rental.gpus) {
+      if (gpu >= 0 && gpu < 32) t.gpuBusy |= 1 << gpu;
+      else (t.gpuSet ??= new Set()).add(gpu);
+    }
+    t.memory -= rental.memoryBytes;
+    t.disk -= rental.diskBytes;
+  };
   for (const rental of host.rentals) {
     if (ignore && ignore(rental)) continue;
-    const words = wordsOf(rental.cpuset);
-    if (words === null) allBusy = true;
-    else for (let w = 0; w < words.length && w < busy.length; w++) busy[w]! |= words[w]!;
-    for (const gpu of rental.gpus) {
-      if (gpu >= 0 && gpu < 32) gpuBusy |= 1 << gpu;
-      else (busyGpuSet ??= new Set()).add(gpu);
+    if (production && rental.testing && !split) {
+      // The first test rental: from here on the production view stops following the full one.
+      prod = { ...all, busy: all.busy.slice(), gpuSet: all.gpuSet ? new Set(all.gpuSet) : null };
+      split = true;
     }
-    memory -= rental.memoryBytes;
-    disk -= rental.diskBytes;
+    add(all, rental);
+    if (split && !rental.testing) add(prod, rental);
   }
-  let taken = 0;
-  if (allBusy) taken = cpuCount;
-  else {
-    // Bits past the host's last core (a cpuset naming cores it does not have) are not its cores.
-    const tail = cpuCount & 31;
-    if (tail) busy[busy.length - 1]! &= (1 << tail) - 1;
-    for (let w = 0; w < busy.length; w++) taken += bitCount(busy[w]!);
-  }
-  let gpusFree = 0;
-  for (const g of hostGpus) {
-    const held = g.index >= 0 && g.index < 32 ? (gpuBusy >>> g.index) & 1 : busyGpuSet?.has(g.index) ? 1 : 0;
-    if (!held) gpusFree++;
-  }
-  return { cores: cpuCount - taken, gpus: gpusFree, memoryBytes: Math.max(0, memory), diskBytes: Math.max(0, disk) };
+  const counts = (t: ReturnType<typeof tally>): RoomCounts => {
+    let taken = 0;
+    if (t.allBusy) taken = cpuCount;
+    else {
+      // Bits past the host's last core (a cpuset naming cores it does not have) are not its cores.
+      const tail = cpuCount & 31;
+      if (tail) t.busy[words - 1]! &= (1 << tail) - 1;
+      for (let w = 0; w < words; w++) taken += bitCount(t.busy[w]!);
+    }
+    let gpus = 0;
+    for (const g of host.gpus) {
+      const held = g.index >= 0 && g.index < 32 ? (t.gpuBusy >>> g.index) & 1 : t.gpuSet?.has(g.index) ? 1 : 0;
+      if (!held) gpus++;
+    }
+    return { cores: cpuCount - taken, gpus, memoryBytes: Math.max(0, t.memory), diskBytes: Math.max(0, t.disk) };
+  };
+  const allCounts = counts(all);
+  return { all: allCounts, production: split ? counts(prod) : allCounts };
 }
 
 /** Why the request itself is impossible, or null. */
@@ -275,8 +294,12 @@ export function place(hosts: readonly HostInventory[], req: PlacementRequest): P
   if (up.length === 0) return { ok: false, reason: hosts.length === 0 ? 'no host to place a rental on' : `no host is up (${hosts.length} down)` };
 
   let best: { host: HostInventory; score: number[] } | null = null;
+  // What each host would have with its test rentals ended, kept for the next steps.
+  const reclaimable: RoomCounts[] = [];
   for (const host of up) {
-    const room = roomCounts(host);
+    const rooms = countRooms(host, undefined, !req.testing);
+    reclaimable.push(rooms.production);
+    const room = rooms.all;
     if (!fits(room, req, host)) continue;
     const score = leftover(room, req, host);
     const order = best ? compareTuples(score, best.score) : -1;
@@ -287,7 +310,8 @@ export function place(hosts: readonly HostInventory[], req: PlacementRequest): P
   // Test rentals give way to production only, never to other tests.
   if (!req.testing) {
     let displace: { host: HostInventory; ended: string[]; score: number[] } | null = null;
-    for (const host of up) {
+    for (const [i, host] of up.entries()) {
+      if (!fits(reclaimable[i]!, req, host)) continue;
       const found = testRentalsToEnd(host, req);
       if (!found) continue;
       const score = [found.ended.length, ...leftover(found.room, req, host)];
@@ -296,7 +320,7 @@ export function place(hosts: readonly HostInventory[], req: PlacementRequest): P
     }
     if (displace) return grant(displace.host, req, displace.ended);
   }
-  return { ok: false, reason: refusal(hosts, up, req) };
+  return { ok: false, reason: refusal(hosts, up, req.testing ? null : reclaimable, req) };
 }
 
 export interface FitAnswer {
@@ -329,8 +353,8 @@ export function formatBytes(bytes: number): string {
 const plural = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
 
 /** What is short, dimension by dimension, over the hosts that are up (counting test rentals as room for production). */
-function refusal(hosts: readonly HostInventory[], up: readonly HostInventory[], req: PlacementRequest): string {
-  const rooms = up.map((host) => ({ host, room: req.testing ? roomCounts(host) : roomCounts(host, (r) => r.testing) }));
+function refusal(hosts: readonly HostInventory[], up: readonly HostInventory[], reclaimable: readonly RoomCounts[] | null, req: PlacementRequest): string {
+  const rooms = up.map((host, i) => ({ host, room: reclaimable ? reclaimable[i]! : roomCounts(host) }));
   const max = (of: (r: RoomCounts) => number) => rooms.reduce((m, { room }) => Math.max(m, of(room)), 0);
   const short: string[] = [];
   const cores = max((r) => r.cores);
