@@ -136,7 +136,8 @@ ${CORES_PER_HOST} cores, 2 TiB memory and 8 TB disk each, 1 host in 100 down; fi
 below (1 GPU/16 cores, 2/32, 4/64, CPU-only 4 cores, and 1-GPU test rentals). Each row times ${DECISIONS} decisions
 on the same fleet (nothing is recorded between them) after ${WARMUP} warm-up ones: a decision reads every host's
 rentals (cpusets as Docker writes them), so its cost grows with hosts × rentals.
-1-minute load average ${startLoad.toFixed(2)} at the start.
+1-minute load average ${startLoad.toFixed(2)} at the start; on a machine shared with other work the p50s move by
+up to 2× between runs and the p99s take in garbage-collection pauses and preemption.
 
 | fleet | requests | p50 µs | p99 µs | granted |
 |---|---|---|---|---|

@@ -144,56 +144,77 @@ export function roomCounts(host: HostInventory, ignore?: (rental: PlacedRental) 
   return countRooms(host, ignore, false).all;
 }
 
+/** Running totals of what a host's rentals hold (bit words of cores, GPU bits, bytes). */
+interface Tally {
+  busy: Uint32Array;
+  allBusy: boolean;
+  gpuBits: number;
+  /** GPU indices past 31, rare enough for a Set. */
+  gpuSet: Set<number> | null;
+  memory: number;
+  disk: number;
+}
+
+function newTally(host: HostInventory, words: number): Tally {
+  return { busy: new Uint32Array(words), allBusy: false, gpuBits: 0, gpuSet: null, memory: host.memoryBytes, disk: host.diskBytes };
+}
+
+function copyTally(t: Tally): Tally {
+  return { busy: t.busy.slice(), allBusy: t.allBusy, gpuBits: t.gpuBits, gpuSet: t.gpuSet ? new Set(t.gpuSet) : null, memory: t.memory, disk: t.disk };
+}
+
+function addRental(t: Tally, rental: PlacedRental, cores: Uint32Array | null): void {
+  if (cores === null) t.allBusy = true;
+  else {
+    const n = Math.min(cores.length, t.busy.length);
+    for (let w = 0; w < n; w++) t.busy[w]! |= cores[w]!;
+  }
+  const gpus = rental.gpus;
+  for (let i = 0; i < gpus.length; i++) {
+    const gpu = gpus[i]!;
+    if (gpu >= 0 && gpu < 32) t.gpuBits |= 1 << gpu;
+    else (t.gpuSet ??= new Set()).add(gpu);
+  }
+  t.memory -= rental.memoryBytes;
+  t.disk -= rental.diskBytes;
+}
+
+function tallyCounts(t: Tally, host: HostInventory, cpuCount: number): RoomCounts {
+  let taken = 0;
+  if (t.allBusy) taken = cpuCount;
+  else {
+    const words = t.busy.length;
+    // Bits past the host's last core (a cpuset naming cores it does not have) are not its cores.
+    const tail = cpuCount & 31;
+    if (tail) t.busy[words - 1]! &= (1 << tail) - 1;
+    for (let w = 0; w < words; w++) taken += bitCount(t.busy[w]!);
+  }
+  let gpus = 0;
+  for (const g of host.gpus) {
+    const held = g.index >= 0 && g.index < 32 ? (t.gpuBits >>> g.index) & 1 : t.gpuSet?.has(g.index) ? 1 : 0;
+    if (!held) gpus++;
+  }
+  return { cores: cpuCount - taken, gpus, memoryBytes: Math.max(0, t.memory), diskBytes: Math.max(0, t.disk) };
+}
+
 /**
- * One pass over a host's rentals giving two views: everything counted (`all`), and test rentals
- * counted as free (`production`: what a production rental could have by ending them).
+ * One pass over a host's rentals giving two views: everything counted (`all`), and, when
+ * `production`, test rentals counted as free (what a production rental could have by ending them).
  */
 export function countRooms(host: HostInventory, ignore: ((rental: PlacedRental) => boolean) | undefined, production: boolean): { all: RoomCounts; production: RoomCounts } {
   const cpuCount = Math.max(0, host.cpuCount);
-  const words = (cpuCount + 31) >> 5;
-  const tally = () => ({ busy: new Uint32Array(words), allBusy: false, gpuBusy: 0, gpuSet: null as Set<number> | null, memory: host.memoryBytes, disk: host.diskBytes });
-  const all = tally();
-  let prod = all;
-  let split = false;
-  const add = (t: ReturnType<typeof tally>, rental: PlacedRental) => {
-    const cores = wordsOf(rental.cpuset);
-    if (cores === null) t.allBusy = true;
-    else for (let w = 0; w < cores.length && w < words; w++) t.busy[w]! |= cores[w]!;
-    for (const gpu of rental.gpus) {
-      if (gpu >= 0 && gpu < 32) t.gpuBusy |= 1 << gpu;
-      else (t.gpuSet ??= new Set()).add(gpu);
-    }
-    t.memory -= rental.memoryBytes;
-    t.disk -= rental.diskBytes;
-  };
+  const all = newTally(host, (cpuCount + 31) >> 5);
+  // The production view splits off at the first test rental; until then it is the full one.
+  let prod: Tally | null = null;
   for (const rental of host.rentals) {
     if (ignore && ignore(rental)) continue;
-    if (production && rental.testing && !split) {
-      // The first test rental: from here on the production view stops following the full one.
-      prod = { ...all, busy: all.busy.slice(), gpuSet: all.gpuSet ? new Set(all.gpuSet) : null };
-      split = true;
-    }
-    add(all, rental);
-    if (split && !rental.testing) add(prod, rental);
+    const cores = wordsOf(rental.cpuset);
+    if (production && rental.testing && prod === null) prod = copyTally(all);
+    addRental(all, rental, cores);
+    if (prod !== null && !rental.testing) addRental(prod, rental, cores);
   }
-  const counts = (t: ReturnType<typeof tally>): RoomCounts => {
-    let taken = 0;
-    if (t.allBusy) taken = cpuCount;
-    else {
-      // Bits past the host's last core (a cpuset naming cores it does not have) are not its cores.
-      const tail = cpuCount & 31;
-      if (tail) t.busy[words - 1]! &= (1 << tail) - 1;
-      for (let w = 0; w < words; w++) taken += bitCount(t.busy[w]!);
-    }
-    let gpus = 0;
-    for (const g of host.gpus) {
-      const held = g.index >= 0 && g.index < 32 ? (t.gpuBusy >>> g.index) & 1 : t.gpuSet?.has(g.index) ? 1 : 0;
-      if (!held) gpus++;
-    }
-    return { cores: cpuCount - taken, gpus, memoryBytes: Math.max(0, t.memory), diskBytes: Math.max(0, t.disk) };
-  };
-  const allCounts = counts(all);
-  return { all: allCounts, production: split ? counts(prod) : allCounts };
+  const allCounts = tallyCounts(all, host, cpuCount);
+  return { all: allCounts, production: prod ? tallyCounts(prod, host, cpuCount) : allCounts };
 }
 
 /** Why the request itself is impossible, or null. */
