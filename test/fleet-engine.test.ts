@@ -9,9 +9,11 @@ import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type Dockerode from 'dockerode';
+import tar from 'tar-stream';
 import { engineClient, EngineError, pingEngine } from '../src/fleet/engine.js';
+import { ensureImage, ImageCopyError } from '../src/fleet/image-copy.js';
 import { parseHostsText, type HostEntry } from '../src/fleet/hosts-file.js';
-import { freePort } from './helpers/docker.js';
+import { freePort, requireDocker, RUN_LABEL } from './helpers/docker.js';
 import { makeTlsSet, type TlsSet } from './helpers/tls-certs.js';
 import { startTlsDockerd, type TlsDockerd } from './helpers/tls-dockerd.js';
 
@@ -95,6 +97,34 @@ test('an engine that is not there: nothing on the port, no socket', async () => 
   const socket = join(scratch, 'no.sock');
   const missing = entry({ engine: `unix://${socket}` });
   assert.is((await pingFailure(engineClient(missing), missing)).message, `host h: no Docker socket at ${socket} (engine down?)`);
+});
+
+test('an image made ready on the TLS engine from the local one through the engine API: same id, sent once', async () => {
+  const shared = await requireDocker();
+  const ref = `cm-fleet-copy-${id}:1`;
+  const host = entry({ engine: dockerd!.engine, tls: tlsOf(dockerd!.tls) });
+  const remote = engineClient(host);
+  try {
+    const pack = tar.pack();
+    pack.entry({ name: 'hello.txt' }, `image of run ${id}\n`);
+    pack.finalize();
+    const imported = await shared.importImage(pack, { repo: `cm-fleet-copy-${id}`, tag: '1', changes: [`LABEL ${RUN_LABEL}=${id}`] } as object);
+    await new Promise<void>((resolve, reject) => shared.modem.followProgress(imported, (err: Error | null) => (err ? reject(err) : resolve())));
+    const sourceId = (await shared.getImage(ref).inspect()).Id;
+    assert.is(await ensureImage(shared, remote, ref), 'copied');
+    assert.is((await remote.getImage(ref).inspect()).Id, sourceId);
+    assert.is(await ensureImage(shared, remote, ref), 'present');
+    try {
+      await ensureImage(shared, remote, `cm-fleet-absent-${id}:1`);
+      assert.unreachable('an absent image was copied');
+    } catch (err) {
+      assert.instance(err, ImageCopyError);
+      assert.is((err as Error).message, `image cm-fleet-absent-${id}:1: not on the source engine`);
+    }
+  } finally {
+    await shared.getImage(ref).remove({ force: true }).catch(() => undefined);
+    await remote.getImage(ref).remove({ force: true }).catch(() => undefined);
+  }
 });
 
 test('an engine killed and started again: down is reported, then it answers over TLS again', async () => {
