@@ -2,7 +2,7 @@
 // test rentals it ends, or the refusal it gets; then the fill, displacement and Specs properties.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { SpecsOutput } from '../protocol/index.js';
+import { specsOutputSchema, type SpecsOutput } from '../protocol/index.js';
 import { formatCpuset, parseCpuset } from '../src/fleet/cpuset.js';
 import { fleetSpecs, type HostReport } from '../src/fleet/fleet-specs.js';
 import { placementRequest } from '../src/fleet/request.js';
@@ -349,6 +349,9 @@ test('fleetSpecs: totals of the hosts up, the best single host\'s free room, one
   assert.is(specs.hosts[2]!.gpu.count, 8, 'a host down is listed with its last known hardware');
   assert.is(specs.hosts[3]!.cpu.count, 0);
   assert.equal(Object.keys(specs.hosts[1]!).sort(), ['cpu', 'free', 'gpu', 'hard_disk', 'name', 'ram', 'up']);
+  // The top level is still a Specs reply an older client reads; each entry has the same shapes.
+  assert.ok(specsOutputSchema.safeParse(specs).success);
+  for (const entry of specs.hosts) assert.ok(specsOutputSchema.safeParse({ ...entry, docker: specs.docker }).success, entry.name);
 });
 
 test('fleetSpecs: a fleet with every host down still answers, with nothing free', () => {
