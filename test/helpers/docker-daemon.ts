@@ -21,7 +21,8 @@ export interface PrivateDockerd {
 
 const START_TIMEOUT_MS = 30_000;
 
-export async function startPrivateDockerd(dir: string, id: string): Promise<PrivateDockerd> {
+/** `extraArgs` go to dockerd after the private ones (e.g. a second `-H` listener). */
+export async function startPrivateDockerd(dir: string, id: string, extraArgs: readonly string[] = []): Promise<PrivateDockerd> {
   mkdirSync(dir, { recursive: true });
   const socket = join(dir, 'docker.sock');
   const bridge = `cmb${id.replace(/[^a-z0-9]/g, '').slice(-8)}`;
@@ -31,6 +32,7 @@ export async function startPrivateDockerd(dir: string, id: string): Promise<Priv
     '-H', `unix://${socket}`, '--data-root', join(dir, 'root'), '--exec-root', join(dir, 'exec'), '--pidfile', join(dir, 'pid'),
     `--bridge=${bridge}`, '--iptables=false', '--ip-forward=false', '--ip-masq=false',
     '--containerd-namespace', `cm-${id}`, '--containerd-plugins-namespace', `cm-${id}-plugins`,
+    ...extraArgs,
   ];
   const docker = new Dockerode({ socketPath: socket });
   let child: ChildProcess | undefined;
