@@ -98,6 +98,12 @@ export async function checkHardware(
   const dir = probeDir();
   const path = `${dir}/probe.py`;
 
+  /** Any stderr output fails the rental, as in the reference validator: checked after every answer and at the end. */
+  function stderrClean(): void {
+    const text = program?.stderr() ?? '';
+    if (text !== '') throw new ProofFailure(`the probe wrote to stderr: ${text.trim().slice(0, 300)}`);
+  }
+
   /** Sends the seed, times the commitment, opens the chosen blocks and checks them. */
   async function prove(kind: ProofKind, params: ProofParams, units: number, maxBlockSeconds: number, into: ProofPart): Promise<void> {
     running = into;
@@ -119,6 +125,7 @@ export async function checkHardware(
       throw err;
     }
     into.seconds = (performance.now() - t0) / 1000;
+    stderrClean();
     const commit = parseLine(line, `${kind} commitment`);
     if (commit.root === null && kind === 'gpu') {
       into.reason = typeof commit.reason === 'string' ? commit.reason : 'no GPU';
@@ -155,6 +162,7 @@ export async function checkHardware(
 
     program = await session.start(`python3 -u ${path}`, step());
     const first = parseLine(await program.nextLine(step(), 'measurements'), 'measurements');
+    stderrClean();
     try {
       measured = parseMeasured(first.measured);
     } catch (err) {
@@ -170,8 +178,7 @@ export async function checkHardware(
 
     program.write(JSON.stringify({ op: 'exit' }));
     const code = await Promise.race([program.exited, new Promise<'late'>((r) => setTimeout(() => r('late'), step()))]);
-    // Any stderr output fails the rental, as in the reference validator.
-    if (program.stderr() !== '') throw new ProofFailure(`the probe wrote to stderr: ${program.stderr().trim().slice(0, 300)}`);
+    stderrClean();
     if (code === 'late') throw new ProofFailure('the probe did not exit when told to');
     if (code !== 0) throw new ProofFailure(`the probe exited with ${code}`);
   } catch (err) {
