@@ -96,6 +96,8 @@ export const DEFAULT_SSH_TIMEOUT_MS = 15_000;
 export const DEFAULT_DEALLOCATE_ATTEMPTS = 3;
 export const DEFAULT_DEALLOCATE_BACKOFF_MS = 1_000;
 export const DEFAULT_CHECK_CONCURRENCY = 8;
+/** Longest wait for the Specs reply: Specs only inform the comparison, so they never take the deadline [10 s]. */
+export const DEFAULT_SPECS_TIMEOUT_SECONDS = 10;
 /** Time kept back from the proof for the release, so a slow proof never costs the cleanup [10 s]. */
 export const DEFAULT_RELEASE_RESERVE_MS = 10_000;
 
@@ -122,6 +124,8 @@ export interface CheckDeps {
    * logs in and runs `sshCommand`, as the reference checker does.
    */
   hardware?: HardwareOptions | false;
+  /** Longest wait for the Specs reply [DEFAULT_SPECS_TIMEOUT_SECONDS]. */
+  specsTimeoutSeconds?: number;
   /** Time kept back from the proof for the release [DEFAULT_RELEASE_RESERVE_MS]. */
   releaseReserveMs?: number;
   /** SSH login used to prove the credentials when `hardware` is false [ssh2]. */
@@ -230,15 +234,14 @@ export async function checkMiner(target: CheckTarget, deps: CheckDeps): Promise<
       // answer Specs is not penalised for it; its rental is then compared with the request only.
       try {
         claims = await timed('specs', async () => {
-          const seconds = Math.max(0.001, Math.min(requestTimeout, left() / 1000));
-          const reply = await within(dendrite!.call('Specs', {}, { timeoutSeconds: seconds }), left(), 'specs');
+          const seconds = Math.max(0.001, Math.min(deps.specsTimeoutSeconds ?? DEFAULT_SPECS_TIMEOUT_SECONDS, left() / 1000));
+          const reply = await within(dendrite!.call('Specs', {}, { timeoutSeconds: seconds }), Math.min(seconds * 1000, left()), 'specs');
           if (reply.code !== 200) throw new Error(`specs: miner answered ${reply.code} ${reply.message}`);
           const parsed = parseWith(specsResponseSchema, reply.body);
           if (!parsed.ok) throw new Error(`specs: ${parsed.message}`);
           return parsed.value.specs_output;
         }, () => true);
-      } catch (err) {
-        if (err instanceof DeadlineError) throw err;
+      } catch {
         claims = null;
       }
     }

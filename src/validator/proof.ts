@@ -15,9 +15,9 @@ export interface ProofParams extends BlockParams {
 }
 
 /**
- * CPU proof: 64 blocks of 8 products of 32×32 matrices mod 65521. About 40 ms a block in the
- * container's pure Python on one core here (2.6 s for all 64 on one core); the validator
- * recomputes the 8 opened blocks in a few milliseconds each (bench/RESULTS.md, validator-check).
+ * CPU proof: 64 blocks of 8 products of 32×32 matrices mod 65521. 20–40 ms a block in the
+ * container's pure Python on one core here (1.3–2.5 s for all 64, with and without load); the validator
+ * recomputes the 8 opened blocks in about 1.5 ms each (bench/RESULTS.md, validator-check).
  */
 export const DEFAULT_CPU_PROOF: ProofParams = Object.freeze({ n: 32, p: 65521, rounds: 8, blocks: 64, openings: 8 });
 
