@@ -11,7 +11,7 @@ import {
   chooseIndices, commitLimitSeconds, DEFAULT_CPU_PROOF, DEFAULT_GPU_PROOF, DEFAULT_MAX_CPU_BLOCK_SECONDS, DEFAULT_MAX_GPU_BLOCK_SECONDS,
   DEFAULT_OPENING_DEADLINE_SECONDS, DEFAULT_PROOF_GRACE_SECONDS, newSeed, openingsProblem, type ProofKind, type ProofParams,
 } from './proof.js';
-import { TimeoutError, type LineProgram, type SshSession } from './ssh-session.js';
+import { TimeoutError, withTimeout, type LineProgram, type SshSession } from './ssh-session.js';
 
 export interface HardwareOptions {
   cpuProof?: ProofParams;
@@ -177,9 +177,13 @@ export async function checkHardware(
     }
 
     program.write(JSON.stringify({ op: 'exit' }));
-    const code = await Promise.race([program.exited, new Promise<'late'>((r) => setTimeout(() => r('late'), step()))]);
+    let code: number | null;
+    try {
+      code = await withTimeout(program.exited, step(), 'exit');
+    } catch {
+      throw new ProofFailure('the probe did not exit when told to');
+    }
     stderrClean();
-    if (code === 'late') throw new ProofFailure('the probe did not exit when told to');
     if (code !== 0) throw new ProofFailure(`the probe exited with ${code}`);
   } catch (err) {
     program?.close();
