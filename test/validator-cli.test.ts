@@ -198,6 +198,9 @@ cli('typing mistakes: one line on stderr, exit 2, no stack trace, no key file, n
     [['check'], /no miners to check/],
     [['check', url, '--concurrency', '0'], /--concurrency must be a whole number/],
     [['check', url, '--timeout', 'soon'], /--timeout must be seconds/],
+    [['check', url, '--cpu', '0'], /--cpu must be a whole number from 1/],
+    [['check', url, '--gpu', 'two'], /--gpu must be a whole number from 1 to 64/],
+    [['check', url, '--disk', '1x'], /--disk: "1x" is not a size/],
     [['check', url, '--file', join(ctx.dir, 'missing.txt')], /cannot read .*ENOENT/],
     [['frobnicate'], /unknown validator command "frobnicate"/],
   ];
