@@ -54,16 +54,32 @@ function run(ctx: Ctx, args: string[]): Promise<Run> {
 
 const containers = (ctx: Ctx) => rentedContainers(ctx.miner);
 
-cli('check: OK with timings for a working miner, ALLOCATION_FAILED for a refusing one, the penalised list written', async (ctx) => {
+cli('check: OK with timings for a working miner, ALLOCATION_FAILED for a refusing one, the penalised list and the report written', async (ctx) => {
   const json = join(ctx.dir, 'penalised.json');
-  const r = await run(ctx, ['check', ctx.miner.url, ctx.refusing.url, '--ram', '256m', '--timeout', '60', '--json', json]);
+  const reportFile = join(ctx.dir, 'report.json');
+  const r = await run(ctx, ['check', ctx.miner.url, ctx.refusing.url, '--ram', '256m', '--timeout', '60', '--json', json, '--report', reportFile]);
   assert.is(r.code, 3, r.stderr);
   const lines = r.stdout.split('\n');
-  assert.match(lines[0]!, /^MINER\s+HOTKEY\s+VERDICT\s+CHECK\s+ALLOCATE\s+SSH\s+RELEASE\s+TOTAL\s+REASON$/);
+  assert.match(lines[0]!, /^MINER\s+HOTKEY\s+VERDICT\s+CHECK\s+ALLOCATE\s+SSH\s+PROOF\s+RELEASE\s+TOTAL\s+REASON$/);
   const ok = lines.find((l) => l.startsWith(`${ctx.miner.url}/`))!;
-  assert.match(ok, /\sOK\s+\d+ms\s+\d+ms\s+\d+ms\s+\d+ms\s+\d+ms\s/);
+  assert.match(ok, /\sOK\s+\d+ms\s+\d+ms\s+\d+ms\s+\d+ms\s+\d+ms\s+\d+ms\s/);
   const refused = lines.find((l) => l.startsWith(`${ctx.refusing.url}/`))!;
-  assert.match(refused, /\sALLOCATION_FAILED\s+\d+ms✗\s+-\s+-\s+-\s+\d+ms\s+check: busy: rented out$/);
+  assert.match(refused, /\sALLOCATION_FAILED\s+\d+ms✗\s+-\s+-\s+-\s+-\s+\d+ms\s+check: busy: rented out$/);
+  // The report: one object per miner, in the order given, with the issue's field names.
+  const report = JSON.parse(readFileSync(reportFile, 'utf8')) as Record<string, any>[];
+  assert.equal(report.map((e) => [e.url, e.verdict]), [[`${ctx.miner.url}/`, 'OK'], [`${ctx.refusing.url}/`, 'ALLOCATION_FAILED']]);
+  const honest = report[0]!;
+  assert.is(honest.hotkey, ctx.miner.hotkeySs58);
+  assert.equal(Object.keys(honest.measured).sort(), ['cores', 'detail', 'disk_bytes', 'gpus', 'memory_bytes']);
+  assert.is(honest.measured.cores, 1);
+  assert.is(honest.measured.memory_bytes, 256 * 1024 * 1024);
+  assert.equal(honest.measured.gpus, []);
+  assert.is(honest.proof.ok, true);
+  assert.ok(honest.proof.seconds > 0 && honest.proof.seconds < honest.proof.limit_seconds);
+  assert.match(honest.proof.gpu.reason, /^no GPU in the rental/);
+  assert.equal(honest.steps.map((s: { step: string }) => s.step), ['specs', 'check', 'allocate', 'ssh', 'proof', 'deallocate']);
+  assert.is(report[1]!.measured, null);
+  assert.is(report[1]!.proof, null);
   assert.match(r.stdout, /1 OK, 1 penalised/);
   assert.equal(JSON.parse(readFileSync(json, 'utf8')), [
     { hotkey: ctx.refusing.hotkey.ss58Address, url: `${ctx.refusing.url}/`, status_code: 'ALLOCATION_FAILED', description: 'check: busy: rented out' },
@@ -182,6 +198,9 @@ cli('typing mistakes: one line on stderr, exit 2, no stack trace, no key file, n
     [['check'], /no miners to check/],
     [['check', url, '--concurrency', '0'], /--concurrency must be a whole number/],
     [['check', url, '--timeout', 'soon'], /--timeout must be seconds/],
+    [['check', url, '--cpu', '0'], /--cpu must be a whole number from 1/],
+    [['check', url, '--gpu', 'two'], /--gpu must be a whole number from 1 to 64/],
+    [['check', url, '--disk', '1x'], /--disk: "1x" is not a size/],
     [['check', url, '--file', join(ctx.dir, 'missing.txt')], /cannot read .*ENOENT/],
     [['frobnicate'], /unknown validator command "frobnicate"/],
   ];

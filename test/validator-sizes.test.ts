@@ -4,7 +4,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { generateHotkey } from '../protocol/index.js';
 import { formatTable, parseMinersFile } from '../src/commands/validator-check.js';
-import { penalisedList, type CheckResult } from '../src/validator/checker.js';
+import { DEFAULT_CHECK_DEVICE, penalisedList, type CheckResult } from '../src/validator/checker.js';
 import { formatSize, parseSize } from '../src/validator/sizes.js';
 
 const KiB = 1024;
@@ -68,7 +68,11 @@ test('miners file: URL [HOTKEY] per line, comments and blank lines ignored, mist
 
 const result = (over: Partial<CheckResult>): CheckResult => ({
   url: 'ws://127.0.0.1:1/', hotkey: '5Abcdefghijk', verdict: 'OK', reason: 'fine', totalMs: 1234.4,
-  steps: [{ step: 'check', ms: 10.2, ok: true }, { step: 'allocate', ms: 500.7, ok: true }, { step: 'ssh', ms: 120, ok: true }, { step: 'deallocate', ms: 200, ok: true, attempts: 1 }],
+  steps: [
+    { step: 'check', ms: 10.2, ok: true }, { step: 'allocate', ms: 500.7, ok: true }, { step: 'ssh', ms: 120, ok: true },
+    { step: 'proof', ms: 3100, ok: true }, { step: 'deallocate', ms: 200, ok: true, attempts: 1 },
+  ],
+  measured: null, proof: null, shortfalls: [], asked: DEFAULT_CHECK_DEVICE, claims: null,
   ...over,
 });
 
@@ -78,9 +82,9 @@ test('verdict table: one row per miner with its step timings, failed steps marke
     result({ url: 'ws://127.0.0.1:2/', hotkey: undefined, verdict: 'ALLOCATION_ERROR', reason: 'no answer', steps: [{ step: 'check', ms: 3000, ok: false }], totalMs: 3000 }),
   ]);
   const lines = table.split('\n');
-  assert.match(lines[0]!, /^MINER\s+HOTKEY\s+VERDICT\s+CHECK\s+ALLOCATE\s+SSH\s+RELEASE\s+TOTAL\s+REASON$/);
-  assert.match(lines[1]!, /^ws:\/\/127\.0\.0\.1:1\/\s+5Abcdefg…\s+OK\s+10ms\s+501ms\s+120ms\s+200ms\s+1234ms\s+fine$/);
-  assert.match(lines[2]!, /^ws:\/\/127\.0\.0\.1:2\/\s+\?\s+ALLOCATION_ERROR\s+3000ms✗\s+-\s+-\s+-\s+3000ms\s+no answer$/);
+  assert.match(lines[0]!, /^MINER\s+HOTKEY\s+VERDICT\s+CHECK\s+ALLOCATE\s+SSH\s+PROOF\s+RELEASE\s+TOTAL\s+REASON$/);
+  assert.match(lines[1]!, /^ws:\/\/127\.0\.0\.1:1\/\s+5Abcdefg…\s+OK\s+10ms\s+501ms\s+120ms\s+3100ms\s+200ms\s+1234ms\s+fine$/);
+  assert.match(lines[2]!, /^ws:\/\/127\.0\.0\.1:2\/\s+\?\s+ALLOCATION_ERROR\s+3000ms✗\s+-\s+-\s+-\s+-\s+3000ms\s+no answer$/);
   assert.ok(table.endsWith('1 OK, 1 penalised\n'));
   assert.not.match(table, /\x1b\[/);
   assert.match(formatTable([result({})], true), /\x1b\[32mOK/);

@@ -1,13 +1,14 @@
 // `validator check URL...`: the miner checker. Rents a test container from each miner, logs in
-// over SSH and releases it; prints one verdict per miner with its timings and can write the
-// penalised list (the reference checker's penalized_hotkeys.json) for the validator.
+// over SSH, proves the rental's hardware and releases it; prints one verdict per miner with its
+// timings, and can write the penalised list (the reference checker's penalized_hotkeys.json)
+// and a full report (measurements and proof) for the validator.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { isSs58 } from '../../protocol/index.js';
 import { loadOrCreateHotkey } from '../keystore.js';
 import {
   checkMiners, DEFAULT_CHECK_CONCURRENCY, DEFAULT_CHECK_DEADLINE_MS, DEFAULT_CHECK_DEVICE, penalisedList, type CheckResult, type CheckTarget,
-  type StepName,
+  type DeviceRequirement, type StepName,
 } from '../validator/checker.js';
 import { formatSize, parseSize } from '../validator/sizes.js';
 import { COMMON_USAGE, DEFAULT_VALIDATOR_HOTKEY, minerUrl, parseValidatorArgs } from './validator-common.js';
@@ -17,14 +18,19 @@ import { UsageError } from './usage.js';
 export const EXIT_PENALISED = 3;
 
 const USAGE = `Usage: compute-miner validator check URL... [options]
-Rents a test container from each miner, logs in over SSH, releases it, and prints a verdict:
-OK, ALLOCATION_FAILED, ALLOCATION_ERROR, SSH_ACCESS_DISABLED or DEALLOCATION_FAILED.
+Rents a test container from each miner, logs in over SSH, measures and proves its hardware,
+releases it, and prints a verdict: OK, ALLOCATION_FAILED, ALLOCATION_ERROR, SSH_ACCESS_DISABLED,
+DEALLOCATION_FAILED, PROOF_FAILED or HARDWARE_MISMATCH.
   --file FILE           more miners, one per line: URL [HOTKEY]  (# starts a comment)
   --concurrency N       miners checked at once [${DEFAULT_CHECK_CONCURRENCY}]
   --timeout S           overall deadline per miner, every step included [${DEFAULT_CHECK_DEADLINE_MS / 1000}]
   --json FILE           write the penalised miners: [{hotkey, url, status_code, description}]
+  --report FILE         write every miner's verdict, steps, measurements and proof (JSON list)
+  --cpu N               cores of the test container [${DEFAULT_CHECK_DEVICE.cpu.count}]
   --ram SIZE            memory of the test container [${formatSize(DEFAULT_CHECK_DEVICE.ram.capacity)}]
   --disk SIZE           disk of the test container [${formatSize(DEFAULT_CHECK_DEVICE.hard_disk.capacity)}]
+  --gpu N               GPUs of the test container [0]
+  --no-proof            only log in over SSH (the reference checker's extent): no measurements, no proof
 ${COMMON_USAGE}
 Exit status: 0 all OK, ${EXIT_PENALISED} some miner penalised, 2 usage error, 1 other error.
 `;
@@ -50,7 +56,27 @@ export function parseMinersFile(text: string, name = 'miners file'): CheckTarget
   return targets;
 }
 
-const STEPS: StepName[] = ['check', 'allocate', 'ssh', 'deallocate'];
+const STEPS: StepName[] = ['check', 'allocate', 'ssh', 'proof', 'deallocate'];
+
+/** One miner's entry of `--report`: the names of issue-facing fields kept stable. */
+export function reportEntry(r: CheckResult): Record<string, unknown> {
+  return {
+    url: r.url,
+    hotkey: r.hotkey ?? null,
+    verdict: r.verdict,
+    reason: r.reason,
+    steps: r.steps.map((s) => ({ ...s, ms: Math.round(s.ms) })),
+    total_ms: Math.round(r.totalMs),
+    measured: r.measured && {
+      cores: r.measured.cores, memory_bytes: r.measured.memory_bytes, disk_bytes: r.measured.disk_bytes, gpus: r.measured.gpus,
+      detail: r.measured.detail,
+    },
+    proof: r.proof,
+    shortfalls: r.shortfalls,
+    asked: r.asked,
+    claims: r.claims && { cpu: r.claims.cpu, gpu: r.claims.gpu, ram: r.claims.ram, hard_disk: r.claims.hard_disk },
+  };
+}
 
 /** The verdict table; `color` adds ANSI colours to the verdicts. */
 export function formatTable(results: CheckResult[], color = false): string {
@@ -63,7 +89,7 @@ export function formatTable(results: CheckResult[], color = false): string {
   const rows = results.map((r) => [
     r.url, r.hotkey ? `${r.hotkey.slice(0, 8)}…` : '?', r.verdict, ...STEPS.map((s) => ms(r, s)), `${Math.round(r.totalMs)}ms`, r.reason,
   ]);
-  const header = ['MINER', 'HOTKEY', 'VERDICT', 'CHECK', 'ALLOCATE', 'SSH', 'RELEASE', 'TOTAL', 'REASON'];
+  const header = ['MINER', 'HOTKEY', 'VERDICT', 'CHECK', 'ALLOCATE', 'SSH', 'PROOF', 'RELEASE', 'TOTAL', 'REASON'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
   const paint = (verdict: string, text: string) => (!color ? text : verdict === 'OK' ? `\x1b[32m${text}\x1b[0m` : `\x1b[31m${text}\x1b[0m`);
   const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd();
@@ -78,7 +104,8 @@ export function formatTable(results: CheckResult[], color = false): string {
 export async function runCheck(argv: string[]): Promise<number> {
   const { values, positionals } = parseValidatorArgs(argv, {
     file: { type: 'string' }, concurrency: { type: 'string' }, timeout: { type: 'string' }, json: { type: 'string' },
-    ram: { type: 'string' }, disk: { type: 'string' },
+    report: { type: 'string' }, cpu: { type: 'string' }, ram: { type: 'string' }, disk: { type: 'string' }, gpu: { type: 'string' },
+    'no-proof': { type: 'boolean' },
   });
   if (values.help) {
     process.stdout.write(USAGE);
@@ -121,8 +148,11 @@ export async function runCheck(argv: string[]): Promise<number> {
       throw new UsageError(`${flag}: ${(err as Error).message}`);
     }
   };
-  const device = {
+  const gpus = values.gpu === undefined || values.gpu === '0' ? 0 : integer(values.gpu, '--gpu', 0, 64);
+  const device: DeviceRequirement = {
     ...DEFAULT_CHECK_DEVICE,
+    cpu: { count: integer(values.cpu, '--cpu', DEFAULT_CHECK_DEVICE.cpu.count, 4096) },
+    gpu: gpus > 0 ? { count: gpus } : {},
     ram: { capacity: size(values.ram, '--ram', DEFAULT_CHECK_DEVICE.ram.capacity) },
     hard_disk: { capacity: size(values.disk, '--disk', DEFAULT_CHECK_DEVICE.hard_disk.capacity) },
   };
@@ -130,7 +160,7 @@ export async function runCheck(argv: string[]): Promise<number> {
 
   const tty = process.stdout.isTTY === true;
   const results = await checkMiners(targets, {
-    hotkey, deadlineMs, concurrency, device,
+    hotkey, deadlineMs, concurrency, device, ...(values['no-proof'] ? { hardware: false as const } : {}),
     onResult: (r) => {
       if (tty) process.stderr.write(`${r.verdict.padEnd(20)} ${r.url} (${Math.round(r.totalMs)} ms)\n`);
     },
@@ -140,6 +170,11 @@ export async function runCheck(argv: string[]): Promise<number> {
     const path = resolve(values.json);
     writeFileSync(path, `${JSON.stringify(penalisedList(results), null, 4)}\n`);
     process.stdout.write(`penalised list written to ${path}\n`);
+  }
+  if (values.report !== undefined) {
+    const path = resolve(values.report);
+    writeFileSync(path, `${JSON.stringify(results.map(reportEntry), null, 2)}\n`);
+    process.stdout.write(`report written to ${path}\n`);
   }
   return results.every((r) => r.verdict === 'OK') ? 0 : EXIT_PENALISED;
 }

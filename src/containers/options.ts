@@ -242,30 +242,5 @@ export function storageSizeBytes(requestedBytes: number, imageBytes: number): nu
   return requestedBytes + imageBytes;
 }
 
-/** Dockerfile instructions a renter may add on top of the base image. */
-export const RENTER_INSTRUCTIONS = ['RUN', 'ENV', 'WORKDIR'] as const;
-
-/**
- * The per-allocation Dockerfile: the base image plus the renter's commands. Only RUN, ENV and
- * WORKDIR are accepted: FROM, USER, CMD, ENTRYPOINT, LABEL and the rest could replace sshd,
- * change the user or forge this miner's labels.
- */
-export function renterDockerfile(baseImage: string, commands: string): { ok: true; text: string } | { ok: false; error: string } {
-  const logical: string[] = [];
-  let pending = '';
-  for (const raw of commands.replace(/\r\n?/g, '\n').split('\n')) {
-    const line = raw.trimEnd();
-    if (pending === '' && (line.trim() === '' || line.trimStart().startsWith('#'))) continue;
-    if (line.endsWith('\\')) { pending += line + '\n'; continue; }
-    logical.push(pending + line);
-    pending = '';
-  }
-  if (pending !== '') return { ok: false, error: 'dockerfile: the last line ends with a continuation' };
-  for (const instruction of logical) {
-    const word = instruction.trimStart().split(/\s/, 1)[0]!.toUpperCase();
-    if (!(RENTER_INSTRUCTIONS as readonly string[]).includes(word)) {
-      return { ok: false, error: `dockerfile: ${word} is not allowed (only ${RENTER_INSTRUCTIONS.join(', ')})` };
-    }
-  }
-  return { ok: true, text: [`FROM ${baseImage}`, ...logical, ''].join('\n') };
-}
+// The renter's `dockerfile` translation lives in dockerfile.ts.
+export { renterDockerfile, RENTER_INSTRUCTIONS } from './dockerfile.js';

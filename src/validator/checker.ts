@@ -1,27 +1,40 @@
-// The miner checker: ask a miner whether it can take a test allocation, rent a test container
-// with a fresh RSA key, decrypt the credentials, log in over SSH, and release it again.
-// Each miner ends with exactly one verdict (the reference checker's codes), within its own
-// deadline, and a miner that hangs or lies never holds up the others.
-import { allocateResponseSchema, parseWith, type AllocateResponse, type Hotkey } from '../../protocol/index.js';
+// The miner checker: read a miner's Specs, ask whether it can take a test allocation, rent a
+// test container with a fresh RSA key, decrypt the credentials, log in over SSH, prove what the
+// rental really gives (hardware.ts: measurements and a timed, committed workload), and release
+// it again. Each miner ends with exactly one verdict (the reference checker's codes plus two for
+// the hardware), within its own deadline, and a miner that hangs or lies never holds up the others.
+import {
+  allocateResponseSchema, parseWith, specsResponseSchema, type AllocateResponse, type Hotkey, type SpecsOutput,
+} from '../../protocol/index.js';
 import type { Logger } from '../log.js';
 import { decryptAllocationInfo, generateRenterKeyPairAsync } from './credentials.js';
 import { Dendrite } from './dendrite.js';
 import { hostOf, releaseRequest } from './rent.js';
+import { checkHardware, type HardwareOptions, type ProofReport } from './hardware.js';
+import type { Measured } from './measure.js';
 import { sshRun, type SshLogin } from './ssh-login.js';
+import { SshSession } from './ssh-session.js';
 
-export const VERDICTS = ['OK', 'ALLOCATION_FAILED', 'ALLOCATION_ERROR', 'SSH_ACCESS_DISABLED', 'DEALLOCATION_FAILED'] as const;
+export const VERDICTS = [
+  'OK', 'ALLOCATION_FAILED', 'ALLOCATION_ERROR', 'SSH_ACCESS_DISABLED', 'DEALLOCATION_FAILED', 'PROOF_FAILED', 'HARDWARE_MISMATCH',
+] as const;
 export type Verdict = (typeof VERDICTS)[number];
 
 /** What each verdict means, also the `description` of the penalised list. */
 export const VERDICT_MEANING: Record<Verdict, string> = {
-  OK: 'allocated, logged in over SSH and released',
+  OK: 'allocated, logged in over SSH, hardware proven as asked and claimed, and released',
   ALLOCATION_FAILED: 'the miner refused the test allocation',
   ALLOCATION_ERROR: 'the miner failed to answer, answered with a bad or unsigned reply, or sent credentials that do not decrypt',
   SSH_ACCESS_DISABLED: 'the credentials did not open an SSH session',
   DEALLOCATION_FAILED: 'the test allocation could not be released after retries',
+  PROOF_FAILED: 'the proof of hardware failed: a changed program, output on stderr, a wrong opening, too slow for the asked hardware, or a deadline passed',
+  HARDWARE_MISMATCH: 'the rental gives less than was asked or than Specs claim (cores, memory, disk, GPU count or model)',
 };
 
-export type StepName = 'check' | 'allocate' | 'ssh' | 'deallocate';
+/** Said of an OK miner checked without the proof of hardware (the reference checker's extent). */
+export const OK_WITHOUT_PROOF = 'allocated, logged in over SSH and released (hardware not checked)';
+
+export type StepName = 'specs' | 'check' | 'allocate' | 'ssh' | 'proof' | 'deallocate';
 
 export interface StepTiming {
   step: StepName;
@@ -47,13 +60,23 @@ export interface CheckResult {
   reason: string;
   steps: StepTiming[];
   totalMs: number;
+  /** What the rental gives, as the probe measured it; null when it never ran. */
+  measured: Measured | null;
+  /** The proof of hardware; null when it never ran (or was not asked for). */
+  proof: ProofReport | null;
+  /** Every shortfall against what was asked or claimed. */
+  shortfalls: string[];
+  /** The test allocation's device_requirement. */
+  asked: DeviceRequirement;
+  /** The miner's Specs as it answered them; null when it did not. */
+  claims: SpecsOutput | null;
 }
 
 export interface DeviceRequirement {
   cpu: { count: number };
   ram: { capacity: number };
   hard_disk: { capacity: number };
-  gpu: Record<string, unknown>;
+  gpu: { count?: number | 'all'; capacity?: number; type?: string };
 }
 
 /** The reference checker's request: 1 core, 1 GiB of memory, 1 GiB of disk, no GPU. */
@@ -73,6 +96,10 @@ export const DEFAULT_SSH_TIMEOUT_MS = 15_000;
 export const DEFAULT_DEALLOCATE_ATTEMPTS = 3;
 export const DEFAULT_DEALLOCATE_BACKOFF_MS = 1_000;
 export const DEFAULT_CHECK_CONCURRENCY = 8;
+/** Longest wait for the Specs reply: Specs only inform the comparison, so they never take the deadline [10 s]. */
+export const DEFAULT_SPECS_TIMEOUT_SECONDS = 10;
+/** Time kept back from the proof for the release, so a slow proof never costs the cleanup [10 s]. */
+export const DEFAULT_RELEASE_RESERVE_MS = 10_000;
 
 export interface CheckDeps {
   /** The validator's hotkey that signs every request. */
@@ -92,7 +119,16 @@ export interface CheckDeps {
   deallocateBackoffMs?: number;
   /** A fresh RSA key pair per miner [RSA-2048, made off the event loop]. */
   renterKeys?: () => Promise<{ publicKeyPem: string; privateKeyPem: string }>;
-  /** SSH login used to prove the credentials [ssh2]. */
+  /**
+   * The proof of hardware over the SSH session [on, with hardware.ts's defaults]; `false` only
+   * logs in and runs `sshCommand`, as the reference checker does.
+   */
+  hardware?: HardwareOptions | false;
+  /** Longest wait for the Specs reply [DEFAULT_SPECS_TIMEOUT_SECONDS]. */
+  specsTimeoutSeconds?: number;
+  /** Time kept back from the proof for the release [DEFAULT_RELEASE_RESERVE_MS]. */
+  releaseReserveMs?: number;
+  /** SSH login used to prove the credentials when `hardware` is false [ssh2]. */
   ssh?: (login: SshLogin) => Promise<string>;
   log?: Logger;
 }
@@ -147,6 +183,12 @@ export async function checkMiner(target: CheckTarget, deps: CheckDeps): Promise<
   let allocated: 'no' | 'maybe' | 'yes' = 'no';
   let keys: { publicKeyPem: string; privateKeyPem: string } | undefined;
   let sshFailure: string | undefined;
+  let hardwareFailure: { verdict: Verdict; reason: string } | undefined;
+  let measured: Measured | null = null;
+  let proof: ProofReport | null = null;
+  let found: string[] = [];
+  let claims: SpecsOutput | null = null;
+  const hardware = deps.hardware ?? {};
 
   /** One Allocate request, its reply checked against the protocol; a refusal is not an error. */
   async function allocate(body: Record<string, unknown>, what: string): Promise<AllocateAnswer> {
@@ -187,6 +229,23 @@ export async function checkMiner(target: CheckTarget, deps: CheckDeps): Promise<
       log: deps.log,
     });
 
+    if (hardware !== false) {
+      // What the miner claims, to compare the rental's machine with. A miner that does not
+      // answer Specs is not penalised for it; its rental is then compared with the request only.
+      try {
+        claims = await timed('specs', async () => {
+          const seconds = Math.max(0.001, Math.min(deps.specsTimeoutSeconds ?? DEFAULT_SPECS_TIMEOUT_SECONDS, left() / 1000));
+          const reply = await within(dendrite!.call('Specs', {}, { timeoutSeconds: seconds }), Math.min(seconds * 1000, left()), 'specs');
+          if (reply.code !== 200) throw new Error(`specs: miner answered ${reply.code} ${reply.message}`);
+          const parsed = parseWith(specsResponseSchema, reply.body);
+          if (!parsed.ok) throw new Error(`specs: ${parsed.message}`);
+          return parsed.value.specs_output;
+        }, () => true);
+      } catch {
+        claims = null;
+      }
+    }
+
     const check = await timed('check', () => allocate({ checking: true, timeline: 1, device_requirement: device }, 'check'), granted);
     if (!granted(check)) return fail('ALLOCATION_FAILED', refusal('check', check));
 
@@ -222,11 +281,31 @@ export async function checkMiner(target: CheckTarget, deps: CheckDeps): Promise<
       command: deps.sshCommand ?? DEFAULT_SSH_COMMAND,
       timeoutMs: Math.max(1, budget),
     };
+    if (hardware === false) {
+      try {
+        await timed('ssh', () => within((deps.ssh ?? sshRun)(login), budget, 'ssh'), () => true);
+      } catch (err) {
+        // The reference reports a failed release before a failed login: applied after release.
+        sshFailure = `root@${host} port ${credentials.port}: ${message(err)}`;
+      }
+      return;
+    }
+    let session: SshSession;
     try {
-      await timed('ssh', () => within((deps.ssh ?? sshRun)(login), budget, 'ssh'), () => true);
+      session = await timed('ssh', () => within(SshSession.open({ ...login, timeoutMs: Math.max(1, budget) }), budget, 'ssh'), () => true);
     } catch (err) {
-      // The reference reports a failed release before a failed login: applied after release.
       sshFailure = `root@${host} port ${credentials.port}: ${message(err)}`;
+      return;
+    }
+    try {
+      const reserve = deps.releaseReserveMs ?? DEFAULT_RELEASE_RESERVE_MS;
+      const outcome = await timed('proof', () => checkHardware(session, device, claims, hardware, () => left() - reserve), (o) => o.failure === undefined);
+      measured = outcome.measured;
+      proof = outcome.proof;
+      found = outcome.shortfalls;
+      if (outcome.failure) hardwareFailure = outcome.failure;
+    } finally {
+      session.close();
     }
   }
 
@@ -269,15 +348,21 @@ export async function checkMiner(target: CheckTarget, deps: CheckDeps): Promise<
   }
   if (allocated !== 'no' && keys && dendrite) await release(keys.publicKeyPem);
   if (sshFailure !== undefined) fail('SSH_ACCESS_DISABLED', sshFailure);
+  if (hardwareFailure !== undefined) fail(hardwareFailure.verdict, hardwareFailure.reason);
   const totalMs = performance.now() - started;
   void dendrite?.close().catch(() => undefined);
   return {
     url: target.url,
     hotkey: dendrite?.axonHotkey ?? target.axonHotkey,
     verdict: verdict ?? 'OK',
-    reason: verdict === undefined ? VERDICT_MEANING.OK : reason,
+    reason: verdict === undefined ? (hardware === false ? OK_WITHOUT_PROOF : VERDICT_MEANING.OK) : reason,
     steps,
     totalMs,
+    measured,
+    proof,
+    shortfalls: found,
+    asked: device,
+    claims,
   };
 }
 

@@ -32,6 +32,8 @@ export interface TestMinerOptions {
   area?: string;
   /** Plugins served beside Specs and Allocate (e.g. Challenge). */
   extraPlugins?: SynapsePlugin[];
+  /** The Docker client the manager is given, made from the real one (a test may alter what it creates). */
+  managerDocker?: (real: Dockerode) => Dockerode;
 }
 
 export async function startTestMiner(opts: TestMinerOptions = {}): Promise<TestMiner> {
@@ -42,7 +44,8 @@ export async function startTestMiner(opts: TestMinerOptions = {}): Promise<TestM
   let axon: Axon | undefined;
   try {
     const sshPort = await freePort();
-    manager = createContainerManager(runManagerOptions(docker, run, sshPort, { minerHotkey: hotkey.ss58Address }));
+    const managerDocker = opts.managerDocker?.(docker) ?? docker;
+    manager = createContainerManager(runManagerOptions(managerDocker, run, sshPort, { minerHotkey: hotkey.ss58Address }));
     await manager.start();
     await manager.baseImageReady();
     const probe = createSpecsProbe({ dataDir: run.dataDir, docker });

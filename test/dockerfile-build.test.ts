@@ -1,0 +1,85 @@
+// Both forms of `docker_requirement.dockerfile`, sent over the axon to a real miner on the real
+// Docker daemon, build and land in the rental: plain shell commands (the reference's form) and
+// the extended form with RUN/ENV/WORKDIR lines. The marker files are read back over SSH, and the
+// per-allocation image is gone after the release.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { generateHotkey } from '../protocol/index.js';
+import { decryptAllocationInfo, generateRenterKeyPair } from '../src/validator/credentials.js';
+import { Dendrite } from '../src/validator/dendrite.js';
+import { allocateOutput, releaseRequest } from '../src/validator/rent.js';
+import { RUN_LABEL, sshRun } from './helpers/docker.js';
+import { startTestMiner, type TestMiner } from './helpers/miner.js';
+
+const MiB = 1024 * 1024;
+const build = suite<{ miner: TestMiner; dendrite: Dendrite }>('dockerfile builds');
+
+build.before(async (ctx) => {
+  ctx.miner = await startTestMiner({ area: 'dfile' });
+  ctx.dendrite = new Dendrite({ hotkey: generateHotkey(), url: ctx.miner.url, axonHotkey: ctx.miner.hotkeySs58, timeoutMs: 120_000 });
+});
+
+build.after(async (ctx) => {
+  await ctx.dendrite?.close().catch(() => undefined);
+  await ctx.miner?.close();
+});
+
+const renterImages = (ctx: { miner: TestMiner }) =>
+  ctx.miner.docker.listImages({ filters: { label: [`${RUN_LABEL}=${ctx.miner.run.id}`] } });
+
+/** Rents with `dockerfile`, runs `command` over SSH, releases; returns the command's output. */
+async function rentAndRun(ctx: { miner: TestMiner; dendrite: Dendrite }, dockerfile: string, command: string): Promise<string> {
+  const keys = generateRenterKeyPair();
+  const body = {
+    checking: false, timeline: 1,
+    device_requirement: { cpu: { count: 1 }, ram: { capacity: 256 * MiB }, hard_disk: { capacity: 1024 * MiB }, gpu: {} },
+    public_key: keys.publicKeyPem,
+    docker_requirement: { dockerfile },
+  };
+  const out = allocateOutput(await ctx.dendrite.call('Allocate', body, { timeoutSeconds: 120 }));
+  try {
+    assert.ok(out.status, out.error);
+    const credentials = decryptAllocationInfo(out.info!, keys.privateKeyPem);
+    assert.is((await renterImages(ctx)).length, 1, 'one per-allocation image while rented');
+    return await sshRun(credentials.port, { password: credentials.password }, command);
+  } finally {
+    const released = allocateOutput(await ctx.dendrite.call('Allocate', releaseRequest(keys.publicKeyPem), { timeoutSeconds: 60 }));
+    assert.ok(released.status, released.error);
+    assert.is((await renterImages(ctx)).length, 0, 'the per-allocation image goes with the allocation');
+  }
+}
+
+build('plain shell commands (the issue\'s request, and a multi-line script with quotes and a heredoc)', async (ctx) => {
+  const script = [
+    'echo renter-was-here > /root/marker.txt',
+    '# a comment, then a heredoc and quotes',
+    "cat > /root/second.txt <<'EOF'",
+    'it\'s "$HOME" literally',
+    'EOF',
+    'cd /root && echo "$(pwd)" >> /root/second.txt',
+  ].join('\n');
+  const seen = await rentAndRun(ctx, script, 'cat /root/marker.txt /root/second.txt');
+  assert.is(seen, 'renter-was-here\nit\'s "$HOME" literally\n/root\n');
+});
+
+build('extended form: ENV and WORKDIR lines, a RUN line and shell lines, in order', async (ctx) => {
+  const text = 'ENV RENTER_MARK=extended\nWORKDIR /opt/renter\necho "$RENTER_MARK" > mark.txt\nRUN echo "$(pwd)" >> /opt/renter/mark.txt';
+  const seen = await rentAndRun(ctx, text, 'cat /opt/renter/mark.txt');
+  assert.is(seen, 'extended\n/opt/renter\n');
+});
+
+build('a failing shell line fails the build (sh -e), refused with status false and nothing left', async (ctx) => {
+  const keys = generateRenterKeyPair();
+  const out = allocateOutput(await ctx.dendrite.call('Allocate', {
+    checking: false, timeline: 1,
+    device_requirement: { cpu: { count: 1 }, ram: { capacity: 256 * MiB }, hard_disk: { capacity: 1024 * MiB }, gpu: {} },
+    public_key: keys.publicKeyPem,
+    docker_requirement: { dockerfile: 'false\necho never > /root/never.txt' },
+  }, { timeoutSeconds: 120 }));
+  assert.is(out.status, false);
+  assert.match(out.error ?? '', /^dockerfile build failed/);
+  assert.is((await renterImages(ctx)).length, 0);
+  assert.is(ctx.miner.manager.state().allocated, false);
+});
+
+build.run();
