@@ -1,9 +1,9 @@
 // The miner's command-line options: parsed and checked in one pure function, so every
 // bad flag is a one-line error before anything starts.
-import { parseArgs } from 'node:util';
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { DEFAULT_MAX_DIFFICULTY } from '../protocol/index.js';
+import { closestOption, parseFlags, type OptionSpec } from './args.js';
 import { DEFAULT_AXON_HOST, DEFAULT_AXON_PORT } from './axon/server.js';
 import { DEFAULT_HASHCAT_WORKLOAD } from './challenge/hashcat.js';
 import { DEFAULT_CHALLENGE_DEADLINE_MS } from './challenge/service.js';
@@ -30,6 +30,8 @@ export interface MinerConfig {
   challengeTimeoutSeconds: number;
   logFormat: 'json' | 'pretty' | 'auto';
   logLevel: string;
+  /** Logs are appended to this file (JSON lines) instead of standard error. */
+  logFile?: string;
 }
 
 // Each part's own default, so a flag's default and the part's behaviour without it agree.
@@ -70,6 +72,12 @@ export const MINER_USAGE = `Usage: compute-miner miner [options]
   --challenge-timeout S     seconds a challenge may take, queue wait included [${MINER_DEFAULTS.challengeTimeoutSeconds}]
   --log-format F            json | pretty | auto (pretty on a terminal) [auto]
   --log-level L             trace | debug | info | warn | error [${MINER_DEFAULTS.logLevel}]
+  --log-file FILE           append the log (JSON lines) to FILE instead of standard error
+  --config FILE             read flags from a JSON file: {"port": 8091, "allow-any": true, ...}
+  -h, --help                this help
+
+Every flag can also be set as an environment variable COMPUTE_MINER_<FLAG> (COMPUTE_MINER_SSH_PORT=4444,
+COMPUTE_MINER_ALLOW_ANY=true). Precedence: command line > environment > --config file > default.
 `;
 
 export type ConfigResult = { ok: true; config: MinerConfig } | { ok: false; error: string };
@@ -90,35 +98,48 @@ function address(name: string, raw: string | undefined, fallback: string): strin
 
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
 
-/** Parses `miner` flags; never throws, never touches the file system. */
-export function parseMinerArgs(argv: string[]): ConfigResult {
+/** The miner's flags, as parseFlags reads them (also the keys of a config file). */
+export const MINER_OPTIONS = {
+  port: { type: 'string' },
+  host: { type: 'string' },
+  'data-dir': { type: 'string' },
+  'ssh-port': { type: 'string' },
+  'ssh-bind': { type: 'string' },
+  validators: { type: 'string' },
+  'min-stake': { type: 'string' },
+  'allow-any': { type: 'boolean' },
+  'docker-socket': { type: 'string' },
+  'base-image-from': { type: 'string' },
+  'name-prefix': { type: 'string' },
+  'hashcat-path': { type: 'string' },
+  'hashcat-workload': { type: 'string' },
+  'hashcat-arg': { type: 'string', multiple: true },
+  'challenge-max-difficulty': { type: 'string' },
+  'challenge-timeout': { type: 'string' },
+  'log-format': { type: 'string' },
+  'log-level': { type: 'string' },
+  'log-file': { type: 'string' },
+  config: { type: 'string' },
+} as const satisfies OptionSpec;
+
+/** Where the miner's flags come from besides the command line. */
+export interface MinerSources {
+  /** COMPUTE_MINER_<FLAG> variables are read from here [none]. */
+  env?: Record<string, string | undefined>;
+  /** Reads the --config file; default: no file can be read. */
+  readFile?: (path: string) => string;
+}
+
+/** Parses `miner` flags (CLI > environment > config file > default); never throws, never writes. */
+export function parseMinerArgs(argv: string[], sources: MinerSources = {}): ConfigResult {
+  let origin: Record<string, string> = {};
   try {
-    const { values, positionals } = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      strict: true,
-      options: {
-        port: { type: 'string' },
-        host: { type: 'string' },
-        'data-dir': { type: 'string' },
-        'ssh-port': { type: 'string' },
-        'ssh-bind': { type: 'string' },
-        validators: { type: 'string' },
-        'min-stake': { type: 'string' },
-        'allow-any': { type: 'boolean' },
-        'docker-socket': { type: 'string' },
-        'base-image-from': { type: 'string' },
-        'name-prefix': { type: 'string' },
-        'hashcat-path': { type: 'string' },
-        'hashcat-workload': { type: 'string' },
-        'hashcat-arg': { type: 'string', multiple: true },
-        'challenge-max-difficulty': { type: 'string' },
-        'challenge-timeout': { type: 'string' },
-        'log-format': { type: 'string' },
-        'log-level': { type: 'string' },
-      },
-    });
-    if (positionals.length) throw new Error(`unexpected argument ${JSON.stringify(positionals[0])}`);
+    const cli = parseFlags(argv, MINER_OPTIONS, { positionals: false }).values;
+    const merged = mergeSources(cli, sources);
+    origin = merged.origin;
+    const values = merged.values as {
+      [K in keyof typeof MINER_OPTIONS]?: (typeof MINER_OPTIONS)[K] extends { multiple: true } ? string[] : (typeof MINER_OPTIONS)[K]['type'] extends 'boolean' ? boolean : string;
+    };
     const logFormat = values['log-format'] ?? 'auto';
     if (!['json', 'pretty', 'auto'].includes(logFormat)) throw new Error(`--log-format must be json, pretty or auto, not ${JSON.stringify(logFormat)}`);
     const logLevel = values['log-level'] ?? MINER_DEFAULTS.logLevel;
@@ -152,10 +173,136 @@ export function parseMinerArgs(argv: string[]): ConfigResult {
       challengeTimeoutSeconds: integer('challenge-timeout', values['challenge-timeout'], MINER_DEFAULTS.challengeTimeoutSeconds, 1, 3600),
       logFormat: logFormat as MinerConfig['logFormat'],
       logLevel,
+      ...(values['log-file'] !== undefined ? { logFile: resolve(nonEmpty('log-file', values['log-file'])) } : {}),
     };
     if (config.sshPort === config.port) throw new Error('--ssh-port and --port must differ');
     return { ok: true, config };
   } catch (err) {
-    return { ok: false, error: (err as Error).message };
+    const message = (err as Error).message;
+    const flag = /^--([a-z-]+)/.exec(message)?.[1];
+    const from = flag ? origin[flag] : undefined;
+    return { ok: false, error: from && from !== 'command line' ? `${message} (from ${from})` : message };
   }
+}
+
+function nonEmpty(name: string, value: string): string {
+  if (value.trim() === '') throw new Error(`--${name} must not be empty`);
+  return value;
+}
+
+/** Prefix of the environment variables that set miner flags: COMPUTE_MINER_SSH_PORT is --ssh-port. */
+export const ENV_PREFIX = 'COMPUTE_MINER_';
+/** COMPUTE_MINER_ variables that are not miner flags. */
+const ENV_RESERVED = new Set(['COMPUTE_MINER_ED25519']);
+
+type FlagValue = string | boolean | string[];
+
+/** One source's values, checked against MINER_OPTIONS; `where` names the source in errors. */
+function sourceValues(entries: [string, unknown][], where: (key: string) => string): Record<string, FlagValue> {
+  const known = Object.keys(MINER_OPTIONS).filter((k) => k !== 'config');
+  const out: Record<string, FlagValue> = {};
+  for (const [flag, raw] of entries) {
+    const spec = (MINER_OPTIONS as OptionSpec)[flag];
+    if (!spec || flag === 'config') {
+      const guess = closestOption(flag, known);
+      throw new Error(`${where(flag)}: unknown ${where === envName ? 'variable' : 'key'}${guess ? ` (did you mean ${where(guess)}?)` : ''}`);
+    }
+    if (spec.type === 'boolean') {
+      if (typeof raw === 'boolean') out[flag] = raw;
+      else if (typeof raw === 'string' && /^(1|true|yes|on)$/i.test(raw)) out[flag] = true;
+      else if (typeof raw === 'string' && /^(0|false|no|off|)$/i.test(raw)) out[flag] = false;
+      else throw new Error(`${where(flag)}: must be true or false, not ${JSON.stringify(raw)}`);
+    } else if (spec.multiple) {
+      if (Array.isArray(raw) && raw.every((x) => typeof x === 'string')) out[flag] = raw as string[];
+      else if (typeof raw === 'string') out[flag] = where === envName ? raw.split(/\s+/).filter(Boolean) : [raw];
+      else throw new Error(`${where(flag)}: must be a string or a list of strings`);
+    } else if (typeof raw === 'string' || (typeof raw === 'number' && Number.isFinite(raw))) {
+      out[flag] = String(raw);
+    } else {
+      throw new Error(`${where(flag)}: must be a string or a number, not ${JSON.stringify(raw)}`);
+    }
+  }
+  return out;
+}
+
+const envName = (flag: string) => `${ENV_PREFIX}${flag.toUpperCase().replace(/-/g, '_')}`;
+
+/** Reads a JSON config file: one object whose keys are flag names without "--". */
+export function parseConfigFile(text: string, path: string): Record<string, FlagValue> {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (err) {
+    throw new Error(`--config ${path}: not JSON (${(err as Error).message})`);
+  }
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new Error(`--config ${path}: must be a JSON object of flags, e.g. {"port": 8091}`);
+  return sourceValues(Object.entries(doc), (key) => `--config ${path}: "${key}"`);
+}
+
+/** Environment variables COMPUTE_MINER_<FLAG>; an unknown one is an error (a typo would be ignored otherwise). */
+export function environmentValues(env: Record<string, string | undefined>): Record<string, FlagValue> {
+  const entries: [string, unknown][] = [];
+  for (const [name, value] of Object.entries(env)) {
+    if (!name.startsWith(ENV_PREFIX) || ENV_RESERVED.has(name) || value === undefined) continue;
+    entries.push([name.slice(ENV_PREFIX.length).toLowerCase().replace(/_/g, '-'), value]);
+  }
+  return sourceValues(entries, envName);
+}
+
+function mergeSources(cli: Record<string, unknown>, sources: MinerSources): { values: Record<string, FlagValue>; origin: Record<string, string> } {
+  const env = environmentValues(sources.env ?? {});
+  const configPath = (cli.config as string | undefined) ?? (sources.env?.[envName('config')] || undefined);
+  let file: Record<string, FlagValue> = {};
+  if (configPath !== undefined) {
+    if (configPath.trim() === '') throw new Error('--config must not be empty');
+    let text: string;
+    try {
+      if (!sources.readFile) throw new Error('no file can be read here');
+      text = sources.readFile(configPath);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      throw new Error(`--config ${configPath}: ${code === 'ENOENT' ? 'no such file' : code ?? (err as Error).message}`);
+    }
+    file = parseConfigFile(text, configPath);
+  }
+  const values: Record<string, FlagValue> = {};
+  const origin: Record<string, string> = {};
+  for (const flag of Object.keys(MINER_OPTIONS)) {
+    if (flag === 'config') continue;
+    const picked: [unknown, string][] = [[cli[flag], 'command line'], [env[flag], envName(flag)], [file[flag], `--config ${configPath}`]];
+    const found = picked.find(([v]) => v !== undefined);
+    if (!found) continue;
+    values[flag] = found[0] as FlagValue;
+    origin[flag] = found[1];
+  }
+  // A false boolean is the same as leaving the flag out.
+  for (const [flag, v] of Object.entries(values)) if (v === false) delete values[flag];
+  return { values, origin };
+}
+
+/** The flags that give `config` back through parseMinerArgs: --data-dir always, others when not the default. */
+export function minerFlags(config: MinerConfig): string[] {
+  const out = ['--data-dir', config.dataDir];
+  const add = (flag: string, value: string | number, fallback: string | number) => {
+    if (value !== fallback) out.push(`--${flag}`, String(value));
+  };
+  add('host', config.host, MINER_DEFAULTS.host);
+  add('port', config.port, MINER_DEFAULTS.port);
+  add('ssh-port', config.sshPort, MINER_DEFAULTS.sshPort);
+  add('ssh-bind', config.sshBind, MINER_DEFAULTS.sshBind);
+  if (config.validatorsFile !== undefined) out.push('--validators', config.validatorsFile);
+  add('min-stake', config.minStake, MINER_DEFAULTS.minStake);
+  if (config.allowAny) out.push('--allow-any');
+  add('docker-socket', config.dockerSocket, MINER_DEFAULTS.dockerSocket);
+  add('base-image-from', config.baseImageFrom, MINER_DEFAULTS.baseImageFrom);
+  add('name-prefix', config.namePrefix, MINER_DEFAULTS.namePrefix);
+  add('hashcat-path', config.hashcatPath, MINER_DEFAULTS.hashcatPath);
+  add('hashcat-workload', config.hashcatWorkload, MINER_DEFAULTS.hashcatWorkload);
+  for (const arg of config.hashcatExtraArgs) out.push(`--hashcat-arg=${arg}`);
+  add('challenge-max-difficulty', config.challengeMaxDifficulty, MINER_DEFAULTS.challengeMaxDifficulty);
+  add('challenge-timeout', config.challengeTimeoutSeconds, MINER_DEFAULTS.challengeTimeoutSeconds);
+  add('log-format', config.logFormat, 'auto');
+  add('log-level', config.logLevel, MINER_DEFAULTS.logLevel);
+  if (config.logFile !== undefined) out.push('--log-file', config.logFile);
+  return out;
 }

@@ -1,4 +1,6 @@
 // Structured logs: one JSON object a line, or a human format when stderr is a terminal.
+import { mkdirSync, openSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { pino, destination, type Logger } from 'pino';
 
 export type { Logger };
@@ -7,6 +9,8 @@ export interface LogOptions {
   level?: string;
   /** 'json' always writes JSON lines; 'pretty' forces the human format; 'auto' picks by TTY. */
   format?: 'json' | 'pretty' | 'auto';
+  /** Append JSON lines to this file instead of writing to standard error. */
+  file?: string;
 }
 
 // Secrets that must never reach a log line, wherever they appear in a logged object.
@@ -14,6 +18,16 @@ const REDACT = ['password', 'info', 'public_key', 'ssh_key', 'secretSeed', '*.pa
 
 export function createLogger(options: LogOptions = {}): Logger {
   const level = options.level ?? process.env.LOG_LEVEL ?? 'info';
+  if (options.file !== undefined) {
+    let fd: number;
+    try {
+      mkdirSync(dirname(options.file), { recursive: true });
+      fd = openSync(options.file, 'a', 0o640);
+    } catch (err) {
+      throw new Error(`--log-file ${options.file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+    return pino({ level, redact: { paths: REDACT, censor: '[redacted]' }, base: undefined }, destination({ dest: fd, sync: false }));
+  }
   const pretty = options.format === 'pretty' || (options.format !== 'json' && process.stderr.isTTY);
   const base = { level, redact: { paths: REDACT, censor: '[redacted]' }, base: undefined };
   if (pretty) {

@@ -8,7 +8,7 @@ import { CloseCode, type Hotkey, type SynapseName } from '../../protocol/index.j
 import type { Logger } from '../log.js';
 import type { AccessPolicy } from './access.js';
 import { AxonConnection, type AxonCore } from './connection.js';
-import { createHttpHandler } from './health.js';
+import { createHttpHandler, type HealthSource } from './health.js';
 import { PublicKeyCache } from './keys.js';
 import { resolveLimits, type AxonLimits } from './limits.js';
 import { createAxonMetrics } from './metrics.js';
@@ -35,6 +35,8 @@ export interface AxonOptions {
   limits?: Partial<AxonLimits>;
   /** Extra /health fields (Docker reachability, allocation state). */
   health?: () => Promise<Record<string, unknown>> | Record<string, unknown>;
+  /** More GET routes beside /health and /metrics (the status page on `/`). */
+  routes?: HealthSource['routes'];
   log: Logger;
 }
 
@@ -76,7 +78,7 @@ export function createAxon(options: AxonOptions): Axon {
   };
 
   const http: Server = createServer(
-    createHttpHandler({ hotkey: options.hotkey.ss58Address, startedAt: Date.now(), registry: metrics.registry, extra: options.health, log }),
+    createHttpHandler({ hotkey: options.hotkey.ss58Address, startedAt: Date.now(), registry: metrics.registry, extra: options.health, routes: options.routes, log }),
   );
   const wss = new WebSocketServer({ noServer: true, maxPayload: limits.maxPayload, perMessageDeflate: false, clientTracking: true });
   let open = 0;
@@ -112,7 +114,7 @@ export function createAxon(options: AxonOptions): Axon {
         http.listen(options.port ?? DEFAULT_AXON_PORT, options.host ?? DEFAULT_AXON_HOST, () => {
           http.off('error', reject);
           const port = (http.address() as AddressInfo).port;
-          log.info({ port, hotkey: options.hotkey.ss58Address, synapses: [...plugins.keys()] }, 'axon listening');
+          log.debug({ port, synapses: [...plugins.keys()] }, 'axon listening');
           resolve({ port });
         });
       });
