@@ -26,6 +26,22 @@ import { createSpecsProbe } from './specs/hardware.js';
 /** Checking an existing base image takes less than this; longer is a build, announced as such. */
 const BASE_IMAGE_CHECK_MS = 1500;
 
+/** How long after the base image is ready the standby container may take to start. */
+const STANDBY_WAIT_MS = 30_000;
+
+/** Logs once whether the standby container is up, after the base image is ready (the manager starts it then). */
+function announceStandby(manager: { state(): { standby: boolean; allocated: boolean } }, log: Logger): void {
+  const until = Date.now() + STANDBY_WAIT_MS;
+  const look = () => {
+    const { standby, allocated } = manager.state();
+    if (standby) return log.info('standby container started: the next rental is served from it');
+    if (allocated) return log.info('no standby container while rented out');
+    if (Date.now() > until) return log.warn('no standby container: each rental starts its own (see the log above for why)');
+    setTimeout(look, 250).unref();
+  };
+  look();
+}
+
 export interface RunningMiner {
   hotkey: Hotkey;
   port: number;
@@ -159,21 +175,21 @@ async function startLocked(config: MinerConfig, log: Logger, extraPlugins: Synap
   cleanup.push(() => manager.stop());
   const state = manager.state();
   log.info({ baseImage: state.baseImage, standby: state.standby, allocated: state.allocated, ...(state.deadline ? { deadline: new Date(state.deadline).toISOString() } : {}) }, 'containers reconciled');
+  const ready = () => manager.baseImageReady();
   if (state.baseImage === 'building') {
     // Checking an existing image takes a moment; only a real build is announced as long work.
-    const ready = manager.baseImageReady();
-    const quick = await Promise.race([ready.then(() => true, () => true), new Promise<false>((r) => setTimeout(r, BASE_IMAGE_CHECK_MS, false).unref())]);
+    const quick = await Promise.race([ready().then(() => true, () => true), new Promise<false>((r) => setTimeout(r, BASE_IMAGE_CHECK_MS, false).unref())]);
     if (quick) {
-      const now = manager.state();
-      if (now.baseImage === 'ready') log.info({ standby: now.standby }, 'base image ready');
+      if (manager.state().baseImage === 'ready') log.info('base image ready');
     } else {
       const work = progress.start('base image build', { image: 'ssh-image-base', from: config.baseImageFrom });
-      ready.then(
+      ready().then(
         () => work.end('ready (allocations are served from now on)'),
         (err: unknown) => work.end('failed', { err: (err as Error).message }, 'warn'),
       );
     }
   }
+  void ready().then(() => announceStandby(manager, log), () => undefined);
   log.info({ hotkey: hotkey.ss58Address, host: config.host, port, sshPort: config.sshPort, sshBind: config.sshBind, signatures: ed25519().name }, 'miner is listening');
 
   return {

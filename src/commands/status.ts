@@ -45,7 +45,7 @@ export function formatStatus(doc: StatusDocument): string {
   lines.push(`rentals     ${doc.rentals.length === 0 ? 'none' : doc.rentals.length}${doc.rentalsError ? ` (${doc.rentalsError})` : ''}`);
   for (const r of doc.rentals) {
     lines.push(
-      `  ${r.role}  ${r.state}  holder ${r.holder}  ${r.cores} cores (${r.cpuset})  ${r.memoryBytes === null ? 'no memory limit' : humanBytes(r.memoryBytes)}  GPUs ${r.gpus}  port ${r.port}  ` +
+      `  ${r.role}  ${r.state}  holder ${r.holder}  ${r.cores} core${r.cores === 1 ? "" : "s"} (${r.cpuset})  ${r.memoryBytes === null ? 'no memory limit' : humanBytes(r.memoryBytes)}  GPUs ${r.gpus}  port ${r.port}  ` +
         `${r.secondsLeft > 0 ? `${humanDuration(r.secondsLeft)} left` : 'time is up'} (until ${r.deadline})`,
     );
   }
