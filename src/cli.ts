@@ -1,7 +1,6 @@
 #!/usr/bin/env node
 // One command line for everything: the miner, key generation and the validator's tools.
 // Each command lives in src/commands/; this file only dispatches and turns errors into one line.
-import { ed25519Named, useEd25519 } from '../protocol/index.js';
 import { closestOption } from './args.js';
 import { explainNetworkError } from './commands/net-errors.js';
 import { UsageError } from './commands/usage.js';
@@ -32,8 +31,10 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
 };
 
 /** COMPUTE_MINER_ED25519 picks the signature implementation: libsodium (default) or node. */
-function selectSignatures(name: string | undefined): void {
+async function selectSignatures(name: string | undefined): Promise<void> {
   if (name === undefined || name === '') return;
+  // Loaded only here: --help and --version start without the signature libraries.
+  const { ed25519Named, useEd25519 } = await import('../protocol/index.js');
   try {
     useEd25519(ed25519Named(name));
   } catch (err) {
@@ -42,7 +43,6 @@ function selectSignatures(name: string | undefined): void {
 }
 
 async function main(argv: string[]): Promise<number> {
-  selectSignatures(process.env.COMPUTE_MINER_ED25519);
   const [name, ...rest] = argv;
   if (name === undefined) {
     process.stderr.write(USAGE);
@@ -56,6 +56,7 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`compute-miner ${PACKAGE_VERSION}\n`);
     return 0;
   }
+  await selectSignatures(process.env.COMPUTE_MINER_ED25519);
   const load = COMMANDS[name];
   if (!load) {
     const guess = closestOption(name.replace(/^-+/, ''), Object.keys(COMMANDS));
