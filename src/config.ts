@@ -192,20 +192,20 @@ function nonEmpty(name: string, value: string): string {
 
 /** Prefix of the environment variables that set miner flags: COMPUTE_MINER_SSH_PORT is --ssh-port. */
 export const ENV_PREFIX = 'COMPUTE_MINER_';
-/** COMPUTE_MINER_ variables that are not miner flags. */
-const ENV_RESERVED = new Set(['COMPUTE_MINER_ED25519']);
+/** COMPUTE_MINER_ variables read elsewhere: the signature library, the config file (read first), the renter's home. */
+const ENV_RESERVED = new Set(['COMPUTE_MINER_ED25519', 'COMPUTE_MINER_CONFIG', 'COMPUTE_MINER_HOME']);
 
 type FlagValue = string | boolean | string[];
 
 /** One source's values, checked against MINER_OPTIONS; `where` names the source in errors. */
-function sourceValues(entries: [string, unknown][], where: (key: string) => string): Record<string, FlagValue> {
+function sourceValues(entries: [string, unknown][], where: (key: string) => string, nameOf: (key: string) => string): Record<string, FlagValue> {
   const known = Object.keys(MINER_OPTIONS).filter((k) => k !== 'config');
   const out: Record<string, FlagValue> = {};
   for (const [flag, raw] of entries) {
     const spec = (MINER_OPTIONS as OptionSpec)[flag];
     if (!spec || flag === 'config') {
       const guess = closestOption(flag, known);
-      throw new Error(`${where(flag)}: unknown ${where === envName ? 'variable' : 'key'}${guess ? ` (did you mean ${where(guess)}?)` : ''}`);
+      throw new Error(`${where(flag)}: unknown ${where === envName ? 'variable' : 'key'}${guess ? ` (did you mean ${nameOf(guess)}?)` : ''}`);
     }
     if (spec.type === 'boolean') {
       if (typeof raw === 'boolean') out[flag] = raw;
@@ -236,7 +236,7 @@ export function parseConfigFile(text: string, path: string): Record<string, Flag
     throw new Error(`--config ${path}: not JSON (${(err as Error).message})`);
   }
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new Error(`--config ${path}: must be a JSON object of flags, e.g. {"port": 8091}`);
-  return sourceValues(Object.entries(doc), (key) => `--config ${path}: "${key}"`);
+  return sourceValues(Object.entries(doc), (key) => `--config ${path}: "${key}"`, (key) => `"${key}"`);
 }
 
 /** Environment variables COMPUTE_MINER_<FLAG>; an unknown one is an error (a typo would be ignored otherwise). */
@@ -246,7 +246,7 @@ export function environmentValues(env: Record<string, string | undefined>): Reco
     if (!name.startsWith(ENV_PREFIX) || ENV_RESERVED.has(name) || value === undefined) continue;
     entries.push([name.slice(ENV_PREFIX.length).toLowerCase().replace(/_/g, '-'), value]);
   }
-  return sourceValues(entries, envName);
+  return sourceValues(entries, envName, envName);
 }
 
 function mergeSources(cli: Record<string, unknown>, sources: MinerSources): { values: Record<string, FlagValue>; origin: Record<string, string> } {

@@ -4,7 +4,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { humanBytes, humanDuration } from '../units.js';
 import type { StatusDocument } from './document.js';
-import type { HistoryPoint } from './history.js';
+import { DEFAULT_HISTORY_POINTS, type HistoryPoint } from './history.js';
 
 /** Seconds between the page's own reloads [10]. */
 export const DEFAULT_STATUS_REFRESH_SECONDS = 10;
@@ -16,18 +16,20 @@ const STATE_CLASS: Record<string, string> = { running: 'ok', ready: 'ok', paused
 const badge = (state: string) => `<span class="badge ${STATE_CLASS[state] ?? (state === 'off' ? 'none' : 'bad')}">${escape(state)}</span>`;
 
 /** Requests a bucket as bars, mean latency as a line: one inline SVG. */
-export function requestGraph(points: HistoryPoint[], intervalSeconds: number): string {
+export function requestGraph(points: HistoryPoint[], intervalSeconds: number, slots = DEFAULT_HISTORY_POINTS + 1): string {
   const w = 720, h = 160, pad = 28;
-  const n = Math.max(points.length, 1);
+  // Fixed slots, newest on the right: an hour always spans the same width.
+  const n = Math.max(points.length, slots);
+  const offset = n - points.length;
   const maxReq = Math.max(1, ...points.map((p) => p.requests));
   const latencies = points.map((p) => p.meanMs).filter((v): v is number => v !== null);
   const maxMs = Math.max(1, ...latencies);
   const bw = (w - 2 * pad) / n;
   const bars = points.map((p, i) => {
     const bh = ((h - 2 * pad) * p.requests) / maxReq;
-    return `<rect x="${(pad + i * bw + 1).toFixed(1)}" y="${(h - pad - bh).toFixed(1)}" width="${Math.max(1, bw - 2).toFixed(1)}" height="${bh.toFixed(1)}" class="bar"><title>${escape(p.at)}: ${p.requests} requests</title></rect>`;
+    return `<rect x="${(pad + (offset + i) * bw + 1).toFixed(1)}" y="${(h - pad - bh).toFixed(1)}" width="${Math.max(1, bw - 2).toFixed(1)}" height="${bh.toFixed(1)}" class="bar"><title>${escape(p.at)}: ${p.requests} requests</title></rect>`;
   }).join('');
-  const line = points.map((p, i) => (p.meanMs === null ? null : `${(pad + i * bw + bw / 2).toFixed(1)},${(h - pad - ((h - 2 * pad) * p.meanMs) / maxMs).toFixed(1)}`)).filter(Boolean).join(' ');
+  const line = points.map((p, i) => (p.meanMs === null ? null : `${(pad + (offset + i) * bw + bw / 2).toFixed(1)},${(h - pad - ((h - 2 * pad) * p.meanMs) / maxMs).toFixed(1)}`)).filter(Boolean).join(' ');
   const total = points.reduce((a, p) => a + p.requests, 0);
   return `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${w} ${h}" width="${w}" height="${h}" role="img" aria-label="requests and latency">
 <line x1="${pad}" y1="${h - pad}" x2="${w - pad}" y2="${h - pad}" class="axis"/>
@@ -35,8 +37,8 @@ ${bars}
 ${line ? `<polyline points="${line}" class="latency"/>` : ''}
 <text x="${pad}" y="16" class="label">requests per ${intervalSeconds} s (bars, max ${maxReq})</text>
 <text x="${w - pad}" y="16" class="label end">mean latency (line, max ${maxMs.toFixed(1)} ms)</text>
-<text x="${pad}" y="${h - 8}" class="label">${escape(points[0]?.at.slice(11, 16) ?? '')}</text>
-<text x="${w - pad}" y="${h - 8}" class="label end">now · ${total} requests</text>
+<text x="${pad}" y="${h - 8}" class="label">${Math.round((n * intervalSeconds) / 60)} min ago</text>
+<text x="${w - pad}" y="${h - 8}" class="label end">now · ${total} request${total === 1 ? '' : 's'}</text>
 </svg>`;
 }
 
