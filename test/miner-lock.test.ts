@@ -11,6 +11,7 @@ import type Dockerode from 'dockerode';
 import { requireDocker, testRun, type TestRun } from './helpers/docker.js';
 import { CLI, cleanupCliMiners, healthy, spawnCliMiner, stopCliMiner, type CliMiner } from './helpers/cli-miner.js';
 import { sshKeyPair } from './helpers/ssh-keys.js';
+import { until } from './helpers/wait.js';
 
 interface Ctx {
   docker: Dockerode;
@@ -47,6 +48,11 @@ lock('a second miner on the same data dir names the holder\'s PID and exits; the
   await healthy(first, (h) => h.allocation?.standby === true);
   const [standby] = await byPrefix(ctx, first.namePrefix);
   assert.ok(standby, 'the first miner has a standby container');
+  const hotkey = /^miner hotkey (\S+) listening/.exec(first.stdout())?.[1];
+  assert.ok(hotkey, first.stdout());
+  assert.is(first.stderr().split(hotkey!).length - 1, 1, `the log says the hotkey once: ${first.stderr()}`);
+  assert.match(first.stderr(), /"msg":"containers reconciled"/);
+  await until('the standby announced in the log', async () => /"msg":"standby container started/.test(first.stderr()), 5000);
 
   // Same data dir and name prefix, another port: the mistake the lock exists for.
   const second = await spawnCliMiner(ctx.run, 'first', { dataDir: first.dataDir });
