@@ -5,7 +5,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFile } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type Dockerode from 'dockerode';
 import { requireDocker, testRun, type TestRun } from './helpers/docker.js';
@@ -91,14 +91,19 @@ lock('a miner whose port is taken exits with a clear line and never touches Dock
   assert.is((await byPrefix(ctx, other.namePrefix)).length, 0, 'no container of the failed miner');
 });
 
-lock('the kernel drops the lock of a killed miner: the next start on its data dir succeeds', async (ctx) => {
+lock('the kernel drops the lock of a killed miner: the next start on its data dir succeeds (logging to --log-file)', async (ctx) => {
   const first = ctx.miners[0]!;
   assert.is(await stopCliMiner(first, 'SIGKILL'), null);
-  const again = await spawnCliMiner(ctx.run, 'first', { dataDir: first.dataDir });
+  const logFile = join(ctx.run.dataDir, 'logs', 'miner.log');
+  const again = await spawnCliMiner(ctx.run, 'first', { dataDir: first.dataDir, args: ['--allow-any', '--log-file', logFile] });
   ctx.miners.push(again);
   await healthy(again);
   assert.is(again.child.exitCode, null);
   assert.is(await stopCliMiner(again), 0);
+  assert.is(again.stderr(), '', 'the log went to the file');
+  const lines = readFileSync(logFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { msg: string });
+  assert.ok(lines.some((l) => l.msg === 'miner is listening'));
+  assert.ok(lines.some((l) => l.msg.startsWith('stopping')));
 });
 
 lock.run();
