@@ -210,8 +210,11 @@ export class ChallengeService {
       try {
         this.warmUpSeconds = await hc.warmUp(signal);
       } catch (err) {
-        work?.end('failed', { err: (err as Error).message }, 'warn');
-        throw err;
+        this.hashcatState = 'failed';
+        this.hashcatError = (err as Error).message;
+        if (work) work.end('failed; challenges go to the built-in solver', { err: this.hashcatError }, 'warn');
+        else this.log?.warn({ err: this.hashcatError }, 'hashcat warm-up failed; challenges go to the built-in solver');
+        return;
       }
       this.hashcatState = 'ready';
       work?.end('done; challenges go to hashcat');
