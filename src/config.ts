@@ -3,7 +3,8 @@
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { DEFAULT_MAX_DIFFICULTY } from '../protocol/index.js';
-import { closestOption, parseFlags, type OptionSpec } from './args.js';
+import { parseFlags, type OptionSpec } from './args.js';
+import { mergeFlagSources, type FlagSources } from './flag-sources.js';
 import { DEFAULT_AXON_HOST, DEFAULT_AXON_PORT } from './axon/server.js';
 import { DEFAULT_HASHCAT_WORKLOAD } from './challenge/hashcat.js';
 import { DEFAULT_CHALLENGE_DEADLINE_MS } from './challenge/service.js';
@@ -123,19 +124,14 @@ export const MINER_OPTIONS = {
 } as const satisfies OptionSpec;
 
 /** Where the miner's flags come from besides the command line. */
-export interface MinerSources {
-  /** COMPUTE_MINER_<FLAG> variables are read from here [none]. */
-  env?: Record<string, string | undefined>;
-  /** Reads the --config file; default: no file can be read. */
-  readFile?: (path: string) => string;
-}
+export type MinerSources = FlagSources;
 
 /** Parses `miner` flags (CLI > environment > config file > default); never throws, never writes. */
 export function parseMinerArgs(argv: string[], sources: MinerSources = {}): ConfigResult {
   let origin: Record<string, string> = {};
   try {
     const cli = parseFlags(argv, MINER_OPTIONS, { positionals: false }).values;
-    const merged = mergeSources(cli, sources);
+    const merged = mergeFlagSources(cli, MINER_OPTIONS, sources);
     origin = merged.origin;
     const values = merged.values as {
       [K in keyof typeof MINER_OPTIONS]?: (typeof MINER_OPTIONS)[K] extends { multiple: true } ? string[] : (typeof MINER_OPTIONS)[K]['type'] extends 'boolean' ? boolean : string;
@@ -188,96 +184,6 @@ export function parseMinerArgs(argv: string[], sources: MinerSources = {}): Conf
 function nonEmpty(name: string, value: string): string {
   if (value.trim() === '') throw new Error(`--${name} must not be empty`);
   return value;
-}
-
-/** Prefix of the environment variables that set miner flags: COMPUTE_MINER_SSH_PORT is --ssh-port. */
-export const ENV_PREFIX = 'COMPUTE_MINER_';
-/** COMPUTE_MINER_ variables read elsewhere: the signature library, the config file (read first), the renter's home. */
-const ENV_RESERVED = new Set(['COMPUTE_MINER_ED25519', 'COMPUTE_MINER_CONFIG', 'COMPUTE_MINER_HOME']);
-
-type FlagValue = string | boolean | string[];
-
-/** One source's values, checked against MINER_OPTIONS; `where` names the source in errors. */
-function sourceValues(entries: [string, unknown][], where: (key: string) => string, nameOf: (key: string) => string): Record<string, FlagValue> {
-  const known = Object.keys(MINER_OPTIONS).filter((k) => k !== 'config');
-  const out: Record<string, FlagValue> = {};
-  for (const [flag, raw] of entries) {
-    const spec = (MINER_OPTIONS as OptionSpec)[flag];
-    if (!spec || flag === 'config') {
-      const guess = closestOption(flag, known);
-      throw new Error(`${where(flag)}: unknown ${where === envName ? 'variable' : 'key'}${guess ? ` (did you mean ${nameOf(guess)}?)` : ''}`);
-    }
-    if (spec.type === 'boolean') {
-      if (typeof raw === 'boolean') out[flag] = raw;
-      else if (typeof raw === 'string' && /^(1|true|yes|on)$/i.test(raw)) out[flag] = true;
-      else if (typeof raw === 'string' && /^(0|false|no|off|)$/i.test(raw)) out[flag] = false;
-      else throw new Error(`${where(flag)}: must be true or false, not ${JSON.stringify(raw)}`);
-    } else if (spec.multiple) {
-      if (Array.isArray(raw) && raw.every((x) => typeof x === 'string')) out[flag] = raw as string[];
-      else if (typeof raw === 'string') out[flag] = where === envName ? raw.split(/\s+/).filter(Boolean) : [raw];
-      else throw new Error(`${where(flag)}: must be a string or a list of strings`);
-    } else if (typeof raw === 'string' || (typeof raw === 'number' && Number.isFinite(raw))) {
-      out[flag] = String(raw);
-    } else {
-      throw new Error(`${where(flag)}: must be a string or a number, not ${JSON.stringify(raw)}`);
-    }
-  }
-  return out;
-}
-
-const envName = (flag: string) => `${ENV_PREFIX}${flag.toUpperCase().replace(/-/g, '_')}`;
-
-/** Reads a JSON config file: one object whose keys are flag names without "--". */
-export function parseConfigFile(text: string, path: string): Record<string, FlagValue> {
-  let doc: unknown;
-  try {
-    doc = JSON.parse(text);
-  } catch (err) {
-    throw new Error(`--config ${path}: not JSON (${(err as Error).message})`);
-  }
-  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new Error(`--config ${path}: must be a JSON object of flags, e.g. {"port": 8091}`);
-  return sourceValues(Object.entries(doc), (key) => `--config ${path}: "${key}"`, (key) => `"${key}"`);
-}
-
-/** Environment variables COMPUTE_MINER_<FLAG>; an unknown one is an error (a typo would be ignored otherwise). */
-export function environmentValues(env: Record<string, string | undefined>): Record<string, FlagValue> {
-  const entries: [string, unknown][] = [];
-  for (const [name, value] of Object.entries(env)) {
-    if (!name.startsWith(ENV_PREFIX) || ENV_RESERVED.has(name) || value === undefined) continue;
-    entries.push([name.slice(ENV_PREFIX.length).toLowerCase().replace(/_/g, '-'), value]);
-  }
-  return sourceValues(entries, envName, envName);
-}
-
-function mergeSources(cli: Record<string, unknown>, sources: MinerSources): { values: Record<string, FlagValue>; origin: Record<string, string> } {
-  const env = environmentValues(sources.env ?? {});
-  const configPath = (cli.config as string | undefined) ?? (sources.env?.[envName('config')] || undefined);
-  let file: Record<string, FlagValue> = {};
-  if (configPath !== undefined) {
-    if (configPath.trim() === '') throw new Error('--config must not be empty');
-    let text: string;
-    try {
-      if (!sources.readFile) throw new Error('no file can be read here');
-      text = sources.readFile(configPath);
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      throw new Error(`--config ${configPath}: ${code === 'ENOENT' ? 'no such file' : code ?? (err as Error).message}`);
-    }
-    file = parseConfigFile(text, configPath);
-  }
-  const values: Record<string, FlagValue> = {};
-  const origin: Record<string, string> = {};
-  for (const flag of Object.keys(MINER_OPTIONS)) {
-    if (flag === 'config') continue;
-    const picked: [unknown, string][] = [[cli[flag], 'command line'], [env[flag], envName(flag)], [file[flag], `--config ${configPath}`]];
-    const found = picked.find(([v]) => v !== undefined);
-    if (!found) continue;
-    values[flag] = found[0] as FlagValue;
-    origin[flag] = found[1];
-  }
-  // A false boolean is the same as leaving the flag out.
-  for (const [flag, v] of Object.entries(values)) if (v === false) delete values[flag];
-  return { values, origin };
 }
 
 /** The flags that give `config` back through parseMinerArgs: --data-dir always, others when not the default. */

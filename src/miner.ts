@@ -132,7 +132,7 @@ async function startLocked(config: MinerConfig, log: Logger, extraPlugins: Synap
     dockerReachable,
     manager: () => manager.state(),
     rentals,
-    history: { points: () => history!.points(), get intervalMs() { return history!.intervalMs; } },
+    history: () => history!,
     challenge: () => challenge.service.info(),
     challengeQueued: () => challenge.service.queued(),
   });

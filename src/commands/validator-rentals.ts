@@ -51,7 +51,10 @@ export async function runRentals(argv: string[]): Promise<number> {
     return 0;
   }
   const only = new Set(positionals.map((p) => resolve(p)));
-  const lines = rentalRecords().list()
+  const records = rentalRecords().list();
+  const unknown = [...only].filter((file) => !records.some((r) => r.keyFile === file));
+  for (const file of unknown) process.stderr.write(`${file}: no record of this key file (made on another machine, or before rentals were recorded); it still releases its rental\n`);
+  const lines = records
     .filter((r) => only.size === 0 || only.has(r.keyFile))
     .map((r) => describeRental(r))
     .filter((r) => values.all || only.size > 0 || (r.secondsLeft > 0 && r.keyFilePresent));

@@ -29,14 +29,16 @@ export interface StatusSources {
   dockerReachable(): Promise<boolean>;
   manager(): { baseImage: string; baseImageError?: string; standby: boolean; storageLimit?: string };
   rentals(): Promise<RentalView[]>;
-  history: { points(): Promise<HistoryPoint[]>; intervalMs: number };
+  /** The request history (made with the axon, after this collector: hence a getter). */
+  history(): { points(): Promise<HistoryPoint[]>; intervalMs: number };
   challenge(): { solver: string; hashcat: { state: string; version?: string; warmUpSeconds?: number; error?: string } };
   challengeQueued(): number;
 }
 
 export function statusCollector(s: StatusSources): () => Promise<StatusDocument> {
   return async () => {
-    const [reachable, points] = await Promise.all([s.dockerReachable(), s.history.points()]);
+    const history = s.history();
+    const [reachable, points] = await Promise.all([s.dockerReachable(), history.points()]);
     let rentals: RentalView[] = [];
     let rentalsError: string | undefined;
     try {
@@ -58,7 +60,7 @@ export function statusCollector(s: StatusSources): () => Promise<StatusDocument>
       ...(m.storageLimit ? { storageLimit: m.storageLimit } : {}),
       rentals,
       ...(rentalsError ? { rentalsError } : {}),
-      requests: { intervalSeconds: s.history.intervalMs / 1000, points },
+      requests: { intervalSeconds: history.intervalMs / 1000, points },
       challenge: {
         solver: c.solver,
         hashcat: {
