@@ -174,7 +174,8 @@ async function startLocked(config: MinerConfig, log: Logger, extraPlugins: Synap
   await manager.start();
   cleanup.push(() => manager.stop());
   const state = manager.state();
-  log.info({ baseImage: state.baseImage, standby: state.standby, allocated: state.allocated, ...(state.deadline ? { deadline: new Date(state.deadline).toISOString() } : {}) }, 'containers reconciled');
+  // The base image and the standby are said in their own lines below, once each is known.
+  log.info({ allocated: state.allocated, ...(state.deadline ? { deadline: new Date(state.deadline).toISOString() } : {}) }, 'containers reconciled');
   const ready = () => manager.baseImageReady();
   if (state.baseImage === 'building') {
     // Checking an existing image takes a moment; only a real build is announced as long work.
