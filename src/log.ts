@@ -1,7 +1,10 @@
 // Structured logs: one JSON object a line, or a human format when stderr is a terminal.
 import { mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { Writable } from 'node:stream';
 import { pino, destination, type Logger } from 'pino';
+import { PinoPretty } from 'pino-pretty';
+import { stderrTerminalLine } from './terminal-line.js';
 
 export type { Logger };
 
@@ -31,7 +34,10 @@ export function createLogger(options: LogOptions = {}): Logger {
   const pretty = options.format === 'pretty' || (options.format !== 'json' && process.stderr.isTTY);
   const base = { level, redact: { paths: REDACT, censor: '[redacted]' }, base: undefined };
   if (pretty) {
-    return pino({ ...base, transport: { target: 'pino-pretty', options: { destination: 2, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } } });
+    // On a terminal, log lines go above the progress line (src/terminal-line.ts).
+    const line = stderrTerminalLine();
+    const destination = line ? new Writable({ write(chunk, _enc, done) { line.writeAbove(chunk as Buffer); done(); } }) : 2;
+    return pino(base, PinoPretty({ destination, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname', colorize: line !== null, sync: true }));
   }
   return pino(base, destination({ dest: 2, sync: false }));
 }

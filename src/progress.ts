@@ -2,6 +2,7 @@
 // line on standard error that counts the seconds in between (rewritten in place, cleared at
 // the end). Work that ends before `showAfterMs` never draws the line.
 import type { Logger } from './log.js';
+import { stderrTerminalLine, TerminalLine } from './terminal-line.js';
 
 /** Work shorter than this shows no terminal line [1000 ms]. */
 export const DEFAULT_PROGRESS_SHOW_AFTER_MS = 1000;
@@ -10,8 +11,8 @@ export const DEFAULT_PROGRESS_TICK_MS = 1000;
 
 export interface ProgressOptions {
   log: Logger;
-  /** Where the terminal line goes; none when it is not a terminal. Default process.stderr when it is a TTY. */
-  terminal?: NodeJS.WriteStream | null;
+  /** Where the terminal line goes; none when it is not a terminal. Default standard error's line when it is a TTY (shared with the log). */
+  terminal?: NodeJS.WriteStream | TerminalLine | null;
   showAfterMs?: number;
   tickMs?: number;
 }
@@ -28,7 +29,8 @@ export interface Progress {
 }
 
 export function createProgress(options: ProgressOptions): Progress {
-  const terminal = options.terminal === undefined ? (process.stderr.isTTY ? process.stderr : null) : options.terminal;
+  const terminal = options.terminal === undefined ? stderrTerminalLine()
+    : options.terminal === null || options.terminal instanceof TerminalLine ? options.terminal : new TerminalLine(options.terminal);
   const showAfter = options.showAfterMs ?? DEFAULT_PROGRESS_SHOW_AFTER_MS;
   const tick = options.tickMs ?? DEFAULT_PROGRESS_TICK_MS;
   const active = new Set<{ label: string; startedAt: number; note: string }>();
@@ -41,11 +43,11 @@ export function createProgress(options: ProgressOptions): Progress {
     const shown = [...active].filter((t) => now - t.startedAt >= showAfter);
     if (shown.length === 0) return clear();
     const text = shown.map((t) => `${t.label} ${Math.round((now - t.startedAt) / 1000)} s${t.note ? ` ${t.note}` : ''}`).join(' | ');
-    terminal.write(`\r\x1b[2K… ${text.slice(0, Math.max(20, (terminal.columns ?? 80) - 3))}`);
+    terminal.show(`… ${text.slice(0, Math.max(20, terminal.columns - 3))}`);
     drawn = true;
   };
   const clear = () => {
-    if (terminal && drawn) terminal.write('\r\x1b[2K');
+    if (terminal && drawn) terminal.clear();
     drawn = false;
   };
 
@@ -67,7 +69,9 @@ export function createProgress(options: ProgressOptions): Progress {
           if (ended) return;
           ended = true;
           active.delete(entry);
-          clear();
+          // What still runs stays on the line; the line goes when nothing does.
+          if (active.size > 0) draw();
+          else clear();
           if (active.size === 0 && timer) {
             clearInterval(timer);
             timer = undefined;
