@@ -6,6 +6,7 @@ import * as assert from 'uvu/assert';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { createProgress } from '../src/progress.js';
+import { TerminalLine } from '../src/terminal-line.js';
 
 function capture() {
   const lines: Record<string, unknown>[] = [];
@@ -50,6 +51,16 @@ test('a terminal sees the seconds counted for long work and the line cleared at 
   const drawn = term.text().length;
   await new Promise((r) => setTimeout(r, 50));
   assert.is(term.text().length, drawn, 'no drawing after the end');
+});
+
+test('a log line written while the progress line shows goes above it, and the line is drawn again below', () => {
+  const term = fakeTerminal();
+  const line = new TerminalLine(term.stream);
+  line.writeAbove('first\n');
+  line.show('… challenge 3 s');
+  line.writeAbove('[12:00:00] INFO: challenge: found\n');
+  line.clear();
+  assert.is(term.text(), 'first\n\r\x1b[2K… challenge 3 s\r\x1b[2K[12:00:00] INFO: challenge: found\n… challenge 3 s\r\x1b[2K');
 });
 
 test.run();
