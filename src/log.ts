@@ -21,6 +21,7 @@ const REDACT = ['password', 'info', 'public_key', 'ssh_key', 'secretSeed', '*.pa
 
 export function createLogger(options: LogOptions = {}): Logger {
   const level = options.level ?? process.env.LOG_LEVEL ?? 'info';
+  const base = { level, redact: { paths: REDACT, censor: '[redacted]' }, base: undefined };
   if (options.file !== undefined) {
     let fd: number;
     try {
@@ -29,10 +30,9 @@ export function createLogger(options: LogOptions = {}): Logger {
     } catch (err) {
       throw new Error(`--log-file ${options.file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
     }
-    return pino({ level, redact: { paths: REDACT, censor: '[redacted]' }, base: undefined }, destination({ dest: fd, sync: false }));
+    return pino(base, destination({ dest: fd, sync: false }));
   }
   const pretty = options.format === 'pretty' || (options.format !== 'json' && process.stderr.isTTY);
-  const base = { level, redact: { paths: REDACT, censor: '[redacted]' }, base: undefined };
   if (pretty) {
     // On a terminal, log lines go above the progress line (src/terminal-line.ts).
     const line = stderrTerminalLine();
