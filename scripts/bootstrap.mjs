@@ -17,9 +17,9 @@ const dockerSocket = process.env.DOCKER_SOCKET ?? '/var/run/docker.sock';
 const PACKAGES = {
   start: ['docker.io', 'mmdebstrap', 'btrfs-progs', 'iptables', 'util-linux'],
   bench: ['docker.io', 'mmdebstrap', 'btrfs-progs', 'iptables', 'util-linux', 'hashcat', 'pocl-opencl-icd'],
-  // The tests also drive iproute2 (a private dockerd's bridge), openssl and procps.
+  // The tests also drive iproute2 (a private dockerd's bridge), openssl, procps, chromium (the status page, headless) and systemd-analyze.
   test: ['docker.io', 'mmdebstrap', 'btrfs-progs', 'iptables', 'util-linux', 'hashcat', 'pocl-opencl-icd',
-    'python3-nacl', 'python3-msgpack', 'python3-websockets', 'python3-cryptography', 'iproute2', 'openssl', 'procps'],
+    'python3-nacl', 'python3-msgpack', 'python3-websockets', 'python3-cryptography', 'iproute2', 'openssl', 'procps', 'chromium', 'systemd'],
 };
 
 function say(msg) { process.stderr.write(`[bootstrap] ${msg}\n`); }

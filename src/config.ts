@@ -1,9 +1,10 @@
 // The miner's command-line options: parsed and checked in one pure function, so every
 // bad flag is a one-line error before anything starts.
-import { parseArgs } from 'node:util';
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { DEFAULT_MAX_DIFFICULTY } from '../protocol/index.js';
+import { parseFlags, type OptionSpec } from './args.js';
+import { mergeFlagSources, type FlagSources } from './flag-sources.js';
 import { DEFAULT_AXON_HOST, DEFAULT_AXON_PORT } from './axon/server.js';
 import { DEFAULT_HASHCAT_WORKLOAD } from './challenge/hashcat.js';
 import { DEFAULT_CHALLENGE_DEADLINE_MS } from './challenge/service.js';
@@ -41,6 +42,8 @@ export interface MinerConfig {
   challengeTimeoutSeconds: number;
   logFormat: 'json' | 'pretty' | 'auto';
   logLevel: string;
+  /** Logs are appended to this file (JSON lines) instead of standard error. */
+  logFile?: string;
 }
 
 // Each part's own default, so a flag's default and the part's behaviour without it agree.
@@ -89,6 +92,12 @@ export const MINER_USAGE = `Usage: compute-miner miner [options]
   --challenge-timeout S     seconds a challenge may take, queue wait included [${MINER_DEFAULTS.challengeTimeoutSeconds}]
   --log-format F            json | pretty | auto (pretty on a terminal) [auto]
   --log-level L             trace | debug | info | warn | error [${MINER_DEFAULTS.logLevel}]
+  --log-file FILE           append the log (JSON lines) to FILE instead of standard error
+  --config FILE             read flags from a JSON file: {"port": 8091, "allow-any": true, ...}
+  -h, --help                this help
+
+Every flag can also be set as an environment variable COMPUTE_MINER_<FLAG> (COMPUTE_MINER_SSH_PORT=4444,
+COMPUTE_MINER_ALLOW_ANY=true). Precedence: command line > environment > --config file > default.
 `;
 
 export type ConfigResult = { ok: true; config: MinerConfig } | { ok: false; error: string };
@@ -109,39 +118,47 @@ function address(name: string, raw: string | undefined, fallback: string): strin
 
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
 
-/** Parses `miner` flags; never throws, never touches the file system. */
-export function parseMinerArgs(argv: string[]): ConfigResult {
+/** The miner's flags, as parseFlags reads them (also the keys of a config file). */
+export const MINER_OPTIONS = {
+  port: { type: 'string' },
+  host: { type: 'string' },
+  'data-dir': { type: 'string' },
+  'ssh-port': { type: 'string' },
+  'ssh-bind': { type: 'string' },
+  validators: { type: 'string' },
+  'min-stake': { type: 'string' },
+  'allow-any': { type: 'boolean' },
+  'docker-socket': { type: 'string' },
+  'state-dir': { type: 'string' },
+  'pool-size': { type: 'string' },
+  'pids-limit': { type: 'string' },
+  'allow-unisolated': { type: 'boolean' },
+  'base-image-from': { type: 'string' },
+  'name-prefix': { type: 'string' },
+  'hashcat-path': { type: 'string' },
+  'hashcat-workload': { type: 'string' },
+  'hashcat-arg': { type: 'string', multiple: true },
+  'challenge-max-difficulty': { type: 'string' },
+  'challenge-timeout': { type: 'string' },
+  'log-format': { type: 'string' },
+  'log-level': { type: 'string' },
+  'log-file': { type: 'string' },
+  config: { type: 'string' },
+} as const satisfies OptionSpec;
+
+/** Where the miner's flags come from besides the command line. */
+export type MinerSources = FlagSources;
+
+/** Parses `miner` flags (CLI > environment > config file > default); never throws, never writes. */
+export function parseMinerArgs(argv: string[], sources: MinerSources = {}): ConfigResult {
+  let origin: Record<string, string> = {};
   try {
-    const { values, positionals } = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      strict: true,
-      options: {
-        port: { type: 'string' },
-        host: { type: 'string' },
-        'data-dir': { type: 'string' },
-        'ssh-port': { type: 'string' },
-        'ssh-bind': { type: 'string' },
-        validators: { type: 'string' },
-        'min-stake': { type: 'string' },
-        'allow-any': { type: 'boolean' },
-        'docker-socket': { type: 'string' },
-        'state-dir': { type: 'string' },
-        'pool-size': { type: 'string' },
-        'pids-limit': { type: 'string' },
-        'allow-unisolated': { type: 'boolean' },
-        'base-image-from': { type: 'string' },
-        'name-prefix': { type: 'string' },
-        'hashcat-path': { type: 'string' },
-        'hashcat-workload': { type: 'string' },
-        'hashcat-arg': { type: 'string', multiple: true },
-        'challenge-max-difficulty': { type: 'string' },
-        'challenge-timeout': { type: 'string' },
-        'log-format': { type: 'string' },
-        'log-level': { type: 'string' },
-      },
-    });
-    if (positionals.length) throw new Error(`unexpected argument ${JSON.stringify(positionals[0])}`);
+    const cli = parseFlags(argv, MINER_OPTIONS, { positionals: false }).values;
+    const merged = mergeFlagSources(cli, MINER_OPTIONS, sources);
+    origin = merged.origin;
+    const values = merged.values as {
+      [K in keyof typeof MINER_OPTIONS]?: (typeof MINER_OPTIONS)[K] extends { multiple: true } ? string[] : (typeof MINER_OPTIONS)[K]['type'] extends 'boolean' ? boolean : string;
+    };
     const logFormat = values['log-format'] ?? 'auto';
     if (!['json', 'pretty', 'auto'].includes(logFormat)) throw new Error(`--log-format must be json, pretty or auto, not ${JSON.stringify(logFormat)}`);
     const logLevel = values['log-level'] ?? MINER_DEFAULTS.logLevel;
@@ -188,10 +205,50 @@ export function parseMinerArgs(argv: string[]): ConfigResult {
       challengeTimeoutSeconds: integer('challenge-timeout', values['challenge-timeout'], MINER_DEFAULTS.challengeTimeoutSeconds, 1, 3600),
       logFormat: logFormat as MinerConfig['logFormat'],
       logLevel,
+      ...(values['log-file'] !== undefined ? { logFile: resolve(nonEmpty('log-file', values['log-file'])) } : {}),
     };
     if (config.sshPort === config.port) throw new Error('--ssh-port and --port must differ');
     return { ok: true, config };
   } catch (err) {
-    return { ok: false, error: (err as Error).message };
+    const message = (err as Error).message;
+    const flag = /^--([a-z-]+)/.exec(message)?.[1];
+    const from = flag ? origin[flag] : undefined;
+    return { ok: false, error: from && from !== 'command line' ? `${message} (from ${from})` : message };
   }
+}
+
+function nonEmpty(name: string, value: string): string {
+  if (value.trim() === '') throw new Error(`--${name} must not be empty`);
+  return value;
+}
+
+/** The flags that give `config` back through parseMinerArgs: --data-dir always, others when not the default. */
+export function minerFlags(config: MinerConfig): string[] {
+  const out = ['--data-dir', config.dataDir];
+  const add = (flag: string, value: string | number, fallback: string | number) => {
+    if (value !== fallback) out.push(`--${flag}`, String(value));
+  };
+  add('host', config.host, MINER_DEFAULTS.host);
+  add('port', config.port, MINER_DEFAULTS.port);
+  add('ssh-port', config.sshPort, MINER_DEFAULTS.sshPort);
+  add('ssh-bind', config.sshBind, MINER_DEFAULTS.sshBind);
+  if (config.validatorsFile !== undefined) out.push('--validators', config.validatorsFile);
+  add('min-stake', config.minStake, MINER_DEFAULTS.minStake);
+  if (config.allowAny) out.push('--allow-any');
+  if (config.dockerSocket !== undefined) out.push('--docker-socket', config.dockerSocket);
+  add('state-dir', config.stateDir, MINER_DEFAULTS.stateDir);
+  add('pool-size', config.poolSizeBytes, MINER_DEFAULTS.poolSizeBytes);
+  add('pids-limit', config.pidsLimit, MINER_DEFAULTS.pidsLimit);
+  if (config.allowUnisolated) out.push('--allow-unisolated');
+  add('base-image-from', config.baseImageFrom, MINER_DEFAULTS.baseImageFrom);
+  add('name-prefix', config.namePrefix, MINER_DEFAULTS.namePrefix);
+  add('hashcat-path', config.hashcatPath, MINER_DEFAULTS.hashcatPath);
+  add('hashcat-workload', config.hashcatWorkload, MINER_DEFAULTS.hashcatWorkload);
+  for (const arg of config.hashcatExtraArgs) out.push(`--hashcat-arg=${arg}`);
+  add('challenge-max-difficulty', config.challengeMaxDifficulty, MINER_DEFAULTS.challengeMaxDifficulty);
+  add('challenge-timeout', config.challengeTimeoutSeconds, MINER_DEFAULTS.challengeTimeoutSeconds);
+  add('log-format', config.logFormat, 'auto');
+  add('log-level', config.logLevel, MINER_DEFAULTS.logLevel);
+  if (config.logFile !== undefined) out.push('--log-file', config.logFile);
+  return out;
 }

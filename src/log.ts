@@ -1,5 +1,10 @@
 // Structured logs: one JSON object a line, or a human format when stderr is a terminal.
+import { mkdirSync, openSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { Writable } from 'node:stream';
 import { pino, destination, type Logger } from 'pino';
+import { PinoPretty } from 'pino-pretty';
+import { stderrTerminalLine } from './terminal-line.js';
 
 export type { Logger };
 
@@ -7,6 +12,8 @@ export interface LogOptions {
   level?: string;
   /** 'json' always writes JSON lines; 'pretty' forces the human format; 'auto' picks by TTY. */
   format?: 'json' | 'pretty' | 'auto';
+  /** Append JSON lines to this file instead of writing to standard error. */
+  file?: string;
 }
 
 // Secrets that must never reach a log line, wherever they appear in a logged object.
@@ -14,10 +21,23 @@ const REDACT = ['password', 'info', 'public_key', 'ssh_key', 'secretSeed', '*.pa
 
 export function createLogger(options: LogOptions = {}): Logger {
   const level = options.level ?? process.env.LOG_LEVEL ?? 'info';
-  const pretty = options.format === 'pretty' || (options.format !== 'json' && process.stderr.isTTY);
   const base = { level, redact: { paths: REDACT, censor: '[redacted]' }, base: undefined };
+  if (options.file !== undefined) {
+    let fd: number;
+    try {
+      mkdirSync(dirname(options.file), { recursive: true });
+      fd = openSync(options.file, 'a', 0o640);
+    } catch (err) {
+      throw new Error(`--log-file ${options.file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+    return pino(base, destination({ dest: fd, sync: false }));
+  }
+  const pretty = options.format === 'pretty' || (options.format !== 'json' && process.stderr.isTTY);
   if (pretty) {
-    return pino({ ...base, transport: { target: 'pino-pretty', options: { destination: 2, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } } });
+    // On a terminal, log lines go above the progress line (src/terminal-line.ts).
+    const line = stderrTerminalLine();
+    const destination = line ? new Writable({ write(chunk, _enc, done) { line.writeAbove(chunk as Buffer); done(); } }) : 2;
+    return pino(base, PinoPretty({ destination, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname', colorize: line !== null, sync: true }));
   }
   return pino(base, destination({ dest: 2, sync: false }));
 }

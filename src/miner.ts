@@ -12,10 +12,36 @@ import { connectDocker, createContainerManager, dockerodeEngine } from './contai
 import { allocatePlugin } from './handlers/allocate.js';
 import { challengePlugin } from './handlers/challenge.js';
 import { specsPlugin } from './handlers/specs.js';
+import { lockDataDir, type DataDirLock } from './data-dir-lock.js';
+import { createProgress } from './progress.js';
+import { statusCollector } from './status/document.js';
+import { requestHistory, type RequestHistory } from './status/history.js';
+import { statusRoutes } from './status/page.js';
+import { rentalReader } from './status/rentals.js';
+import { PACKAGE_VERSION } from './version.js';
 import { loadOrCreateHotkey } from './keystore.js';
 import type { Logger } from './log.js';
 import { createSpecsProbe } from './specs/hardware.js';
-import { chooseRentalEngine } from './host/rental-engine.js';
+import { planRentalEngine } from './host/rental-engine.js';
+
+/** Checking an existing base image takes less than this; longer is a build, announced as such. */
+const BASE_IMAGE_CHECK_MS = 1500;
+
+/** How long after the base image is ready the standby container may take to start. */
+const STANDBY_WAIT_MS = 30_000;
+
+/** Logs once whether the standby container is up, after the base image is ready (the manager starts it then). */
+function announceStandby(manager: { state(): { standby: boolean; allocated: boolean } }, log: Logger): void {
+  const until = Date.now() + STANDBY_WAIT_MS;
+  const look = () => {
+    const { standby, allocated } = manager.state();
+    if (standby) return log.info('standby container started: the next rental is served from it');
+    if (allocated) return log.info('no standby container while rented out');
+    if (Date.now() > until) return log.warn('no standby container: each rental starts its own (see the log above for why)');
+    setTimeout(look, 250).unref();
+  };
+  look();
+}
 
 export interface RunningMiner {
   hotkey: Hotkey;
@@ -46,25 +72,45 @@ export function loadAccessPolicy(config: Pick<MinerConfig, 'validatorsFile' | 'a
 
 
 export async function startMiner(config: MinerConfig, log: Logger, extraPlugins: SynapsePlugin[] = []): Promise<RunningMiner> {
-  const { hotkey, created, looseMode } = loadOrCreateHotkey(join(config.dataDir, 'hotkey.json'));
-  if (created) log.info({ hotkey: hotkey.ss58Address, file: join(config.dataDir, 'hotkey.json') }, 'created a new miner hotkey');
-  if (looseMode) log.warn({ file: join(config.dataDir, 'hotkey.json') }, 'the hotkey file is readable by other users: chmod 600 it');
+  // Order matters: the data dir is locked and the axon port bound before Docker is touched,
+  // so a second start on the same data dir or port changes nothing (not even the standby).
+  const lock = await lockDataDir(config.dataDir);
+  const cleanup: (() => Promise<void>)[] = [() => lock.release()];
+  const undo = async () => {
+    for (const step of cleanup.reverse()) await step().catch(() => undefined);
+  };
+  try {
+    return await startLocked(config, log, extraPlugins, lock, cleanup);
+  } catch (err) {
+    await undo();
+    throw err;
+  }
+}
+
+async function startLocked(config: MinerConfig, log: Logger, extraPlugins: SynapsePlugin[], lock: DataDirLock, cleanup: (() => Promise<void>)[]): Promise<RunningMiner> {
+  const hotkeyFile = join(config.dataDir, 'hotkey.json');
+  const { hotkey, created, looseMode } = loadOrCreateHotkey(hotkeyFile);
+  if (created) log.info({ file: hotkeyFile }, 'created a new miner hotkey');
+  if (looseMode) log.warn({ file: hotkeyFile }, 'the hotkey file is readable by other users: chmod 600 it');
   const access = loadAccessPolicy(config);
   if (config.allowAny) log.warn('--allow-any: ANY validator hotkey may allocate this machine. Use only for development.');
   else if (access.allow.size === 0) log.warn('no validators are allowed: pass --validators FILE (or --allow-any for development)');
+  else log.info({ allowed: access.allow.size, denied: access.deny.size, file: config.validatorsFile }, 'validators loaded');
+  const progress = createProgress({ log });
 
-  const rentalEngine = await chooseRentalEngine({
+  const rentalEngine = planRentalEngine({
     ...(config.dockerSocket !== undefined ? { dockerSocket: config.dockerSocket } : {}),
     stateDir: config.stateDir, poolSizeBytes: config.poolSizeBytes, allowUnisolated: config.allowUnisolated, log,
   });
-  const docker = connectDocker(rentalEngine.socket);
+  cleanup.push(async () => rentalEngine.close());
+  const docker = connectDocker(rentalEngine.socket); // a client only: no request yet
   const manager = createContainerManager({
     docker,
     dockerSocket: rentalEngine.socket,
     endpoint: rentalEngine.endpoint,
     localEngine: rentalEngine.local,
     containment: { pidsLimit: config.pidsLimit },
-    ...(rentalEngine.isolation ? { isolation: rentalEngine.isolation } : {}),
+    hostReady: () => rentalEngine.hostReady(),
     dataDir: config.dataDir,
     minerHotkey: hotkey.ss58Address,
     sshPort: config.sshPort,
@@ -73,35 +119,94 @@ export async function startMiner(config: MinerConfig, log: Logger, extraPlugins:
     namePrefix: config.namePrefix,
     log,
   });
-  await manager.start();
-
   const challenge = challengePlugin({
     maxDifficulty: config.challengeMaxDifficulty,
     deadlineMs: config.challengeTimeoutSeconds * 1000,
     // Kernels compiled by the warm-up are kept in the data dir, so a restart does not pay them again.
     hashcat: { path: config.hashcatPath, workload: config.hashcatWorkload, extraArgs: config.hashcatExtraArgs, stateDir: join(config.dataDir, 'hashcat') },
     log: log.child({ component: 'challenge' }),
+    progress,
   });
+  cleanup.push(() => challenge.close());
   const probe = createSpecsProbe({ dataDir: config.dataDir, docker });
-  // /health needs no signature: anyone may call it, so Docker is asked at most once a second.
+  // /health and the status page need no signature: anyone may call them, so Docker is asked at most once a second.
   const ping = dockerodeEngine(docker).ping;
   const dockerReachable = cachedReader(() => ping(1000), 1000);
+  const rentals = cachedReader(rentalReader(config.dataDir, docker), 1000);
   const rentalHealth = cachedReader(() => manager.health(), 1000);
+  const startedAt = Date.now();
+  // The axon's metrics registry exists once the axon does; the history samples it from then on.
+  let history: RequestHistory | undefined;
+  const collect = statusCollector({
+    hotkey: hotkey.ss58Address,
+    version: PACKAGE_VERSION,
+    startedAt,
+    dockerReachable,
+    manager: () => manager.state(),
+    rentals,
+    history: () => history!,
+    challenge: () => challenge.service.info(),
+    challengeQueued: () => challenge.service.queued(),
+  });
   const axon: Axon = createAxon({
     hotkey,
     host: config.host,
     port: config.port,
     plugins: [specsPlugin(probe, () => ({ challenge: challenge.service.info() })), allocatePlugin(manager), challenge, ...extraPlugins],
     access,
-    health: async () => ({
-      docker: { reachable: await dockerReachable(), endpoint: rentalEngine.endpoint, ...(rentalEngine.poolProblem ? { pool: rentalEngine.poolProblem } : {}) },
-      ...(rentalEngine.firewall ? { firewall: rentalEngine.firewall.state() } : {}),
-      allocation: await rentalHealth(),
-      challenge: challenge.service.info(),
-    }),
+    health: async () => {
+      const reachable = await dockerReachable();
+      const state = manager.state();
+      const [rental] = reachable ? await rentals().catch(() => []) : [];
+      const health = reachable ? (await rentalHealth().catch(() => undefined))?.rental : undefined;
+      return {
+        docker: { reachable, ...rentalEngine.report() },
+        // Deadlines as ISO times, and the container's own state (paused, exited, dead) beside the record's.
+        allocation: { ...state, ...(state.deadline !== undefined ? { deadline: new Date(state.deadline).toISOString() } : {}), ...(rental ? { container: rental.state } : {}) },
+        ...(health ? { rental: health } : {}),
+        challenge: challenge.service.info(),
+      };
+    },
+    routes: statusRoutes(collect, (err) => log.warn({ err: (err as Error).message }, 'status page failed')),
     log: log.child({ component: 'axon' }),
   });
-  const { port } = await axon.listen();
+  history = requestHistory(axon.metrics);
+  cleanup.push(async () => history?.stop());
+  let port: number;
+  try {
+    ({ port } = await axon.listen());
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE') throw new Error(`--port ${config.port}: the port is in use by another process on ${config.host}; stop it or choose another --port`);
+    if (code === 'EACCES') throw new Error(`--port ${config.port}: not allowed to listen on it (ports below 1024 need root)`);
+    if (code === 'EADDRNOTAVAIL') throw new Error(`--host ${config.host}: no such address on this machine`);
+    throw err;
+  }
+  cleanup.push(() => axon.close());
+  lock.describe({ port });
+
+  // Docker is touched from here on: the data dir is locked and the port is ours.
+  await rentalEngine.prepare();
+  await manager.start();
+  cleanup.push(() => manager.stop());
+  const state = manager.state();
+  // The base image and the standby are said in their own lines below, once each is known.
+  log.info({ allocated: state.allocated, ...(state.deadline ? { deadline: new Date(state.deadline).toISOString() } : {}) }, 'containers reconciled');
+  const ready = () => manager.baseImageReady();
+  if (state.baseImage === 'building') {
+    // Checking an existing image takes a moment; only a real build is announced as long work.
+    const quick = await Promise.race([ready().then(() => true, () => true), new Promise<false>((r) => setTimeout(r, BASE_IMAGE_CHECK_MS, false).unref())]);
+    if (quick) {
+      if (manager.state().baseImage === 'ready') log.info('base image ready');
+    } else {
+      const work = progress.start('base image build', { image: 'ssh-image-base', from: config.baseImageFrom });
+      ready().then(
+        () => work.end('ready (allocations are served from now on)'),
+        (err: unknown) => work.end('failed', { err: (err as Error).message }, 'warn'),
+      );
+    }
+  }
+  void ready().then(() => announceStandby(manager, log), () => undefined);
   log.info({ hotkey: hotkey.ss58Address, host: config.host, port, sshPort: config.sshPort, sshBind: config.sshBind, signatures: ed25519().name }, 'miner is listening');
 
   return {
@@ -118,9 +223,11 @@ export async function startMiner(config: MinerConfig, log: Logger, extraPlugins:
       }
     },
     async close() {
+      history?.stop();
       await axon.close();
       await Promise.all([manager.stop(), challenge.close()]);
       rentalEngine.close();
+      await lock.release();
     },
   };
 }

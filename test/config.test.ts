@@ -39,7 +39,7 @@ const bad: [string[], RegExp][] = [
   [['--base-image-from', 'bad image; rm -rf /'], /--base-image-from/],
   [['--validators', 'v.txt', '--allow-any'], /exclude each other/],
   [['--port', '4444'], /must differ/],
-  [['--no-such-flag'], /Unknown option/],
+  [['--no-such-flag'], /unknown option --no-such-flag/],
   [['stray'], /unexpected argument/],
   [['--data-dir', ' '], /--data-dir/],
 ];

@@ -45,7 +45,7 @@ interface Run {
 
 function run(ctx: Ctx, args: string[]): Promise<Run> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [CLI, 'validator', ...args, '--hotkey', join(ctx.dir, 'validator.json')], { cwd: ctx.dir, timeout: 120_000 }, (error, stdout, stderr) => {
+    execFile(process.execPath, [CLI, 'validator', ...args, '--hotkey', join(ctx.dir, 'validator.json')], { cwd: ctx.dir, timeout: 120_000, env: { ...process.env, COMPUTE_MINER_HOME: join(ctx.dir, 'renter-home') } }, (error, stdout, stderr) => {
       const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
       resolve({ code, stdout, stderr });
     });
@@ -57,7 +57,7 @@ const containers = (ctx: Ctx) => rentedContainers(ctx.miner);
 cli('check: OK with timings for a working miner, ALLOCATION_FAILED for a refusing one, the penalised list and the report written', async (ctx) => {
   const json = join(ctx.dir, 'penalised.json');
   const reportFile = join(ctx.dir, 'report.json');
-  const r = await run(ctx, ['check', ctx.miner.url, ctx.refusing.url, '--ram', '256m', '--timeout', '60', '--json', json, '--report', reportFile]);
+  const r = await run(ctx, ['check', ctx.miner.url, ctx.refusing.url, '--ram', '256m', '--timeout', '60', '--penalised', json, '--report', reportFile]);
   assert.is(r.code, 3, r.stderr);
   const lines = r.stdout.split('\n');
   assert.match(lines[0]!, /^MINER\s+HOTKEY\s+VERDICT\s+CHECK\s+ALLOCATE\s+SSH\s+PROOF\s+RELEASE\s+TOTAL\s+REASON$/);
@@ -187,10 +187,10 @@ cli('typing mistakes: one line on stderr, exit 2, no stack trace, no key file, n
     [['allocate', url, ...base.slice(0, 8), '--ssh-key', join(ctx.dir, 'missing.pub')], /cannot read the SSH key .*ENOENT/],
     [['allocate', url, ...base.slice(0, 8), '--ssh-key', priv], /is a private key/],
     [['allocate', url, ...base, '--gpu', 'x'], /--gpu must be a count or "all"/],
-    [['allocate', url, '--cpu', '1', '--ram', '1m', ...base.slice(4)], /--ram must be at least 64m/],
+    [['allocate', url, '--cpu', '1', '--ram', '1m', ...base.slice(4)], /--ram must be at least 64 MiB/],
     [['allocate', ...base], /exactly one miner URL/],
     [['allocate', 'not a url', ...base], /is not a URL|port is missing/],
-    [['allocate', url, ...base, '--bogus'], /Unknown option '--bogus'/],
+    [['allocate', url, ...base, '--bogus'], /unknown option --bogus/],
     [['release', url], /--key is required/],
     [['release', url, '--key', join(ctx.dir, 'missing.pem')], /cannot read the key file .*ENOENT/],
     [['release', url, '--key', pub], /is not a PEM private key/],

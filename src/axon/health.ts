@@ -12,6 +12,8 @@ export interface HealthSource {
   /** Extra fields (Docker reachability, allocation state) from the rest of the miner. */
   extra?: () => Promise<Record<string, unknown>> | Record<string, unknown>;
   log: Logger;
+  /** More read-only GET routes by path (the status page). */
+  routes?: Record<string, (req: IncomingMessage, res: ServerResponse) => void>;
 }
 
 export function createHttpHandler(source: HealthSource): (req: IncomingMessage, res: ServerResponse) => void {
@@ -22,6 +24,8 @@ export function createHttpHandler(source: HealthSource): (req: IncomingMessage, 
   return (req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'text/plain', 'only GET\n');
+    const route = path === undefined ? undefined : source.routes?.[path];
+    if (route) return route(req, res);
     if (path === '/health') {
       void (async () => {
         let extra: Record<string, unknown> = {};

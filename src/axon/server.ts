@@ -9,7 +9,7 @@ import type { Logger } from '../log.js';
 import type { AccessPolicy } from './access.js';
 import { AxonConnection, ClosingSockets, type AxonCore } from './connection.js';
 import { FloodReport } from './flood-report.js';
-import { createHttpHandler } from './health.js';
+import { createHttpHandler, type HealthSource } from './health.js';
 import { HotkeyShares } from './hotkey-share.js';
 import { PublicKeyCache } from './keys.js';
 import { resolveLimits, type AxonLimits } from './limits.js';
@@ -43,6 +43,8 @@ export interface AxonOptions {
   cheapRefusals?: boolean;
   /** Extra /health fields (Docker reachability, allocation state). */
   health?: () => Promise<Record<string, unknown>> | Record<string, unknown>;
+  /** More GET routes beside /health and /metrics (the status page on `/`). */
+  routes?: HealthSource['routes'];
   log: Logger;
 }
 
@@ -100,7 +102,7 @@ export function createAxon(options: AxonOptions): Axon {
   };
 
   const http: Server = createServer(
-    createHttpHandler({ hotkey: options.hotkey.ss58Address, startedAt: Date.now(), registry: metrics.registry, extra: options.health, log }),
+    createHttpHandler({ hotkey: options.hotkey.ss58Address, startedAt: Date.now(), registry: metrics.registry, extra: options.health, routes: options.routes, log }),
   );
   const wss = new WebSocketServer({
     noServer: true,
@@ -153,7 +155,7 @@ export function createAxon(options: AxonOptions): Axon {
         http.listen(options.port ?? DEFAULT_AXON_PORT, options.host ?? DEFAULT_AXON_HOST, () => {
           http.off('error', reject);
           const port = (http.address() as AddressInfo).port;
-          log.info({ port, hotkey: options.hotkey.ss58Address, synapses: [...plugins.keys()] }, 'axon listening');
+          log.debug({ port, synapses: [...plugins.keys()] }, 'axon listening');
           floods.start();
           resolve({ port });
         });

@@ -3,6 +3,7 @@
 // hashcat once installed and warmed up, the built-in pool otherwise.
 import type { ChallengeOutput, ChallengeTask } from '../../protocol/index.js';
 import type { Logger } from '../log.js';
+import { logOnlyProgress, type Progress } from '../progress.js';
 import { BuiltinSolver } from './builtin.js';
 import { HashcatSolver, type HashcatOptions } from './hashcat.js';
 import { keyspaceSize } from './keyspace.js';
@@ -25,6 +26,8 @@ export interface ChallengeServiceOptions {
   /** Longest hashcat warm-up (its first kernel compile) in milliseconds; default 600000. */
   warmUpTimeoutMs?: number;
   log?: Logger;
+  /** Shows a challenge being solved and the hashcat warm-up (log lines at start and end; a terminal line) [log only]. */
+  progress?: Progress;
 }
 
 export const DEFAULT_CHALLENGE_DEADLINE_MS = 30_000;
@@ -72,6 +75,7 @@ export class ChallengeService {
   private readonly choice: SolverChoice;
   private readonly builtinUpTo: number;
   private readonly log: Logger | undefined;
+  private readonly progress: Progress | undefined;
   private hashcatState: HashcatState;
   private hashcatError: string | undefined;
   private warmUpSeconds: number | undefined;
@@ -88,6 +92,7 @@ export class ChallengeService {
     this.choice = options.solver ?? 'auto';
     this.builtinUpTo = options.builtinUpTo ?? DEFAULT_BUILTIN_UP_TO;
     this.log = options.log;
+    this.progress = options.progress ?? (options.log ? logOnlyProgress(options.log) : undefined);
     this.builtIn = new BuiltinSolver({ threads: options.threads });
     this.hashcat = this.choice === 'built-in' ? null : new HashcatSolver(options.hashcat);
     this.hashcatState = this.hashcat ? 'warming-up' : 'off';
@@ -166,16 +171,22 @@ export class ChallengeService {
   private async runOne(task: ChallengeTask, signal: AbortSignal): Promise<ChallengeOutput> {
     if (signal.aborted) return { password: null, local_execution_time: 0, error: 'the deadline passed before the challenge started' };
     const solver = this.pick(task);
+    const work = this.progress?.start('challenge', { difficulty: task.length, solver: solver === this.builtIn ? 'built-in' : 'hashcat' });
     let outcome: SolveOutcome;
     try {
-      outcome = await solver.solve(task, signal);
+      try {
+        outcome = await solver.solve(task, signal);
+      } catch (err) {
+        if (solver === this.builtIn) throw err;
+        // hashcat failed on this challenge: the built-in pool takes it with the time left.
+        this.log?.warn({ err: (err as Error).message }, 'hashcat failed; solving with the built-in solver');
+        outcome = await this.builtIn.solve(task, signal);
+      }
     } catch (err) {
-      if (solver === this.builtIn) throw err;
-      // hashcat failed on this challenge: the built-in pool takes it with the time left.
-      this.log?.warn({ err: (err as Error).message }, 'hashcat failed; solving with the built-in solver');
-      outcome = await this.builtIn.solve(task, signal);
+      work?.end('failed', { err: (err as Error).message }, 'warn');
+      throw err;
     }
-    this.log?.debug({ solver: outcome.solver, status: outcome.status, seconds: outcome.seconds, length: task.length }, 'challenge solved');
+    work?.end(outcome.status, { solver: outcome.solver });
     const error = outcome.status === 'found' ? null
       : outcome.status === 'exhausted' ? 'no password of this length and charset matches the hash'
       : 'the deadline passed before a password was found';
@@ -195,9 +206,18 @@ export class ChallengeService {
     try {
       const signal = AbortSignal.any([this.warmUpAbort.signal, AbortSignal.timeout(timeoutMs)]);
       await hc.probe();
-      this.warmUpSeconds = await hc.warmUp(signal);
+      const work = this.progress?.start('hashcat warm-up', { version: hc.version });
+      try {
+        this.warmUpSeconds = await hc.warmUp(signal);
+      } catch (err) {
+        this.hashcatState = 'failed';
+        this.hashcatError = (err as Error).message;
+        if (work) work.end('failed; challenges go to the built-in solver', { err: this.hashcatError }, 'warn');
+        else this.log?.warn({ err: this.hashcatError }, 'hashcat warm-up failed; challenges go to the built-in solver');
+        return;
+      }
       this.hashcatState = 'ready';
-      this.log?.info({ version: hc.version, seconds: this.warmUpSeconds }, 'hashcat warmed up; challenges go to hashcat');
+      work?.end('done; challenges go to hashcat');
     } catch (err) {
       this.hashcatState = 'failed';
       this.hashcatError = (err as Error).message;

@@ -1,38 +1,67 @@
 // `miner`: runs the miner until SIGINT/SIGTERM; SIGHUP re-reads the validators file.
+import { readFileSync } from 'node:fs';
+import { wantsHelp } from '../args.js';
 import { MINER_USAGE, parseMinerArgs } from '../config.js';
+import { DataDirLockedError } from '../data-dir-lock.js';
 import { createLogger } from '../log.js';
 import { startMiner } from '../miner.js';
 import { UsageError } from './usage.js';
 
+/** Exit status when another miner holds the data dir. */
+export const EXIT_DATA_DIR_LOCKED = 4;
+
 export async function runMiner(argv: string[]): Promise<number> {
-  if (argv.includes('--help') || argv.includes('-h')) {
+  if (wantsHelp(argv)) {
     process.stdout.write(MINER_USAGE);
     return 0;
   }
-  const parsed = parseMinerArgs(argv);
+  const parsed = parseMinerArgs(argv, { env: process.env, readFile: (path) => readFileSync(path, 'utf8') });
   if (!parsed.ok) throw new UsageError(parsed.error);
   const config = parsed.config;
-  const log = createLogger({ format: config.logFormat, level: config.logLevel });
-  const miner = await startMiner(config, log);
-  process.stdout.write(`miner hotkey ${miner.hotkey.ss58Address} listening on ${config.host}:${miner.port}\n`);
+  const log = createLogger({ format: config.logFormat, level: config.logLevel, file: config.logFile });
+  // Signals are caught from the start: one that arrives while the miner starts stops it once started.
+  const reloads = config.validatorsFile !== undefined;
+  let stopSignal: string | undefined;
+  let stopNow: ((signal: string) => void) | undefined;
+  const onStop = (signal: string) => {
+    stopSignal ??= signal;
+    stopNow?.(signal);
+  };
+  process.once('SIGINT', () => onStop('SIGINT'));
+  process.once('SIGTERM', () => onStop('SIGTERM'));
+  if (!reloads) process.once('SIGHUP', () => onStop('SIGHUP'));
+  let miner;
+  try {
+    miner = await startMiner(config, log);
+  } catch (err) {
+    log.flush?.();
+    if (err instanceof DataDirLockedError) {
+      process.stderr.write(`error: ${err.message}\n`);
+      return EXIT_DATA_DIR_LOCKED;
+    }
+    throw err;
+  }
+  const running = miner;
+  // The address is said once: on a terminal the log line "miner is listening" says it; for
+  // scripts reading standard output, this line does.
+  if (!process.stdout.isTTY || config.logFile !== undefined) {
+    process.stdout.write(`miner hotkey ${running.hotkey.ss58Address} listening on ${config.host}:${running.port}\n`);
+  }
 
   // With a validators file, SIGHUP re-reads it (as daemons do); without one it ends the miner like SIGTERM.
-  const reloads = config.validatorsFile !== undefined;
-  if (reloads) process.on('SIGHUP', () => miner.reloadValidators());
+  if (reloads) process.on('SIGHUP', () => running.reloadValidators());
   await new Promise<void>((resolve) => {
     let stopping = false;
-    const stop = (signal: string) => {
+    stopNow = (signal: string) => {
       if (stopping) return;
       stopping = true;
       log.info({ signal }, 'stopping (rented containers keep running and are found again on the next start)');
-      miner.close().then(resolve, (err) => {
+      running.close().then(resolve, (err) => {
         log.error({ err }, 'error while stopping');
         resolve();
       });
     };
-    process.once('SIGINT', () => stop('SIGINT'));
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    if (!reloads) process.once('SIGHUP', () => stop('SIGHUP'));
+    if (stopSignal) stopNow(stopSignal);
   });
   log.flush?.();
   return 0;

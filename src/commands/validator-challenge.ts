@@ -3,7 +3,7 @@
 import { DEFAULT_MAX_DIFFICULTY } from '../../protocol/index.js';
 import { percentile } from '../stats.js';
 import { DEFAULT_CHALLENGE_TIMEOUT_SECONDS, runChallenges, type ChallengeRound } from '../validator/challenge.js';
-import { COMMON_USAGE, minerUrl, openDendrite, parseValidatorArgs } from './validator-common.js';
+import { COMMON_USAGE, minerUrl, openDendrite, parseValidatorArgs, printJson } from './validator-common.js';
 import { UsageError } from './usage.js';
 
 const USAGE = `Usage: compute-miner validator challenge URL --difficulty N [--rounds K] [--timeout S] [options]
@@ -40,9 +40,13 @@ export async function runChallenge(argv: string[]): Promise<number> {
   const timeoutSeconds = wholeNumber('--timeout', values.timeout, DEFAULT_CHALLENGE_TIMEOUT_SECONDS, 1, 3600);
   const dendrite = openDendrite(url, values, (timeoutSeconds + 5) * 1000);
   try {
-    const results = await runChallenges(dendrite, { difficulty, rounds, timeoutSeconds, onRound: (r) => process.stdout.write(line(r)) });
+    const results = await runChallenges(dendrite, { difficulty, rounds, timeoutSeconds, onRound: (r) => { if (!values.json) process.stdout.write(line(r)); } });
     const ok = results.filter((r) => r.verified);
     const times = ok.map((r) => r.latencyMs).sort((a, b) => a - b);
+    if (values.json) {
+      printJson({ difficulty, rounds: results, verified: ok.length, total: results.length, ...(times.length ? { p50Ms: percentile(times, 50), maxMs: times[times.length - 1] } : {}) });
+      return ok.length === results.length ? 0 : 3;
+    }
     process.stdout.write(
       `${ok.length}/${results.length} verified` +
         (times.length ? `; round trip p50 ${percentile(times, 50).toFixed(0)} ms, max ${times[times.length - 1]!.toFixed(0)} ms` : '') + '\n',

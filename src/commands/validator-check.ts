@@ -5,13 +5,13 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { isSs58 } from '../../protocol/index.js';
-import { loadOrCreateHotkey } from '../keystore.js';
 import {
   checkMiners, DEFAULT_CHECK_CONCURRENCY, DEFAULT_CHECK_DEADLINE_MS, DEFAULT_CHECK_DEVICE, penalisedList, type CheckResult, type CheckTarget,
   type DeviceRequirement, type StepName,
 } from '../validator/checker.js';
 import { formatSize, parseSize } from '../validator/sizes.js';
-import { COMMON_USAGE, DEFAULT_VALIDATOR_HOTKEY, minerUrl, parseValidatorArgs } from './validator-common.js';
+import { explainNetworkError } from './net-errors.js';
+import { COMMON_USAGE, minerUrl, parseValidatorArgs, printJson, validatorHotkey } from './validator-common.js';
 import { UsageError } from './usage.js';
 
 /** Exit code when the checks ran and at least one miner was penalised. */
@@ -24,7 +24,7 @@ DEALLOCATION_FAILED, PROOF_FAILED or HARDWARE_MISMATCH.
   --file FILE           more miners, one per line: URL [HOTKEY]  (# starts a comment)
   --concurrency N       miners checked at once [${DEFAULT_CHECK_CONCURRENCY}]
   --timeout S           overall deadline per miner, every step included [${DEFAULT_CHECK_DEADLINE_MS / 1000}]
-  --json FILE           write the penalised miners: [{hotkey, url, status_code, description}]
+  --penalised FILE      write the penalised miners: [{hotkey, url, status_code, description}]
   --report FILE         write every miner's verdict, steps, measurements and proof (JSON list)
   --cpu N               cores of the test container [${DEFAULT_CHECK_DEVICE.cpu.count}]
   --ram SIZE            memory of the test container [${formatSize(DEFAULT_CHECK_DEVICE.ram.capacity)}]
@@ -103,7 +103,7 @@ export function formatTable(results: CheckResult[], color = false): string {
 
 export async function runCheck(argv: string[]): Promise<number> {
   const { values, positionals } = parseValidatorArgs(argv, {
-    file: { type: 'string' }, concurrency: { type: 'string' }, timeout: { type: 'string' }, json: { type: 'string' },
+    file: { type: 'string' }, concurrency: { type: 'string' }, timeout: { type: 'string' }, penalised: { type: 'string' },
     report: { type: 'string' }, cpu: { type: 'string' }, ram: { type: 'string' }, disk: { type: 'string' }, gpu: { type: 'string' },
     'no-proof': { type: 'boolean' },
   });
@@ -111,6 +111,8 @@ export async function runCheck(argv: string[]): Promise<number> {
     process.stdout.write(USAGE);
     return 0;
   }
+  const stray = positionals.find((p) => p.endsWith('.json'));
+  if (stray) throw new UsageError(`${JSON.stringify(stray)} is not a miner URL: write the penalised list with --penalised FILE (--json prints results on standard output)`);
   const targets: CheckTarget[] = positionals.map((p) => ({ url: minerUrl(p) }));
   if (values['axon-hotkey'] !== undefined) {
     if (targets.length !== 1 || values.file !== undefined) throw new UsageError('--axon-hotkey goes with exactly one miner URL; give hotkeys in --file otherwise');
@@ -156,25 +158,30 @@ export async function runCheck(argv: string[]): Promise<number> {
     ram: { capacity: size(values.ram, '--ram', DEFAULT_CHECK_DEVICE.ram.capacity) },
     hard_disk: { capacity: size(values.disk, '--disk', DEFAULT_CHECK_DEVICE.hard_disk.capacity) },
   };
-  const { hotkey } = loadOrCreateHotkey(resolve(values.hotkey ?? DEFAULT_VALIDATOR_HOTKEY));
+  const hotkey = validatorHotkey(values.hotkey);
 
-  const tty = process.stdout.isTTY === true;
+  const tty = process.stdout.isTTY === true && !values.json;
   const results = await checkMiners(targets, {
     hotkey, deadlineMs, concurrency, device, ...(values['no-proof'] ? { hardware: false as const } : {}),
     onResult: (r) => {
       if (tty) process.stderr.write(`${r.verdict.padEnd(20)} ${r.url} (${Math.round(r.totalMs)} ms)\n`);
     },
   });
-  process.stdout.write(formatTable(results, tty));
-  if (values.json !== undefined) {
-    const path = resolve(values.json);
-    writeFileSync(path, `${JSON.stringify(penalisedList(results), null, 4)}\n`);
-    process.stdout.write(`penalised list written to ${path}\n`);
+  let written: string | undefined;
+  if (values.penalised !== undefined) {
+    written = resolve(values.penalised);
+    writeFileSync(written, `${JSON.stringify(penalisedList(results), null, 4)}\n`);
+  }
+  if (values.json) {
+    printJson({ results, penalised: penalisedList(results), ...(written ? { penalisedFile: written } : {}) });
+  } else {
+    process.stdout.write(formatTable(results.map((r) => ({ ...r, reason: explainNetworkError(r.reason) })), tty));
+    if (written) process.stdout.write(`penalised list written to ${written}\n`);
   }
   if (values.report !== undefined) {
     const path = resolve(values.report);
     writeFileSync(path, `${JSON.stringify(results.map(reportEntry), null, 2)}\n`);
-    process.stdout.write(`report written to ${path}\n`);
+    (values.json ? process.stderr : process.stdout).write(`report written to ${path}\n`);
   }
   return results.every((r) => r.verdict === 'OK') ? 0 : EXIT_PENALISED;
 }

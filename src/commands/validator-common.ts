@@ -1,32 +1,43 @@
 // What every validator command shares: the miner's URL, the validator's hotkey, a dendrite.
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { isSs58 } from '../../protocol/index.js';
 import { loadOrCreateHotkey } from '../keystore.js';
 import { Dendrite } from '../validator/dendrite.js';
+import { parseFlags, type OptionSpec } from '../args.js';
 import { UsageError } from './usage.js';
 
 export const DEFAULT_VALIDATOR_HOTKEY = join(homedir(), '.compute-miner', 'validator-hotkey.json');
 
-/** Options every validator command accepts (give them to parseArgs). */
+/** Options every validator command accepts. */
 export const COMMON_OPTIONS = {
   hotkey: { type: 'string' },
   'axon-hotkey': { type: 'string' },
-  help: { type: 'boolean' },
-} as const;
+  json: { type: 'boolean' },
+} as const satisfies OptionSpec;
 
-/** parseArgs over the common options and `options`, with URLs as positionals; a mistake is one UsageError line. */
-export function parseValidatorArgs<O extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: O) {
-  try {
-    return parseArgs({ args: argv, strict: true, allowPositionals: true, options: { ...COMMON_OPTIONS, ...options } });
-  } catch (err) {
-    throw new UsageError((err as Error).message.replace(/\s*\n\s*/g, ' '));
-  }
+/** The common options and `options`, with URLs as positionals; a mistake is one UsageError line, -h/--help wins. */
+export function parseValidatorArgs<O extends OptionSpec>(argv: string[], options: O) {
+  return parseFlags(argv, { ...COMMON_OPTIONS, ...options });
+}
+
+/** Writes `doc` as the one JSON document on standard output. */
+export function printJson(doc: unknown): void {
+  process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
 }
 
 export const COMMON_USAGE = `  --hotkey FILE         the validator's hotkey file, created when missing [${DEFAULT_VALIDATOR_HOTKEY}]
-  --axon-hotkey SS58    the miner's hotkey; read from the miner's /health when absent`;
+  --axon-hotkey SS58    the miner's hotkey; read from the miner's /health when absent
+  --json                print the result as one JSON document on standard output
+  -h, --help            this help`;
+
+/** The validator's hotkey at `path`; a new one is announced on stderr with its address. */
+export function validatorHotkey(path: string | undefined) {
+  const file = resolve(path ?? DEFAULT_VALIDATOR_HOTKEY);
+  const { hotkey, created } = loadOrCreateHotkey(file);
+  if (created) process.stderr.write(`no hotkey at ${file}: created a new validator identity there, address ${hotkey.ss58Address}\n`);
+  return hotkey;
+}
 
 /** Accepts ws://host:port, http://host:port or host:port; returns the WebSocket URL. */
 export function minerUrl(raw: string | undefined): string {
@@ -54,6 +65,6 @@ export interface CommonValues {
 export function openDendrite(url: string, values: CommonValues, timeoutMs?: number): Dendrite {
   const axonHotkey = values['axon-hotkey'];
   if (axonHotkey !== undefined && !isSs58(axonHotkey)) throw new UsageError(`--axon-hotkey ${JSON.stringify(axonHotkey)} is not an SS58 address`);
-  const { hotkey } = loadOrCreateHotkey(resolve(values.hotkey ?? DEFAULT_VALIDATOR_HOTKEY));
+  const hotkey = validatorHotkey(values.hotkey);
   return new Dendrite({ hotkey, url, axonHotkey, timeoutMs });
 }

@@ -2,7 +2,6 @@
 // miner and manage it with the RSA key file that proves the renter holds it.
 import { unlinkSync } from 'node:fs';
 import { resolve } from 'node:path';
-import type { ParseArgsConfig } from 'node:util';
 import { MAX_CPU_COUNT, MAX_TIMELINE_DAYS, MIN_RAM_BYTES } from '../../protocol/index.js';
 import { decryptAllocationInfo, generateRenterKeyPair } from '../validator/credentials.js';
 import type { Dendrite } from '../validator/dendrite.js';
@@ -11,7 +10,10 @@ import {
   writeRenterKey, type ContainerAction,
 } from '../validator/rent.js';
 import { formatSize, parseSize } from '../validator/sizes.js';
-import { COMMON_USAGE, minerUrl, openDendrite, parseValidatorArgs, type CommonValues } from './validator-common.js';
+import { COMMON_USAGE, minerUrl, openDendrite, parseValidatorArgs, printJson, type CommonValues } from './validator-common.js';
+import type { OptionSpec } from '../args.js';
+import { humanBytes, humanizeByteCounts } from '../units.js';
+import { hostKeysOf, rentalRecords, sshFingerprint } from '../validator/rental-records.js';
 import { UsageError } from './usage.js';
 
 /** Allocate may build the renter's image; other actions are quick. */
@@ -20,8 +22,8 @@ const DEFAULT_ACTION_TIMEOUT_SECONDS = 60;
 
 const TIMEOUT_USAGE = '  --timeout S           seconds to wait for the miner';
 
-function parse<O extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: O) {
-  return parseValidatorArgs(argv, { ...options, timeout: { type: 'string' } });
+function parse<O extends OptionSpec>(argv: string[], options: O) {
+  return parseValidatorArgs(argv, { ...options, timeout: { type: 'string' } } as O & { timeout: { type: 'string' } });
 }
 
 function oneUrl(command: string, positionals: string[]): string {
@@ -49,7 +51,7 @@ function size(value: string | undefined, flag: string, min: number): number {
     if (err instanceof UsageError) throw err;
     throw new UsageError(`${flag}: ${(err as Error).message}`);
   }
-  if (bytes < min) throw new UsageError(`${flag} must be at least ${formatSize(min)}`);
+  if (bytes < min) throw new UsageError(`${flag} must be at least ${humanBytes(min)}`);
   return bytes;
 }
 
@@ -120,24 +122,47 @@ export async function runAllocate(argv: string[]): Promise<number> {
     // The key is on disk before the request leaves: whatever happens next, it can release.
     fromFile(() => writeRenterKey(keyPath, keys.privateKeyPem));
     let output;
+    let raw: unknown;
     try {
-      output = allocateOutput(await dendrite.call('Allocate', allocateRequest({ device, days, publicKeyPem: keys.publicKeyPem, sshKey }), { timeoutSeconds: timeout }));
+      const reply = await dendrite.call('Allocate', allocateRequest({ device, days, publicKeyPem: keys.publicKeyPem, sshKey }), { timeoutSeconds: timeout });
+      output = allocateOutput(reply);
+      raw = (reply.body as { output?: unknown } | undefined)?.output;
     } catch (err) {
       throw new Error(`${(err as Error).message}; the miner may still have allocated: release it with "validator release ${url} --key ${keyPath}"`);
     }
     if (!output.status) {
       unlinkSync(keyPath); // nothing holds this key
-      throw new Error(`the miner refused: ${output.error ?? 'no reason given'}`);
+      throw new Error(`the miner refused: ${humanizeByteCounts(output.error ?? 'no reason given')}`);
     }
     if (output.info === undefined) throw new Error(`the miner allocated but sent no credentials; release with "validator release ${url} --key ${keyPath}"`);
     const credentials = decryptAllocationInfo(output.info, keys.privateKeyPem);
     const host = hostOf(url);
+    const allocatedAt = new Date();
+    const hostKeys = hostKeysOf(raw);
+    const record = {
+      version: 1 as const, miner: url, minerHotkey: dendrite.axonHotkey!, host, port: credentials.port, keyFile: keyPath,
+      allocatedAt: allocatedAt.toISOString(), deadline: new Date(allocatedAt.getTime() + days * 86_400_000).toISOString(),
+      cpu, ramBytes: device.ram.capacity, diskBytes: device.hard_disk.capacity, gpu: (device.gpu as { count?: number | 'all' }).count ?? 0,
+      ...(hostKeys ? { hostKeys } : {}),
+    };
+    // Remembered for "validator rentals"; a failure here must not lose the rental's credentials.
+    let remembered = true;
+    try {
+      rentalRecords().save(record);
+    } catch {
+      remembered = false;
+    }
+    if (values.json) {
+      printJson({ ...record, ssh: sshCommandLine(host, credentials.port), password: credentials.password, hostKeyFingerprints: hostKeys?.map(sshFingerprint) ?? [] });
+      return 0;
+    }
     process.stdout.write(
-      `allocated: ${cpu} CPU, ${formatSize(device.ram.capacity)} RAM, ${formatSize(device.hard_disk.capacity)} disk for ${days} day(s) on ${dendrite.axonHotkey}\n` +
+      `allocated: ${cpu} CPU, ${humanBytes(device.ram.capacity)} RAM, ${humanBytes(device.hard_disk.capacity)} disk for ${days} day(s) on ${dendrite.axonHotkey}\n` +
       `key file: ${keyPath} (keep it: it releases and manages the container)\n` +
       `${sshCommandLine(host, credentials.port)}\n` +
       `password: ${credentials.password}\n`,
     );
+    if (!remembered) process.stderr.write('note: this rental could not be recorded for "validator rentals"\n');
     return 0;
   });
 }
@@ -152,7 +177,7 @@ ${COMMON_USAGE}
 async function holderCommand(
   command: string,
   argv: string[],
-  extraOptions: NonNullable<ParseArgsConfig['options']>,
+  extraOptions: OptionSpec,
   extraUsage: string,
   request: (publicKeyPem: string, values: Record<string, string | boolean | undefined>) => Record<string, unknown>,
   done: string,
@@ -168,8 +193,10 @@ async function holderCommand(
   const timeout = positiveNumber(values.timeout as string | undefined, '--timeout', DEFAULT_ACTION_TIMEOUT_SECONDS);
   return withDendrite(url, values as CommonValues, timeout, async (dendrite) => {
     const output = allocateOutput(await dendrite.call('Allocate', body, { timeoutSeconds: timeout }));
-    if (!output.status) throw new Error(`the miner refused: ${output.error ?? 'no reason given'}`);
-    process.stdout.write(`${done}\n`);
+    if (!output.status) throw new Error(`the miner refused: ${humanizeByteCounts(output.error ?? 'no reason given')}`);
+    if (command === 'release') rentalRecords().remove(resolve(values.key as string));
+    if (values.json) printJson({ command, status: true, done });
+    else process.stdout.write(`${done}\n`);
     return 0;
   });
 }

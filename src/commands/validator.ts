@@ -1,4 +1,5 @@
 // `validator <command>`: the validator's and renter's tools, one module each.
+import { closestOption } from '../args.js';
 import { UsageError } from './usage.js';
 
 const USAGE = `Usage: compute-miner validator <command> URL [options]
@@ -14,7 +15,8 @@ Commands:
                                   act on the rented container
   exchange-key URL --key FILE --ssh-key FILE [--terminal]
                                   replace the container's user (or terminal) SSH key
-Each command takes --help.
+  rentals [KEYFILE...]            the rentals made from this machine: ssh line, host-key pin, time left
+Each command takes -h/--help and --json (one JSON document on standard output).
 `;
 
 type Command = (argv: string[]) => Promise<number>;
@@ -28,15 +30,23 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   resume: async () => (await import('./validator-rent.js')).runResume,
   restart: async () => (await import('./validator-rent.js')).runRestart,
   'exchange-key': async () => (await import('./validator-rent.js')).runExchangeKey,
+  rentals: async () => (await import('./validator-rentals.js')).runRentals,
 };
 
 export async function runValidator(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
-  if (name === undefined || name === '--help' || name === '-h') {
+  if (name === undefined) {
+    process.stderr.write(USAGE);
+    return 2;
+  }
+  if (name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(USAGE);
-    return name === undefined ? 2 : 0;
+    return 0;
   }
   const load = COMMANDS[name];
-  if (!load) throw new UsageError(`unknown validator command ${JSON.stringify(name)}\n\n${USAGE}`);
+  if (!load) {
+    const guess = closestOption(name.replace(/^-+/, ''), Object.keys(COMMANDS));
+    throw new UsageError(`unknown validator command ${JSON.stringify(name)}${guess ? ` (did you mean "${guess}"?)` : ''}; see validator --help`);
+  }
   return (await load())(rest);
 }

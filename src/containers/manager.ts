@@ -80,10 +80,10 @@ export interface ContainerManagerOptions {
   /** The endpoint /health names for this engine (unix:///…). */
   endpoint?: string;
   /**
-   * Whether rentals are isolated now (the host firewall); when it says no, allocations are
-   * refused with 503 and its reason. Absent: isolation is not checked here.
+   * Whether the host may rent now (its storage pool and firewall); when it says no,
+   * allocations are refused with 503 and its reason. Absent: not checked here.
    */
-  isolation?: () => { applied: boolean; error?: string };
+  hostReady?: () => { applied: boolean; error?: string };
 }
 
 export type BaseImageState = 'building' | 'ready' | 'failed';
@@ -445,8 +445,8 @@ export function createContainerManager(options: ContainerManagerOptions): Contai
 
   /** Refuses (503) while the host cannot isolate rentals. */
   function isolated(): void {
-    const now = options.isolation?.();
-    if (now && !now.applied) throw new UnavailableError(`rentals cannot be isolated now: ${now.error ?? 'firewall rules not installed'}`);
+    const now = options.hostReady?.();
+    if (now && !now.applied) throw new UnavailableError(`this host cannot rent now: ${now.error ?? 'not ready'}`);
   }
 
   async function healthOf(current: AllocationRecord): Promise<RentalHealth> {

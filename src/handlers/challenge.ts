@@ -33,7 +33,8 @@ export function challengePlugin(options: ChallengePluginOptions = {}): Challenge
       if (typeof task === 'string') return { output: { password: null, local_execution_time: 0, error: task } };
       try {
         const output = await service.submit(task, { receivedAt: ctx.receivedAt, deadline: ctx.deadline, signal: ctx.signal });
-        ctx.log.info({ difficulty: task.length, found: output.password !== null, seconds: output.local_execution_time }, 'challenge answered');
+        // The service logged the start and the end; this line adds who asked, for debugging.
+        ctx.log.debug({ difficulty: task.length, found: output.password !== null, seconds: output.local_execution_time }, 'challenge answered');
         return { output };
       } catch (err) {
         if (err instanceof ChallengeQueueFullError) throw new SynapseError(503, err.message);

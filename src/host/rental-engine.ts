@@ -1,7 +1,9 @@
-// Which Docker daemon runs rentals, and whether they are isolated: decided once at start.
-// As root, the miner's own rental daemon on the storage pool (disk sizes enforced) and the host
-// firewall; an operator's explicit --docker-socket is used as given. What cannot be had is
-// said once in the log and then on every reply that depends on it, never silently.
+// Which Docker daemon runs rentals, and whether the host may rent now. The socket is decided
+// before anything runs (no I/O), so the miner can lock its data dir and bind the axon port
+// before Docker is touched; prepare() then makes the storage pool, the rental daemon and the
+// firewall. As root: the miner's own rental daemon on the btrfs pool (disk sizes enforced) and
+// the host firewall; an operator's --docker-socket is used as given. What cannot be had is said
+// once in the log and then on every Allocate that depends on it (503 with the reason).
 import { DEFAULT_DOCKER_SOCKET } from '../containers/docker.js';
 import type { Logger } from '../log.js';
 import { keepFirewall, type FirewallKeeper } from './firewall.js';
@@ -12,51 +14,55 @@ export interface RentalEngine {
   endpoint: string;
   /** The daemon runs here and the miner is root: a standby can be resized from the host. */
   local: boolean;
-  /** Why the pool is not in use, when it is not. */
-  poolProblem?: string;
-  firewall?: FirewallKeeper;
-  /** Undefined when isolation is not required (--allow-unisolated). */
-  isolation?: () => { applied: boolean; error?: string };
+  /** Makes the pool, the rental daemon and the firewall ready; never throws. */
+  prepare(): Promise<void>;
+  /** Whether the host may rent now, and why not. */
+  hostReady(): { applied: boolean; error?: string };
+  /** For /health: the pool's problem and the firewall's state. */
+  report(): { endpoint: string; pool?: string; firewall?: ReturnType<FirewallKeeper['state']> };
   close(): void;
 }
 
 const isRoot = () => typeof process.getuid === 'function' && process.getuid() === 0;
 
-export async function chooseRentalEngine(opts: {
+export function planRentalEngine(opts: {
   dockerSocket?: string; stateDir: string; poolSizeBytes: number; allowUnisolated: boolean; log: Logger;
-}): Promise<RentalEngine> {
+}): RentalEngine {
   const log = opts.log.child({ component: 'host' });
-  let socket = opts.dockerSocket;
+  const layout = rentalHostLayout(opts.stateDir);
+  const usePool = opts.dockerSocket === undefined && isRoot();
+  const socket = opts.dockerSocket ?? (usePool ? layout.socket : DEFAULT_DOCKER_SOCKET);
+  const endpoint = `unix://${socket}`;
   let poolProblem: string | undefined;
-  if (socket === undefined) {
-    try {
-      const daemon = await ensureRentalDockerd(rentalHostLayout(opts.stateDir), { poolSizeBytes: opts.poolSizeBytes, onStep: (msg) => log.info(msg) });
-      socket = daemon.socket;
-      log.info({ endpoint: daemon.endpoint, storageDriver: 'btrfs' }, 'rentals run on the rental Docker daemon; disk sizes are enforced');
-    } catch (err) {
-      poolProblem = (err as Error).message;
-      socket = DEFAULT_DOCKER_SOCKET;
-      log.error({ err: poolProblem, fallback: `unix://${socket}` }, 'no storage pool: rentals run on the system Docker daemon, where disk sizes may not be enforced');
-    }
-  }
   let firewall: FirewallKeeper | undefined;
-  let isolation: RentalEngine['isolation'];
-  if (isRoot()) {
-    firewall = await keepFirewall(RENTAL_ADDRESS_POOL, log);
-    if (!opts.allowUnisolated) isolation = firewall.state;
-  } else if (!opts.allowUnisolated) {
-    const error = 'the host firewall needs root; run the miner as root, or pass --allow-unisolated (development only)';
-    log.error(error);
-    isolation = () => ({ applied: false, error });
-  }
-  if (opts.allowUnisolated) log.warn('--allow-unisolated: rentals are rented even when the host firewall cannot isolate them');
+  const unisolated = isRoot() ? undefined : 'the host firewall needs root; run the miner as root, or pass --allow-unisolated (development only)';
   return {
     socket,
-    endpoint: `unix://${socket}`,
+    endpoint,
     local: isRoot(),
-    ...(poolProblem ? { poolProblem } : {}),
-    ...(firewall ? { firewall } : {}),
-    ...(isolation ? { isolation } : {}),
+    async prepare() {
+      if (usePool) {
+        try {
+          await ensureRentalDockerd(layout, { poolSizeBytes: opts.poolSizeBytes, onStep: (msg) => log.info(msg) });
+          log.info({ endpoint, storageDriver: 'btrfs' }, 'rentals run on the rental Docker daemon; disk sizes are enforced');
+        } catch (err) {
+          poolProblem = (err as Error).message;
+          log.error({ err: poolProblem }, 'no storage pool: this miner cannot rent until it is fixed');
+        }
+      } else if (opts.dockerSocket === undefined) {
+        log.warn({ endpoint }, 'not root: rentals run on the system Docker daemon, where disk sizes may not be enforced');
+      }
+      if (isRoot()) firewall = await keepFirewall(RENTAL_ADDRESS_POOL, log);
+      else if (!opts.allowUnisolated) log.error(unisolated);
+      if (opts.allowUnisolated) log.warn('--allow-unisolated: rentals are rented even when the host firewall cannot isolate them');
+    },
+    hostReady() {
+      if (poolProblem) return { applied: false, error: `no storage pool: ${poolProblem}` };
+      if (opts.allowUnisolated) return { applied: true };
+      if (unisolated) return { applied: false, error: unisolated };
+      return firewall ? firewall.state() : { applied: false, error: 'the host firewall is being installed' };
+    },
+    report: () => ({ endpoint, ...(poolProblem ? { pool: poolProblem } : {}), ...(firewall ? { firewall: firewall.state() } : {}) }),
     close: () => firewall?.stop(),
   };
 }

@@ -1,0 +1,76 @@
+// What the status page and `compute-miner status` show, as one JSON document: the miner's
+// identity, Docker and the base image, each rental, the standby, request rate and latency
+// over the last hour, and the challenge solver. Nothing secret is in it.
+import type { HistoryPoint } from './history.js';
+import type { RentalView } from './rentals.js';
+
+export interface StatusDocument {
+  hotkey: string;
+  version: string;
+  /** ISO 8601. */
+  now: string;
+  uptimeSeconds: number;
+  docker: { reachable: boolean };
+  baseImage: { state: string; error?: string };
+  standby: boolean;
+  /** Set when the storage driver cannot enforce a rental's disk size. */
+  storageLimit?: string;
+  rentals: RentalView[];
+  /** Set when the rentals could not be read (Docker down, unreadable record). */
+  rentalsError?: string;
+  requests: { intervalSeconds: number; points: HistoryPoint[] };
+  challenge: { solver: string; hashcat: { state: string; version?: string; warmUpSeconds?: number; error?: string }; queued: number };
+}
+
+export interface StatusSources {
+  hotkey: string;
+  version: string;
+  startedAt: number;
+  dockerReachable(): Promise<boolean>;
+  manager(): { baseImage: string; baseImageError?: string; standby: boolean; storageLimit?: string };
+  rentals(): Promise<RentalView[]>;
+  /** The request history (made with the axon, after this collector: hence a getter). */
+  history(): { points(): Promise<HistoryPoint[]>; intervalMs: number };
+  challenge(): { solver: string; hashcat: { state: string; version?: string; warmUpSeconds?: number; error?: string } };
+  challengeQueued(): number;
+}
+
+export function statusCollector(s: StatusSources): () => Promise<StatusDocument> {
+  return async () => {
+    const history = s.history();
+    const [reachable, points] = await Promise.all([s.dockerReachable(), history.points()]);
+    let rentals: RentalView[] = [];
+    let rentalsError: string | undefined;
+    try {
+      rentals = reachable ? await s.rentals() : [];
+      if (!reachable) rentalsError = 'Docker does not answer';
+    } catch (err) {
+      rentalsError = (err as Error).message;
+    }
+    const m = s.manager();
+    const c = s.challenge();
+    return {
+      hotkey: s.hotkey,
+      version: s.version,
+      now: new Date().toISOString(),
+      uptimeSeconds: Math.round((Date.now() - s.startedAt) / 1000),
+      docker: { reachable },
+      baseImage: { state: m.baseImage, ...(m.baseImageError ? { error: m.baseImageError } : {}) },
+      standby: m.standby,
+      ...(m.storageLimit ? { storageLimit: m.storageLimit } : {}),
+      rentals,
+      ...(rentalsError ? { rentalsError } : {}),
+      requests: { intervalSeconds: history.intervalMs / 1000, points },
+      challenge: {
+        solver: c.solver,
+        hashcat: {
+          state: c.hashcat.state,
+          ...(c.hashcat.version ? { version: c.hashcat.version } : {}),
+          ...(c.hashcat.warmUpSeconds !== undefined ? { warmUpSeconds: c.hashcat.warmUpSeconds } : {}),
+          ...(c.hashcat.error ? { error: c.hashcat.error } : {}),
+        },
+        queued: s.challengeQueued(),
+      },
+    };
+  };
+}

@@ -1,0 +1,84 @@
+// Real miner processes for tests: `node dist/src/cli.js miner ...` on 127.0.0.1 with a name
+// prefix of the test run, its output kept. cleanupCliMiners() kills what still runs and
+// removes every container the miners labelled with their hotkeys, even after a failure.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type Dockerode from 'dockerode';
+import { fromKeyFile } from '../../protocol/index.js';
+import { freePort, removeLabelled, type TestRun } from './docker.js';
+
+export const CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
+
+export interface CliMiner {
+  child: ChildProcess;
+  port: number;
+  sshPort: number;
+  dataDir: string;
+  namePrefix: string;
+  stdout(): string;
+  stderr(): string;
+  exited: Promise<number | null>;
+}
+
+export interface CliMinerOptions {
+  dataDir?: string;
+  port?: number;
+  sshPort?: number;
+  args?: string[];
+  env?: NodeJS.ProcessEnv;
+}
+
+export async function spawnCliMiner(run: TestRun, name: string, o: CliMinerOptions = {}): Promise<CliMiner> {
+  const dataDir = o.dataDir ?? join(run.dataDir, name);
+  mkdirSync(dataDir, { recursive: true });
+  const port = o.port ?? (await freePort());
+  const sshPort = o.sshPort ?? (await freePort());
+  const namePrefix = `${run.namePrefix}${name}-`;
+  const child = spawn(process.execPath, [
+    CLI, 'miner', '--data-dir', dataDir, '--host', '127.0.0.1', '--port', String(port), '--ssh-port', String(sshPort),
+    '--ssh-bind', '127.0.0.1', '--name-prefix', namePrefix, '--log-format', 'json', ...(o.args ?? ['--allow-any']),
+  ], { stdio: ['ignore', 'pipe', 'pipe'], env: o.env ?? process.env });
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (c) => (out += c));
+  child.stderr!.on('data', (c) => (err += c));
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  return { child, port, sshPort, dataDir, namePrefix, stdout: () => out, stderr: () => err, exited };
+}
+
+/** Waits until the miner answers /health (and `ready` holds for it); throws with its stderr if it exits first. */
+export async function healthy(miner: CliMiner, ready: (health: Record<string, any>) => boolean = () => true, timeoutMs = 60_000): Promise<Record<string, any>> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    if (miner.child.exitCode !== null) throw new Error(`the miner exited with ${miner.child.exitCode}: ${miner.stderr()}`);
+    const health = await fetch(`http://127.0.0.1:${miner.port}/health`).then((r) => (r.ok ? r.json() : null), () => null);
+    if (health && ready(health)) return health;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`the miner did not become ready: ${miner.stderr()}`);
+}
+
+export async function stopCliMiner(miner: CliMiner, signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
+  if (miner.child.exitCode === null && miner.child.signalCode === null) miner.child.kill(signal);
+  return miner.exited;
+}
+
+export async function cleanupCliMiners(docker: Dockerode, miners: CliMiner[]): Promise<void> {
+  for (const m of miners) {
+    if (m.child.exitCode === null && m.child.signalCode === null) {
+      m.child.kill('SIGKILL');
+      await m.exited;
+    }
+  }
+  const owners = new Set<string>();
+  for (const m of miners) {
+    try {
+      owners.add(fromKeyFile(readFileSync(join(m.dataDir, 'hotkey.json'), 'utf8')).ss58Address);
+    } catch {
+      // A miner that never wrote its hotkey made no container.
+    }
+  }
+  for (const owner of owners) await removeLabelled(docker, `compute-miner.owner=${owner}`);
+}
