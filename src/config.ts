@@ -30,6 +30,10 @@ export interface MinerConfig {
   stateDir: string;
   poolSizeBytes: number;
   pidsLimit: number;
+  nofile: number;
+  /** Bytes of one file of a rental's output log, and how many files are kept. */
+  logMaxBytes: number;
+  logFiles: number;
   /** Rent even when the host firewall cannot isolate rentals (development only). */
   allowUnisolated: boolean;
   baseImageFrom: string;
@@ -58,6 +62,9 @@ export const MINER_DEFAULTS = {
   stateDir: DEFAULT_STATE_DIR,
   poolSizeBytes: DEFAULT_POOL_SIZE_BYTES,
   pidsLimit: DEFAULT_CONTAINMENT.pidsLimit,
+  nofile: DEFAULT_CONTAINMENT.nofile,
+  logMaxBytes: DEFAULT_CONTAINMENT.logMaxBytes,
+  logFiles: DEFAULT_CONTAINMENT.logFiles,
   baseImageFrom: DEFAULT_BASE_FROM,
   namePrefix: '',
   hashcatPath: 'hashcat',
@@ -82,6 +89,9 @@ export const MINER_USAGE = `Usage: compute-miner miner [options]
   --state-dir DIR           storage pool and rental daemon state [${MINER_DEFAULTS.stateDir}]
   --pool-size SIZE          size of the storage pool made on first start [${formatSize(MINER_DEFAULTS.poolSizeBytes)}]
   --pids-limit N            processes a rental may have [${MINER_DEFAULTS.pidsLimit}]
+  --nofile N                open files per process in a rental [${MINER_DEFAULTS.nofile}]
+  --rental-log-size SIZE    size of one file of a rental's output log [${formatSize(MINER_DEFAULTS.logMaxBytes)}]
+  --rental-log-files N      rotated log files kept per rental [${MINER_DEFAULTS.logFiles}]
   --allow-unisolated        rent even when the host firewall cannot isolate rentals (development only)
   --base-image-from IMAGE   FROM of ssh-image-base [${MINER_DEFAULTS.baseImageFrom}]
   --name-prefix P           prefix of this miner's container names (ssh-container, ...) [none]
@@ -132,6 +142,9 @@ export const MINER_OPTIONS = {
   'state-dir': { type: 'string' },
   'pool-size': { type: 'string' },
   'pids-limit': { type: 'string' },
+  nofile: { type: 'string' },
+  'rental-log-size': { type: 'string' },
+  'rental-log-files': { type: 'string' },
   'allow-unisolated': { type: 'boolean' },
   'base-image-from': { type: 'string' },
   'name-prefix': { type: 'string' },
@@ -176,8 +189,16 @@ export function parseMinerArgs(argv: string[], sources: MinerSources = {}): Conf
     const poolSizeBytes = poolSizeRaw === undefined ? MINER_DEFAULTS.poolSizeBytes : parseSize(poolSizeRaw);
     if (poolSizeBytes === null || poolSizeBytes < 2 * 1024 ** 3) throw new Error(`--pool-size must be a size of at least 2G (like 32G or 500GiB), not ${JSON.stringify(poolSizeRaw)}`);
     const pidsLimit = integer('pids-limit', values['pids-limit'], MINER_DEFAULTS.pidsLimit, 0, Number.MAX_SAFE_INTEGER);
-    const pidsProblem = containmentProblem({ ...DEFAULT_CONTAINMENT, pidsLimit });
-    if (pidsProblem) throw new Error(`--pids-limit: ${pidsProblem}`);
+    const nofile = integer('nofile', values.nofile, MINER_DEFAULTS.nofile, 0, Number.MAX_SAFE_INTEGER);
+    const logFiles = integer('rental-log-files', values['rental-log-files'], MINER_DEFAULTS.logFiles, 0, Number.MAX_SAFE_INTEGER);
+    const logSizeRaw = values['rental-log-size'];
+    const logMaxBytes = logSizeRaw === undefined ? MINER_DEFAULTS.logMaxBytes : parseSize(logSizeRaw);
+    if (logMaxBytes === null) throw new Error(`--rental-log-size must be a size like 10M, not ${JSON.stringify(logSizeRaw)}`);
+    const limitsProblem = containmentProblem({ ...DEFAULT_CONTAINMENT, pidsLimit, nofile, logMaxBytes, logFiles });
+    if (limitsProblem) {
+      const flag = /^pids/.test(limitsProblem) ? 'pids-limit' : /^nofile/.test(limitsProblem) ? 'nofile' : /^log size/.test(limitsProblem) ? 'rental-log-size' : 'rental-log-files';
+      throw new Error(`--${flag}: ${limitsProblem}`);
+    }
     const stateDir = values['state-dir'] ?? MINER_DEFAULTS.stateDir;
     if (stateDir.trim() === '') throw new Error('--state-dir must not be empty');
     if (values['docker-socket'] !== undefined && values['docker-socket'].trim() === '') throw new Error('--docker-socket must not be empty');
@@ -195,6 +216,9 @@ export function parseMinerArgs(argv: string[], sources: MinerSources = {}): Conf
       stateDir: resolve(stateDir),
       poolSizeBytes,
       pidsLimit,
+      nofile,
+      logMaxBytes,
+      logFiles,
       allowUnisolated: values['allow-unisolated'] ?? false,
       baseImageFrom,
       namePrefix,
@@ -239,6 +263,9 @@ export function minerFlags(config: MinerConfig): string[] {
   add('state-dir', config.stateDir, MINER_DEFAULTS.stateDir);
   add('pool-size', config.poolSizeBytes, MINER_DEFAULTS.poolSizeBytes);
   add('pids-limit', config.pidsLimit, MINER_DEFAULTS.pidsLimit);
+  add('nofile', config.nofile, MINER_DEFAULTS.nofile);
+  add('rental-log-size', config.logMaxBytes, MINER_DEFAULTS.logMaxBytes);
+  add('rental-log-files', config.logFiles, MINER_DEFAULTS.logFiles);
   if (config.allowUnisolated) out.push('--allow-unisolated');
   add('base-image-from', config.baseImageFrom, MINER_DEFAULTS.baseImageFrom);
   add('name-prefix', config.namePrefix, MINER_DEFAULTS.namePrefix);

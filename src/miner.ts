@@ -109,7 +109,7 @@ async function startLocked(config: MinerConfig, log: Logger, extraPlugins: Synap
     dockerSocket: rentalEngine.socket,
     endpoint: rentalEngine.endpoint,
     localEngine: rentalEngine.local,
-    containment: { pidsLimit: config.pidsLimit },
+    containment: { pidsLimit: config.pidsLimit, nofile: config.nofile, logMaxBytes: config.logMaxBytes, logFiles: config.logFiles },
     hostReady: () => rentalEngine.hostReady(),
     dataDir: config.dataDir,
     minerHotkey: hotkey.ss58Address,

@@ -24,7 +24,40 @@ test('flags are read', () => {
   assert.equal(r.config.hashcatExtraArgs, ['-O', '--force']);
 });
 
+test('containment and pool flags are read; the rental daemon is the default engine', () => {
+  const d = parseMinerArgs([]);
+  assert.ok(d.ok);
+  if (d.ok) {
+    assert.is(d.config.dockerSocket, undefined);
+    assert.is(d.config.pidsLimit, 2048);
+    assert.is(d.config.poolSizeBytes, 32 * 1024 ** 3);
+    assert.is(d.config.allowUnisolated, false);
+  }
+  const r = parseMinerArgs(['--pids-limit', '500', '--nofile', '4096', '--rental-log-size', '2M', '--rental-log-files', '3', '--pool-size', '100G', '--state-dir', '/srv/cm', '--docker-socket', '/run/d.sock', '--allow-unisolated']);
+  assert.ok(r.ok, r.ok ? '' : r.error);
+  if (!r.ok) return;
+  assert.is(r.config.pidsLimit, 500);
+  assert.is(r.config.nofile, 4096);
+  assert.is(r.config.logMaxBytes, 2 * 1024 ** 2);
+  assert.is(r.config.logFiles, 3);
+  assert.is(r.config.poolSizeBytes, 100 * 1024 ** 3);
+  assert.is(r.config.stateDir, '/srv/cm');
+  assert.is(r.config.dockerSocket, '/run/d.sock');
+  assert.is(r.config.allowUnisolated, true);
+});
+
 const bad: [string[], RegExp][] = [
+  [['--pids-limit', '0'], /--pids-limit: pids limit must be a whole number from 32/],
+  [['--pids-limit', '-5'], /--pids-limit/],
+  [['--pids-limit', 'lots'], /--pids-limit must be a whole number/],
+  [['--nofile', '10'], /--nofile: nofile must be/],
+  [['--rental-log-size', '1K'], /--rental-log-size: log size must be/],
+  [['--rental-log-size', 'big'], /--rental-log-size must be a size/],
+  [['--rental-log-files', '50'], /--rental-log-files: log files must be/],
+  [['--pool-size', '1G'], /--pool-size must be a size of at least 2G/],
+  [['--pool-size', 'huge'], /--pool-size must be a size/],
+  [['--state-dir', ' '], /--state-dir must not be empty/],
+  [['--docker-socket', ''], /--docker-socket/],
   [['--port', 'abc'], /--port must be a whole number/],
   [['--port', '70000'], /--port must be 0–65535/],
   [['--port', '-1'], /--port/],

@@ -1,0 +1,67 @@
+// The storage pool on a real loop-mounted btrfs image in a temporary directory: made when
+// missing, found again when present (never formatted twice), refused when the image is not
+// btrfs (and left untouched), refused when too small.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ensurePool, isBtrfsMagic, mountedType, poolStatus, PoolError } from '../src/host/pool.js';
+
+const GiB = 1024 ** 3;
+
+test('isBtrfsMagic and mountedType read the super block magic and mountinfo', () => {
+  assert.ok(isBtrfsMagic(Buffer.from('_BHRfS_M')));
+  assert.not.ok(isBtrfsMagic(Buffer.alloc(8)));
+  const info = '36 25 0:32 / /var/lib/x rw,relatime shared:1 - btrfs /dev/loop0 rw\n37 25 0:33 / /mnt/a\\040b rw - ext4 /dev/vda rw\n';
+  assert.is(mountedType(info, '/var/lib/x'), 'btrfs');
+  assert.is(mountedType(info, '/mnt/a b'), 'ext4');
+  assert.is(mountedType(info, '/nowhere'), null);
+});
+
+test('a missing pool is made, mounted with quotas, and found again without formatting', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cm-pool-'));
+  const paths = { image: join(dir, 'pool.img'), mountPoint: join(dir, 'pool') };
+  try {
+    const made = await ensurePool(paths, 2 * GiB);
+    assert.is(made.created, true);
+    assert.ok(made.sizeBytes > 1.5 * GiB && made.sizeBytes <= 2 * GiB, `size ${made.sizeBytes}`);
+    assert.ok(statSync(paths.image).blocks * 512 < 512 * 1024 ** 2, 'the image is sparse');
+    assert.is(poolStatus(paths)?.mountPoint, paths.mountPoint);
+    execFileSync('btrfs', ['qgroup', 'show', paths.mountPoint]); // quotas are on, or this throws
+    writeFileSync(join(paths.mountPoint, 'kept'), 'data');
+    const again = await ensurePool(paths, 2 * GiB);
+    assert.is(again.created, false);
+    // Unmounted and mounted again: the same file system, its data kept.
+    execFileSync('umount', [paths.mountPoint]);
+    assert.is(poolStatus(paths), null);
+    const remounted = await ensurePool(paths, 2 * GiB);
+    assert.is(remounted.created, false);
+    assert.is(readFileSync(join(paths.mountPoint, 'kept'), 'utf8'), 'data');
+  } finally {
+    try { execFileSync('umount', [paths.mountPoint]); } catch { /* not mounted */ }
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('an image that is not btrfs is refused and left as it was; a pool under 2 GiB is refused', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cm-pool-'));
+  const paths = { image: join(dir, 'pool.img'), mountPoint: join(dir, 'pool') };
+  try {
+    writeFileSync(paths.image, Buffer.alloc(3 * 1024 * 1024, 0x5a));
+    const before = createHash('sha256').update(readFileSync(paths.image)).digest('hex');
+    const err = await ensurePool(paths, 2 * GiB).then(() => null, (e: Error) => e);
+    assert.instance(err, PoolError);
+    assert.match(err!.message, /holds no btrfs file system \(corrupt or not a pool image\); move it away/);
+    assert.is(createHash('sha256').update(readFileSync(paths.image)).digest('hex'), before, 'never formatted');
+    assert.is(poolStatus(paths), null);
+    const small = await ensurePool({ image: join(dir, 'small.img'), mountPoint: join(dir, 'small') }, GiB).then(() => null, (e: Error) => e);
+    assert.match(small?.message ?? '', /at least 2 GiB/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test.run();
