@@ -71,7 +71,12 @@ export function loadAccessPolicy(config: Pick<MinerConfig, 'validatorsFile' | 'a
 }
 
 
-export async function startMiner(config: MinerConfig, log: Logger, extraPlugins: SynapsePlugin[] = []): Promise<RunningMiner> {
+export interface StartHooks {
+  /** Called as soon as the validators file can be re-read (the axon answers before start-up ends). */
+  onReloadable?: (reload: () => void) => void;
+}
+
+export async function startMiner(config: MinerConfig, log: Logger, extraPlugins: SynapsePlugin[] = [], hooks: StartHooks = {}): Promise<RunningMiner> {
   // Order matters: the data dir is locked and the axon port bound before Docker is touched,
   // so a second start on the same data dir or port changes nothing (not even the standby).
   const lock = await lockDataDir(config.dataDir);
@@ -80,19 +85,30 @@ export async function startMiner(config: MinerConfig, log: Logger, extraPlugins:
     for (const step of cleanup.reverse()) await step().catch(() => undefined);
   };
   try {
-    return await startLocked(config, log, extraPlugins, lock, cleanup);
+    return await startLocked(config, log, extraPlugins, lock, cleanup, hooks);
   } catch (err) {
     await undo();
     throw err;
   }
 }
 
-async function startLocked(config: MinerConfig, log: Logger, extraPlugins: SynapsePlugin[], lock: DataDirLock, cleanup: (() => Promise<void>)[]): Promise<RunningMiner> {
+async function startLocked(config: MinerConfig, log: Logger, extraPlugins: SynapsePlugin[], lock: DataDirLock, cleanup: (() => Promise<void>)[], hooks: StartHooks): Promise<RunningMiner> {
   const hotkeyFile = join(config.dataDir, 'hotkey.json');
   const { hotkey, created, looseMode } = loadOrCreateHotkey(hotkeyFile);
   if (created) log.info({ file: hotkeyFile }, 'created a new miner hotkey');
   if (looseMode) log.warn({ file: hotkeyFile }, 'the hotkey file is readable by other users: chmod 600 it');
   const access = loadAccessPolicy(config);
+  const reloadValidators = () => {
+    try {
+      const next = loadAccessPolicy(config);
+      access.allow = next.allow;
+      access.deny = next.deny;
+      log.info({ allowed: next.allow.size, denied: next.deny.size }, 'validators file reloaded');
+    } catch (err) {
+      log.error({ err: (err as Error).message }, 'validators file not reloaded; the previous list stays in force');
+    }
+  };
+  hooks.onReloadable?.(reloadValidators);
   if (config.allowAny) log.warn('--allow-any: ANY validator hotkey may allocate this machine. Use only for development.');
   else if (access.allow.size === 0) log.warn('no validators are allowed: pass --validators FILE (or --allow-any for development)');
   else log.info({ allowed: access.allow.size, denied: access.deny.size, file: config.validatorsFile }, 'validators loaded');
@@ -212,16 +228,7 @@ async function startLocked(config: MinerConfig, log: Logger, extraPlugins: Synap
   return {
     hotkey,
     port,
-    reloadValidators() {
-      try {
-        const next = loadAccessPolicy(config);
-        access.allow = next.allow;
-        access.deny = next.deny;
-        log.info({ allowed: next.allow.size, denied: next.deny.size }, 'validators file reloaded');
-      } catch (err) {
-        log.error({ err: (err as Error).message }, 'validators file not reloaded; the previous list stays in force');
-      }
-    },
+    reloadValidators,
     async close() {
       history?.stop();
       await axon.close();

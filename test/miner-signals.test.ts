@@ -49,8 +49,9 @@ async function startMiner(ctx: Ctx, name: string, access: string[], env: NodeJS.
   const child = spawn(process.execPath, [
     CLI, 'miner', '--data-dir', dataDir, '--host', '127.0.0.1', '--port', String(port), '--ssh-port', String(await freePort()),
     '--ssh-bind', '127.0.0.1', '--name-prefix', `${ctx.run.namePrefix}${name}-`, '--log-format', 'json', ...access,
-  ], { stdio: ['ignore', 'ignore', 'ignore'], env });
+  ], { stdio: ['ignore', 'ignore', process.env.CM_DEBUG_STDERR ? 'inherit' : 'ignore'], env });
   ctx.miners.push({ child, dataDir });
+  if (process.env.CM_DEBUG_STDERR) child.on('exit', (code, signal) => process.stderr.write(`miner ${name} exited: ${code} ${signal}\n`));
   const end = Date.now() + 60_000;
   while (Date.now() < end) {
     if (child.exitCode !== null) throw new Error(`the miner exited with ${child.exitCode}`);

@@ -61,7 +61,7 @@ const allocatesWith = (allocated: FakeAnswer): FakeAnswer => (req, intent, c) =>
 const stepsOf = (r: CheckResult) => r.steps.map((s) => `${s.step}:${s.ok ? 'ok' : 'fail'}`);
 
 check('a working miner: OK, with a timing for every step, and its test container is gone afterwards', async (ctx) => {
-  const result = await checkMiner({ url: ctx.miner.url }, deps(ctx, { hardware: {} }));
+  const result = await checkMiner({ url: ctx.miner.url }, deps(ctx, { hardware: {}, deadlineMs: 90_000 }));
   assert.is(result.verdict, 'OK', result.reason);
   assert.is(result.hotkey, ctx.miner.hotkeySs58);
   assert.equal(stepsOf(result), ['specs:ok', 'check:ok', 'allocate:ok', 'ssh:ok', 'proof:ok', 'deallocate:ok']);

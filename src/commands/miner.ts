@@ -30,9 +30,14 @@ export async function runMiner(argv: string[]): Promise<number> {
   process.once('SIGINT', () => onStop('SIGINT'));
   process.once('SIGTERM', () => onStop('SIGTERM'));
   if (!reloads) process.once('SIGHUP', () => onStop('SIGHUP'));
+  // With a validators file, SIGHUP re-reads it (as daemons do); without one it ends the miner like
+  // SIGTERM. The axon answers before start-up is over, so a SIGHUP then is kept for when it is.
+  let reload: (() => void) | undefined;
+  let reloadPending = false;
+  if (reloads) process.on('SIGHUP', () => { if (reload) reload(); else reloadPending = true; });
   let miner;
   try {
-    miner = await startMiner(config, log);
+    miner = await startMiner(config, log, [], { onReloadable: (r) => { reload = r; if (reloadPending) r(); } });
   } catch (err) {
     log.flush?.();
     if (err instanceof DataDirLockedError) {
@@ -48,8 +53,6 @@ export async function runMiner(argv: string[]): Promise<number> {
     process.stdout.write(`miner hotkey ${running.hotkey.ss58Address} listening on ${config.host}:${running.port}\n`);
   }
 
-  // With a validators file, SIGHUP re-reads it (as daemons do); without one it ends the miner like SIGTERM.
-  if (reloads) process.on('SIGHUP', () => running.reloadValidators());
   await new Promise<void>((resolve) => {
     let stopping = false;
     stopNow = (signal: string) => {

@@ -316,10 +316,11 @@ export function createContainerManager(options: ContainerManagerOptions): Contai
   async function endAllocation(current: AllocationRecord, why: string): Promise<void> {
     expiry.cancel();
     await removeContainer(current.containerId);
-    await removeNetwork(current.network);
     if (current.ownImage) await engine.removeImage(current.image);
     store.clear();
     record = null;
+    // After the record: a crash here leaves only a network, which reconcile removes.
+    await removeNetwork(current.network);
     log.info({ allocation: current.id, role: current.role, why }, 'allocation ended');
   }
 
