@@ -95,7 +95,9 @@ function build() {
 // start too; the tests and benchmarks need them before any miner runs).
 function hostSetup() {
   if (!isRoot) { say('not root: no storage pool or rental Docker daemon (disk sizes are not enforced)'); return; }
-  const r = spawnSync(process.execPath, [join(root, 'dist', 'src', 'cli.js'), 'host', 'setup'], { stdio: 'inherit' });
+  // A test pool of 16 GiB is plenty (rentals in tests ask for a few hundred MiB); sparse, it
+  // takes only what is written.
+  const r = spawnSync(process.execPath, [join(root, 'dist', 'src', 'cli.js'), 'host', 'setup', '--pool-size', '16G'], { stdio: 'inherit' });
   if (r.status !== 0) fail('the rental host could not be set up (see above)');
 }
 
