@@ -537,20 +537,32 @@ export function createContainerManager(options: ContainerManagerOptions): Contai
     let containerId: string | undefined;
     let network: string | undefined;
     try {
+      let claimed = false;
       if (claimStandby) {
-        const claimed = standby!;
+        const spare = standby!;
         standby = null;
-        containerId = claimed.id;
-        network = claimed.network;
-        // Limits first, credentials last: nobody can log in before the rental's size is in force.
-        await Promise.all([
-          engine.updateContainer(containerId, { CpusetCpus: cpuset, Memory: memoryBytes, MemorySwap: memoryBytes }),
-          engine.renameContainer(containerId, name),
-          setShmSize(standbyDetail!.pid, shmBytes),
-          diskBytes !== null && dataRoot ? setDiskQuota(dataRoot, containerId, diskBytes) : Promise.resolve(),
-        ]);
-        mark('limits');
-        await engine.sendToStdin(containerId, credentialsPayload(password, keys), CREDENTIALS_ACK, sshTimeout);
+        try {
+          // Limits first, credentials last: nobody can log in before the rental's size is in force.
+          await Promise.all([
+            engine.updateContainer(spare.id, { CpusetCpus: cpuset, Memory: memoryBytes, MemorySwap: memoryBytes }),
+            setShmSize(standbyDetail!.pid, shmBytes),
+            diskBytes !== null && dataRoot ? setDiskQuota(dataRoot, spare.id, diskBytes) : Promise.resolve(),
+          ]);
+          await engine.renameContainer(spare.id, name);
+          claimed = true;
+          containerId = spare.id;
+          network = spare.network;
+          mark('limits');
+        } catch (err) {
+          // A standby that cannot be sized is never handed out: it goes, and a fresh container is made.
+          if (err instanceof DockerUnavailableError) throw err;
+          log.warn({ allocation: id, err: dockerMessage(err) }, 'the standby could not be sized for this rental; making a fresh container');
+          await removeContainer(spare.id).catch(() => undefined);
+          await removeNetwork(spare.network);
+        }
+      }
+      if (claimed) {
+        await engine.sendToStdin(containerId!, credentialsPayload(password, keys), CREDENTIALS_ACK, sshTimeout);
         mark('claimed');
       } else {
         network = await createNetwork(allocationLabels);
@@ -566,7 +578,7 @@ export function createContainerManager(options: ContainerManagerOptions): Contai
       }
       const created: AllocationRecord = {
         version: 1, id, holderKey: Buffer.from(request.publicKeyPem, 'utf8').toString('base64'), role,
-        containerId, containerName: name, image, ownImage, port: options.sshPort, cpuset,
+        containerId: containerId!, containerName: name, image, ownImage, port: options.sshPort, cpuset,
         createdAt: Date.now(), deadline: Date.now() + request.timelineDays * DAY_MS, keys, network,
       };
       await waitForSsh(sshHost, options.sshPort, sshTimeout, request.signal);
@@ -575,7 +587,7 @@ export function createContainerManager(options: ContainerManagerOptions): Contai
       mark('stored');
       record = created;
       arm(created);
-      log.info({ allocation: id, role, cpuset, memoryBytes, deadline: new Date(created.deadline).toISOString(), image, standby: claimStandby, ms: phases }, 'allocated');
+      log.info({ allocation: id, role, cpuset, memoryBytes, deadline: new Date(created.deadline).toISOString(), image, standby: claimed, ms: phases }, 'allocated');
       return { status: true, credentials: { username: 'root', password, port: options.sshPort, version: options.credentialsVersion ?? 1 } };
     } catch (err) {
       // Nothing of a failed allocation stays behind.

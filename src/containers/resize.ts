@@ -18,7 +18,7 @@ export function btrfsSubvolumePath(dataRoot: string, mountId: string): string {
 
 function problem(what: string, err: unknown): Error {
   const e = err as { stderr?: string; message?: string };
-  return new Error(`${what}: ${(e.stderr ?? e.message ?? String(err)).trim().split('\n').slice(-1)[0]}`);
+  return new Error(`${what}: ${(e.stderr || e.message || String(err)).trim().split('\n').slice(-1)[0]}`);
 }
 
 /** Sets the container's disk size (bytes referenced by its layer, the image's included). */
@@ -26,7 +26,7 @@ export async function setDiskQuota(dataRoot: string, containerId: string, bytes:
   if (!/^[0-9a-f]{64}$/.test(containerId)) throw new Error('setDiskQuota needs a full container id');
   const mountId = (await readFile(join(dataRoot, 'image', 'btrfs', 'layerdb', 'mounts', containerId, 'mount-id'), 'utf8')).trim();
   try {
-    await run('btrfs', ['qgroup', 'limit', String(bytes), btrfsSubvolumePath(dataRoot, mountId)], { timeout: 10_000 });
+    await run('btrfs', ['qgroup', 'limit', String(bytes), btrfsSubvolumePath(dataRoot, mountId)], { timeout: 30_000 });
   } catch (err) {
     throw problem('setting the disk size', err);
   }
@@ -36,7 +36,7 @@ export async function setDiskQuota(dataRoot: string, containerId: string, bytes:
 export async function setShmSize(pid: number, bytes: number): Promise<void> {
   if (!Number.isSafeInteger(pid) || pid <= 1) throw new Error(`the container has no process to enter (pid ${pid})`);
   try {
-    await run('nsenter', ['-t', String(pid), '-m', '/bin/mount', '-o', `remount,size=${bytes}`, '/dev/shm'], { timeout: 10_000 });
+    await run('nsenter', ['-t', String(pid), '-m', '/bin/mount', '-o', `remount,size=${bytes}`, '/dev/shm'], { timeout: 30_000 });
   } catch (err) {
     throw problem('resizing /dev/shm', err);
   }
