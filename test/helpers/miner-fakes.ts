@@ -46,6 +46,8 @@ export interface TestSshServer {
   port: number;
   /** Password attempts seen, accepted or not. */
   attempts: string[];
+  /** The server's host public key, an OpenSSH line. */
+  hostKey: string;
   close(): Promise<void>;
 }
 
@@ -75,7 +77,7 @@ export function startSshServer(password: string | null): Promise<TestSshServer> 
       });
     });
   });
-  return listenOnLoopback(server, () => { for (const c of clients) c.end(); }).then((l) => ({ ...l, attempts }));
+  return listenOnLoopback(server, () => { for (const c of clients) c.end(); }).then((l) => ({ ...l, attempts, hostKey: hostKey.public }));
 }
 
 /** A port that accepts TCP connections and never answers: not even the WebSocket upgrade. */
