@@ -22,8 +22,11 @@ export function fakeAllocatePlugin(answer: FakeAnswer): SynapsePlugin {
   };
 }
 
-export const output = (status: boolean, extra: { info?: string; port?: number; error?: string } = {}): AllocateResponse => ({
-  output: { status, port: extra.port ?? 0, ...(extra.info !== undefined ? { info: extra.info } : {}), ...(extra.error !== undefined ? { error: extra.error } : {}) },
+export const output = (status: boolean, extra: { info?: string; port?: number; error?: string; host_keys?: string[] } = {}): AllocateResponse => ({
+  output: {
+    status, port: extra.port ?? 0, ...(extra.info !== undefined ? { info: extra.info } : {}), ...(extra.error !== undefined ? { error: extra.error } : {}),
+    ...(extra.host_keys !== undefined ? { host_keys: extra.host_keys } : {}),
+  },
 });
 
 /** A miner whose Allocate is `answer`; `hotkey` lets it claim an address it cannot sign for. */
