@@ -11,6 +11,7 @@ import { allocatePlugin } from '../src/handlers/allocate.js';
 import { silentLogger } from '../src/log.js';
 import { allocationContainers, runManagerOptions, sshRun, startManagerRun, stopManagerRun, trackedHolders, type ManagerRun } from './helpers/docker.js';
 import { sshKeyPair } from './helpers/ssh-keys.js';
+import { sshRun as pinnedLogin } from '../src/validator/ssh-login.js';
 
 const MiB = 1024 * 1024;
 
@@ -76,6 +77,10 @@ handler('every case of the table: check free → allocate → check holder → a
   assert.ok(Number.isInteger(credentials.version));
   assert.not.ok(JSON.stringify(allocated).includes(credentials.password));
   assert.is((await sshRun(ctx.port, { password: credentials.password }, 'echo in')).trim(), 'in');
+  // Beside `info` in the signed output: the rental's host key, which a pinned login accepts.
+  assert.equal(Object.keys(allocated.output).sort(), ['host_keys', 'info', 'port', 'status']);
+  assert.match(allocated.output.host_keys![0]!, /^ssh-ed25519 AAAA[A-Za-z0-9+/=]+$/);
+  assert.is((await pinnedLogin({ host: '127.0.0.1', port: ctx.port, username: 'root', password: credentials.password, command: 'echo pinned', timeoutMs: 20_000, hostKeys: allocated.output.host_keys })).trim(), 'pinned');
 
   assert.equal(await send(ctx.manager, { timeline: 1, checking: true, device_requirement: device }), { output: { status: false, port: ctx.port, error: 'already allocated: this miner is rented out' } });
   assert.equal(await send(ctx.manager, { timeline: 0, checking: true, public_key: renter.publicKeyPem }), { output: { status: true, port: ctx.port } });

@@ -285,4 +285,15 @@ test('SYNAPSES maps each name to its request and response schema', () => {
   assert.ok(parseWith(SYNAPSES.Challenge.response, { output: { password: null, local_execution_time: 0.1, error: 'no' } }).ok);
 });
 
+test('Allocate output: host_keys is optional, a list of at most 16 strings of at most 8 KiB', () => {
+  const ok = (output: Record<string, unknown>) => parseWith(SYNAPSES.Allocate.response, { output }).ok;
+  assert.ok(ok({ status: true, port: 2222, info: 'x' }));
+  assert.ok(ok({ status: true, port: 2222, info: 'x', host_keys: ['ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFcZaNubsF9kfP1iFnJdcyTGoC2SSAAc+GU+eqOEwYps'] }));
+  assert.ok(ok({ status: true, port: 2222, host_keys: [] }));
+  assert.not.ok(ok({ status: true, port: 2222, host_keys: 'ssh-ed25519 AAAA' }));
+  assert.not.ok(ok({ status: true, port: 2222, host_keys: [1] }));
+  assert.not.ok(ok({ status: true, port: 2222, host_keys: Array.from({ length: 17 }, () => 'ssh-ed25519 AAAA') }));
+  assert.not.ok(ok({ status: true, port: 2222, host_keys: ['x'.repeat(8193)] }));
+});
+
 test.run();

@@ -131,12 +131,12 @@ page('/health: the deadline as an ISO time, a paused container as paused; status
   assert.is(resumed.code, 0, resumed.stderr);
 });
 
-page('validator rentals: the rental with its ssh line, "no pin" without host keys, and the time left', async (ctx) => {
+page('validator rentals: the rental with its pinned ssh line, its host key fingerprint, and the time left', async (ctx) => {
   const text = await cli(ctx, ['validator', 'rentals']);
   assert.is(text.code, 0, text.stderr);
   assert.match(text.stdout, new RegExp(`1 CPU, 256 MiB RAM, 1 GiB disk  1[12] h \\d+ min left`));
-  assert.match(text.stdout, new RegExp(`^  ssh -p ${ctx.rental.port} root@127\\.0\\.0\\.1$`, 'm'));
-  assert.match(text.stdout, /host key: no pin/);
+  assert.match(text.stdout, new RegExp(`^  ssh -o UserKnownHostsFile=\\S+\\.known_hosts -o StrictHostKeyChecking=yes -p ${ctx.rental.port} root@127\\.0\\.0\\.1$`, 'm'));
+  assert.match(text.stdout, /host key: SHA256:\S+/);
   const doc = JSON.parse((await cli(ctx, ['validator', 'rentals', '--json'])).stdout);
   assert.is(doc.rentals.length, 1);
   assert.is(doc.rentals[0].keyFile, ctx.keyFile);

@@ -7,6 +7,7 @@ import * as assert from 'uvu/assert';
 import { encryptAllocationInfo, generateHotkey, type Hotkey } from '../protocol/index.js';
 import { checkMiner, checkMiners, penalisedList, type CheckDeps, type CheckResult } from '../src/validator/checker.js';
 import type { TestAxon } from './helpers/axon.js';
+import { sshKeyPair } from './helpers/ssh-keys.js';
 import { rentedContainers, startTestMiner, type TestMiner } from './helpers/miner.js';
 import {
   hang, impostorHotkey, output, startFakeMiner, startSilentListener, startSshServer, type FakeAnswer, type TestSshServer,
@@ -93,6 +94,22 @@ check('the test allocation is made with testing: true and a fresh RSA key, and r
   assert.is(seen[2]!.key, seen[1]!.key);
   assert.is.not(seen[4]!.key, seen[1]!.key);
   assert.equal(ssh.attempts, [password, password]);
+});
+
+check('the login is pinned to the reply\'s host_keys: the served key is OK, another is SSH_ACCESS_DISABLED naming both keys', async (ctx) => {
+  const password = 'pinned-password-0123456789';
+  const ssh = await sshServer(ctx, password);
+  const other = sshKeyPair('other-host').public;
+  const answering = (hostKeys: string[]) => fake(ctx, allocatesWith((req) => output(true, {
+    port: ssh.port, host_keys: hostKeys, info: encryptAllocationInfo({ username: 'root', password, port: ssh.port, version: 1 }, req.public_key),
+  })));
+  const served = await checkMiner({ url: (await answering([ssh.hostKey])).url }, deps(ctx));
+  assert.is(served.verdict, 'OK', served.reason);
+  const swapped = await checkMiner({ url: (await answering([other])).url }, deps(ctx));
+  assert.is(swapped.verdict, 'SSH_ACCESS_DISABLED');
+  assert.match(swapped.reason, /port \d+: host key mismatch: the host offered ssh-ed25519 SHA256:\S+, not the pinned SHA256:\S+ from the miner's signed Allocate reply/);
+  assert.equal(ssh.attempts, [password], 'no password is offered to a host that is not the pinned one');
+  assert.equal(stepsOf(swapped), ['check:ok', 'allocate:ok', 'ssh:fail', 'deallocate:ok']);
 });
 
 check('a miner that refuses the check: ALLOCATION_FAILED with its reason, nothing allocated', async (ctx) => {

@@ -107,7 +107,7 @@ cli('allocate → ssh with the printed password and with the key → pause, resu
   try {
     const r = await run(ctx, ['allocate', ctx.miner.url, '--cpu', '1', '--ram', '256m', '--disk', '1g', '--days', '0.01', '--ssh-key', userFile, '--key-out', keyFile]);
     assert.is(r.code, 0, r.stderr);
-    const sshLine = /^ssh -p (\d+) root@127\.0\.0\.1$/m.exec(r.stdout);
+    const sshLine = /^ssh (?:-o \S+ )*-p (\d+) root@127\.0\.0\.1$/m.exec(r.stdout);
     const password = /^password: (\S+)$/m.exec(r.stdout)?.[1];
     assert.ok(sshLine && password, r.stdout);
     const port = Number(sshLine![1]);

@@ -8,6 +8,9 @@ export const MAX_SIZE_BYTES = 2 ** 50; // 1 PiB: beyond any host, refused as abs
 export const MAX_TIMELINE_DAYS = 3650;
 export const MAX_CPU_COUNT = 4096;
 export const MAX_DOCKERFILE_LENGTH = 64 * 1024;
+/** Most host keys a reply may carry, and the longest line (an RSA-16384 key is about 2.8 KiB). */
+export const MAX_HOST_KEYS = 16;
+export const MAX_HOST_KEY_LENGTH = 8192;
 export const DOCKER_ACTIONS = ['exchange_key', 'restart', 'pause', 'unpause', 'resume'] as const;
 export type DockerAction = (typeof DOCKER_ACTIONS)[number];
 
@@ -91,6 +94,8 @@ export type AllocateRequest = z.infer<typeof allocateRequestSchema>;
 export const allocateOutputSchema = z.object({
   status: z.boolean(),
   info: z.string().optional(),
+  // Version 1 addition: the rental's SSH host public keys as OpenSSH lines, for the renter to pin.
+  host_keys: z.array(z.string().max(MAX_HOST_KEY_LENGTH)).max(MAX_HOST_KEYS).optional(),
   port: z.number().int().min(0).max(65535),
   error: z.string().optional(),
 });

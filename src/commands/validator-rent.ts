@@ -1,10 +1,12 @@
 // `validator allocate|release|pause|resume|restart|exchange-key`: rent a container from a
 // miner and manage it with the RSA key file that proves the renter holds it.
 import { unlinkSync } from 'node:fs';
+import { writeFileAtomic } from '../atomic-file.js';
 import { resolve } from 'node:path';
 import { MAX_CPU_COUNT, MAX_TIMELINE_DAYS, MIN_RAM_BYTES } from '../../protocol/index.js';
 import { decryptAllocationInfo, generateRenterKeyPair } from '../validator/credentials.js';
 import type { Dendrite } from '../validator/dendrite.js';
+import { knownHostsPath, knownHostsText } from '../validator/host-pin.js';
 import {
   actionRequest, allocateOutput, allocateRequest, exchangeKeyRequest, hostOf, readRenterKey, readSshPublicKey, releaseRequest, sshCommandLine,
   writeRenterKey, type ContainerAction,
@@ -88,7 +90,8 @@ const ALLOCATE_USAGE = `Usage: compute-miner validator allocate URL --cpu N --ra
   --days D              rental length in days (fractions allowed, e.g. 0.5)
   --ssh-key FILE        your OpenSSH public key, installed for root (e.g. ~/.ssh/id_ed25519.pub)
   --key-out FILE        where to keep the allocation's private RSA key, mode 0600
-                        [./allocation-<first 8 characters of the miner's hotkey>.pem]
+                        [./allocation-<first 8 characters of the miner's hotkey>.pem]; the
+                        rental's pinned SSH host keys go beside it (same name, .known_hosts)
 ${TIMEOUT_USAGE} [${DEFAULT_ALLOCATE_TIMEOUT_SECONDS}]
 ${COMMON_USAGE}
 `;
@@ -137,6 +140,20 @@ export async function runAllocate(argv: string[]): Promise<number> {
     if (output.info === undefined) throw new Error(`the miner allocated but sent no credentials; release with "validator release ${url} --key ${keyPath}"`);
     const credentials = decryptAllocationInfo(output.info, keys.privateKeyPem);
     const host = hostOf(url);
+    // The host keys of the signed reply, pinned beside the key file for ssh to check.
+    let pinned = `the miner sent no host keys: the rental's host is not pinned\n`;
+    let knownHosts: string | undefined;
+    if (output.host_keys && output.host_keys.length > 0) {
+      knownHosts = knownHostsPath(keyPath);
+      let text: string;
+      try {
+        text = knownHostsText(host, credentials.port, output.host_keys);
+      } catch (err) {
+        throw new Error(`the miner's host_keys are not OpenSSH host keys (${(err as Error).message}); release with "validator release ${url} --key ${keyPath}"`);
+      }
+      fromFile(() => writeFileAtomic(knownHosts!, text, 0o600));
+      pinned = `known hosts: ${knownHosts} (the rental's host key, from the miner's signed reply)\n`;
+    }
     const allocatedAt = new Date();
     const hostKeys = hostKeysOf(raw);
     const record = {
@@ -153,13 +170,14 @@ export async function runAllocate(argv: string[]): Promise<number> {
       remembered = false;
     }
     if (values.json) {
-      printJson({ ...record, ssh: sshCommandLine(host, credentials.port), password: credentials.password, hostKeyFingerprints: hostKeys?.map(sshFingerprint) ?? [] });
+      printJson({ ...record, ssh: sshCommandLine(host, credentials.port, knownHosts), ...(knownHosts ? { knownHostsFile: knownHosts } : {}), password: credentials.password, hostKeyFingerprints: hostKeys?.map(sshFingerprint) ?? [] });
       return 0;
     }
     process.stdout.write(
       `allocated: ${cpu} CPU, ${humanBytes(device.ram.capacity)} RAM, ${humanBytes(device.hard_disk.capacity)} disk for ${days} day(s) on ${dendrite.axonHotkey}\n` +
       `key file: ${keyPath} (keep it: it releases and manages the container)\n` +
-      `${sshCommandLine(host, credentials.port)}\n` +
+      pinned +
+      `${sshCommandLine(host, credentials.port, knownHosts)}\n` +
       `password: ${credentials.password}\n`,
     );
     if (!remembered) process.stderr.write('note: this rental could not be recorded for "validator rentals"\n');

@@ -5,6 +5,7 @@ import { resolve } from 'node:path';
 import { humanBytes, humanDuration } from '../units.js';
 import { rentalRecords, renterHome, sshFingerprint, type RentalRecord } from '../validator/rental-records.js';
 import { sshCommandLine } from '../validator/rent.js';
+import { knownHostsPath } from '../validator/host-pin.js';
 import { parseFlags } from '../args.js';
 import { printJson } from './validator-common.js';
 
@@ -25,9 +26,11 @@ export interface RentalLine extends RentalRecord {
 }
 
 export function describeRental(r: RentalRecord, now = Date.now()): RentalLine {
+  // The known_hosts file "validator allocate" wrote beside the key file, when there is one.
+  const knownHosts = knownHostsPath(r.keyFile);
   return {
     ...r,
-    ssh: sshCommandLine(r.host, r.port),
+    ssh: sshCommandLine(r.host, r.port, existsSync(knownHosts) ? knownHosts : undefined),
     hostKeyFingerprints: (r.hostKeys ?? []).map(sshFingerprint),
     secondsLeft: Math.max(0, Math.round((Date.parse(r.deadline) - now) / 1000)),
     keyFilePresent: existsSync(r.keyFile),

@@ -19,15 +19,45 @@ export interface BaseImageOptions {
   tag?: string;
   /** How long a pull of `from` may take before falling back to the Debian root file system [20 s]. */
   pullTimeoutMs?: number;
-  /** Debian packages of the fallback root file system. */
+  /** Debian packages of the fallback root file system [DEFAULT_DEBIAN_PACKAGES]. */
   debianPackages?: string[];
+  /** Tag of the fallback root file system [rootfsTag(debianPackages)]. */
+  rootfsTag?: string;
   /** Where the build lock lives. */
   dataDir: string;
   log: Logger;
 }
 
 export const DEFAULT_PULL_TIMEOUT_MS = 20_000;
-export const DEFAULT_DEBIAN_PACKAGES = ['openssh-server', 'python3', 'python3-pip', 'python3-venv', 'ca-certificates', 'procps', 'curl'];
+/**
+ * What a renter expects on the box: sshd, Python with pip and venv, git, curl, wget, an editor,
+ * a compiler toolchain and tmux. All Debian packages, put in by mmdebstrap: building the base
+ * image needs nothing but the Debian archive (no pip or other downloads in the build).
+ */
+export const DEFAULT_DEBIAN_PACKAGES = [
+  'openssh-server', 'python3', 'python3-pip', 'python3-venv', 'python3-dev', 'ca-certificates', 'procps', 'curl',
+  'git', 'wget', 'vim', 'build-essential', 'tmux', 'less',
+];
+/**
+ * The commands a rental must have, and the Debian/Ubuntu package that brings each: a FROM image
+ * (e.g. the PyTorch one) that lacks some gets them from its apt; the Debian root file system
+ * above already has them all, so its build installs nothing.
+ */
+export const RENTAL_COMMANDS: Record<string, string> = {
+  '/usr/sbin/sshd': 'openssh-server', python3: 'python3', pip3: 'python3-pip', git: 'git', curl: 'curl', wget: 'wget',
+  vim: 'vim', tmux: 'tmux', gcc: 'build-essential', make: 'build-essential', ps: 'procps',
+};
+export const PIP_CONF_PATH = '/etc/pip.conf';
+// pip for root, as a renter types it (`pip install x`, also in `ssh host 'pip install x'`, which
+// reads no profile): pip configured to install into the system Python rather than a venv on
+// PATH, because a venv works only in shells that read the profile and hides what the image's
+// own Python has installed (the PyTorch image's torch). The box is the renter's alone and
+// disposable, so PEP 668's guard against breaking the distribution's Python protects nothing here.
+export const PIP_CONF = `# pip of a rented container (compute-miner): root installs into the system Python
+[global]
+break-system-packages = true
+root-user-action = ignore
+`;
 export const SSHD_CONFIG_PATH = '/etc/ssh/compute-miner_sshd_config';
 const LOCK_POLL_MS = 1000;
 
@@ -44,7 +74,7 @@ KbdInteractiveAuthentication no
 UsePAM no
 UseDNS no
 AuthorizedKeysFile .ssh/authorized_keys
-PrintMotd no
+PrintMotd yes
 X11Forwarding no
 Subsystem sftp internal-sftp
 `;
@@ -89,20 +119,31 @@ export function baseDockerfile(from: string): string {
   return `FROM ${from}
 COPY start-sshd /usr/local/sbin/start-sshd
 COPY sshd_config ${SSHD_CONFIG_PATH}
+COPY pip.conf ${PIP_CONF_PATH}
 RUN set -eu; \\
-    if [ ! -x /usr/sbin/sshd ]; then \\
-      apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends openssh-server python3 python3-pip ca-certificates && rm -rf /var/lib/apt/lists/*; \\
+    missing=''; \\
+    for pair in ${Object.entries(RENTAL_COMMANDS).map(([c, p]) => `${c}:${p}`).join(' ')}; do \\
+      command -v "\${pair%%:*}" >/dev/null 2>&1 || missing="$missing \${pair#*:}"; \\
+    done; \\
+    if [ -n "$missing" ]; then \\
+      apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ca-certificates $missing && rm -rf /var/lib/apt/lists/*; \\
     fi; \\
-    chmod 0755 /usr/local/sbin/start-sshd; chmod 0644 ${SSHD_CONFIG_PATH}; \\
+    chmod 0755 /usr/local/sbin/start-sshd; chmod 0644 ${SSHD_CONFIG_PATH} ${PIP_CONF_PATH}; \\
     rm -f /etc/ssh/ssh_host_*; mkdir -p /run/sshd /root/.ssh; chmod 0700 /root/.ssh
 EXPOSE 22
 CMD ["/usr/local/sbin/start-sshd"]
 `;
 }
 
-/** Identifies the recipe, so a changed recipe (or FROM) rebuilds the base image. */
-export function recipeDigest(from: string): string {
-  return createHash('sha256').update(baseDockerfile(from)).update(SSHD_CONFIG).update(START_SSHD).digest('hex').slice(0, 16);
+/** Identifies the recipe, so a changed recipe (FROM, files or Debian packages) rebuilds the base image. */
+export function recipeDigest(from: string, packages: string[] = DEFAULT_DEBIAN_PACKAGES): string {
+  return createHash('sha256').update(baseDockerfile(from)).update(SSHD_CONFIG).update(START_SSHD).update(PIP_CONF)
+    .update(packages.join(',')).digest('hex').slice(0, 16);
+}
+
+/** The Debian root file system's tag names its package list, so a changed list makes a new one. */
+export function rootfsTag(packages: string[]): string {
+  return `${ROOTFS_TAG}-${createHash('sha256').update(packages.join(',')).digest('hex').slice(0, 12)}`;
 }
 
 function splitTag(ref: string): { repo: string; tag: string } {
@@ -187,7 +228,7 @@ export async function ensureBaseImage(engine: DockerEngine, options: BaseImageOp
   const from = options.from ?? DEFAULT_BASE_FROM;
   const ref = options.tag ?? DEFAULT_BASE_TAG;
   const log = options.log.child({ component: 'base-image' });
-  const recipe = recipeDigest(from);
+  const recipe = recipeDigest(from, options.debianPackages);
   const current = async () => (await engine.imageLabels(ref))?.[LABELS.recipe] === recipe;
   if (await current()) return ref;
 
@@ -204,7 +245,8 @@ export async function ensureBaseImage(engine: DockerEngine, options: BaseImageOp
       writeFileSync(join(context, 'Dockerfile'), baseDockerfile(source));
       writeFileSync(join(context, 'start-sshd'), START_SSHD, { mode: 0o755 });
       writeFileSync(join(context, 'sshd_config'), SSHD_CONFIG, { mode: 0o644 });
-      await engine.buildImage(context, ['Dockerfile', 'start-sshd', 'sshd_config'], {
+      writeFileSync(join(context, 'pip.conf'), PIP_CONF, { mode: 0o644 });
+      await engine.buildImage(context, ['Dockerfile', 'start-sshd', 'sshd_config', 'pip.conf'], {
         tag: temp,
         labels: { [LABELS.kind]: 'base', [LABELS.recipe]: recipe },
         onProgress: progressLogger(log, 'build'),
@@ -235,11 +277,12 @@ async function resolveFrom(engine: DockerEngine, from: string, options: BaseImag
   } catch (err) {
     log.warn({ from, err: (err as Error).message }, `cannot pull ${from}; building on a Debian bookworm root file system instead`);
   }
-  if ((await engine.imageLabels(ROOTFS_TAG)) !== null) return ROOTFS_TAG;
   const packages = options.debianPackages ?? DEFAULT_DEBIAN_PACKAGES;
+  const rootfs = options.rootfsTag ?? rootfsTag(packages);
+  if ((await engine.imageLabels(rootfs)) !== null) return rootfs;
   log.info({ packages }, 'making a Debian bookworm root file system with mmdebstrap');
   const { tar, done } = debianRootfs(packages, log);
-  const { repo, tag } = splitTag(ROOTFS_TAG);
+  const { repo, tag } = splitTag(rootfs);
   const temp = `${repo}:import-${randomBytes(6).toString('hex')}`;
   const imported = engine.importImage(tar, { ...splitTag(temp), changes: [`LABEL ${LABELS.kind}=rootfs`] });
   try {
@@ -248,5 +291,5 @@ async function resolveFrom(engine: DockerEngine, from: string, options: BaseImag
   } finally {
     await engine.removeImage(temp).catch(() => undefined);
   }
-  return ROOTFS_TAG;
+  return rootfs;
 }

@@ -2,7 +2,7 @@
 // dockerode. Connection failures become DockerUnavailableError (→ 503 at the axon).
 import { PassThrough, type Readable } from 'node:stream';
 import Dockerode from 'dockerode';
-import { packFiles, type ContainerFile } from './archive.js';
+import { packFiles, unpackFile, type ContainerFile } from './archive.js';
 import { UnavailableError } from './errors.js';
 
 export const DEFAULT_DOCKER_SOCKET = '/var/run/docker.sock';
@@ -92,6 +92,8 @@ export interface DockerEngine {
   sendToStdin(id: string, data: string, ack: string, timeoutMs: number): Promise<void>;
   /** Writes files into a container (created, running or stopped) through the archive API. */
   putFiles(id: string, files: ContainerFile[]): Promise<void>;
+  /** Reads one regular file of at most `maxBytes` from a container through the archive API. */
+  getFile(id: string, path: string, maxBytes: number): Promise<Buffer>;
   /** SIGTERM to PID 1, then SIGKILL after `timeoutSeconds`. A missing container is not an error. */
   stopContainer(id: string, timeoutSeconds: number): Promise<void>;
   /** Force-removes a container; a missing container is not an error. */
@@ -222,6 +224,10 @@ export function dockerodeEngine(docker: Dockerode): DockerEngine {
     }),
     putFiles: (id, files) => guarded(async () => {
       await docker.getContainer(id).putArchive(await packFiles(files), { path: '/' });
+    }),
+    getFile: (id, path, maxBytes) => guarded(async () => {
+      const archive = await docker.getContainer(id).getArchive({ path });
+      return unpackFile(archive, maxBytes);
     }),
     stopContainer: (id, timeoutSeconds) => guarded(() => ignoring404(async () => {
       try {

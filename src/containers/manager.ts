@@ -13,6 +13,8 @@ import { connectDocker, dockerodeEngine, dockerStatus, DockerUnavailableError, t
 import { UnavailableError } from './errors.js';
 import { countGpus, probeHost } from './host.js';
 import { rentalHealth, type RentalHealth } from './health.js';
+import { readHostKeys } from './host-keys.js';
+import { motdFile } from './motd.js';
 import { allocationImageTag, containerName, DEFAULT_BASE_TAG, LABELS, rentalNetworkName, ROLES, standbyName, type ContainerRole } from './names.js';
 import {
   containerCreateOptions, containmentProblem, DEFAULT_CONTAINMENT, DEFAULT_MAX_SHM_BYTES, DEFAULT_RESTART_RETRIES, pickCpuset,
@@ -114,7 +116,7 @@ export interface Outcome {
   error?: string;
 }
 
-export type AllocationResult = { status: true; credentials: AllocateCredentials } | { status: false; error: string };
+export type AllocationResult = { status: true; credentials: AllocateCredentials; hostKeys: string[] } | { status: false; error: string };
 
 export interface AllocationRequest {
   /** Rental length in days (fractions allowed). */
@@ -581,14 +583,16 @@ export function createContainerManager(options: ContainerManagerOptions): Contai
         containerId: containerId!, containerName: name, image, ownImage, port: options.sshPort, cpuset,
         createdAt: Date.now(), deadline: Date.now() + request.timelineDays * DAY_MS, keys, network,
       };
+      await engine.putFiles(created.containerId, [motdFile({ cpuset, memoryBytes, diskBytes: diskRequest, diskEnforced: diskBytes !== null, gpus, deadline: created.deadline })]);
       await waitForSsh(sshHost, options.sshPort, sshTimeout, request.signal);
+      const hostKeys = await readHostKeys(engine, created.containerId);
       mark('ssh');
       store.write(created);
       mark('stored');
       record = created;
       arm(created);
       log.info({ allocation: id, role, cpuset, memoryBytes, deadline: new Date(created.deadline).toISOString(), image, standby: claimed, ms: phases }, 'allocated');
-      return { status: true, credentials: { username: 'root', password, port: options.sshPort, version: options.credentialsVersion ?? 1 } };
+      return { status: true, credentials: { username: 'root', password, port: options.sshPort, version: options.credentialsVersion ?? 1 }, hostKeys };
     } catch (err) {
       // Nothing of a failed allocation stays behind.
       if (containerId) await removeContainer(containerId).catch(() => undefined);

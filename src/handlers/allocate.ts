@@ -14,10 +14,12 @@ import { UnavailableError, type ContainerManager, type Outcome } from '../contai
 export const ALLOCATE_CONCURRENCY = 1;
 
 export function allocatePlugin(manager: ContainerManager): SynapsePlugin<typeof allocateRequestSchema, AllocateResponse> {
-  const reply = (outcome: Outcome, info?: string): AllocateResponse => ({
+  const reply = (outcome: Outcome, info?: string, hostKeys?: string[]): AllocateResponse => ({
     output: {
       status: outcome.status,
       ...(info !== undefined ? { info } : {}),
+      // Beside `info` in the signed output, so the renter can pin the rental's host keys.
+      ...(hostKeys !== undefined ? { host_keys: hostKeys } : {}),
       port: manager.sshPort,
       ...(outcome.error !== undefined ? { error: outcome.error } : {}),
     },
@@ -41,7 +43,7 @@ export function allocatePlugin(manager: ContainerManager): SynapsePlugin<typeof 
         });
         if (!result.status) return reply(result);
         ctx.log.info({ timeline: req.timeline }, 'allocation made');
-        return reply({ status: true }, encryptAllocationInfo(result.credentials, req.public_key));
+        return reply({ status: true }, encryptAllocationInfo(result.credentials, req.public_key), result.hostKeys);
       }
       case 'deallocate':
         return reply(await manager.deallocate(req.public_key));

@@ -280,6 +280,8 @@ export async function checkMiner(target: CheckTarget, deps: CheckDeps): Promise<
       password: credentials.password,
       command: deps.sshCommand ?? DEFAULT_SSH_COMMAND,
       timeoutMs: Math.max(1, budget),
+      // The host keys of the signed reply: a login that meets another host fails, naming the key it met.
+      ...(answer.output.host_keys ? { hostKeys: answer.output.host_keys } : {}),
     };
     if (hardware === false) {
       try {

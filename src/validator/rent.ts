@@ -109,7 +109,17 @@ export function hostOf(url: string): string {
   return new URL(url).hostname.replace(/^\[|\]$/g, '');
 }
 
-/** `ssh -p PORT root@HOST`, with IPv6 hosts as they must be typed. */
-export function sshCommandLine(host: string, port: number): string {
-  return `ssh -p ${port} root@${host}`;
+/** A word as a POSIX shell reads it back unchanged (single quotes unless it is plain). */
+export function shellWord(word: string): string {
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * `ssh -p PORT root@HOST`, with IPv6 hosts as they must be typed; with a known_hosts file of the
+ * rental's pinned host keys, ssh accepts only those (and no "host key has changed" refusal
+ * arises from an earlier rental on the same host:port).
+ */
+export function sshCommandLine(host: string, port: number, knownHostsFile?: string): string {
+  const pin = knownHostsFile === undefined ? '' : `-o UserKnownHostsFile=${shellWord(knownHostsFile)} -o StrictHostKeyChecking=yes `;
+  return `ssh ${pin}-p ${port} root@${host}`;
 }

@@ -1,6 +1,7 @@
 // Logs in to a rented container over SSH with its password and runs one command: the proof
 // that the credentials a miner returned actually open the box.
 import ssh2 from 'ssh2';
+import { hostPin } from './host-pin.js';
 
 export interface SshLogin {
   host: string;
@@ -9,6 +10,8 @@ export interface SshLogin {
   /** The password the miner returned; or, for a key exchanged in, the matching private key. */
   password?: string;
   privateKey?: string;
+  /** The host keys to accept (OpenSSH lines, from the signed Allocate reply); absent: any host key. */
+  hostKeys?: readonly string[];
   /** Run after login; its stdout is returned. */
   command: string;
   /** Whole login + command budget, ms. */
@@ -42,8 +45,15 @@ export function sshRun(login: SshLogin): Promise<string> {
         });
       });
     });
-    client.on('error', (err) => finish(new Error(`SSH ${login.host}:${login.port}: ${err.message}`)));
-    client.on('close', () => finish(new Error(`SSH ${login.host}:${login.port}: connection closed before the command finished`)));
+    let pin: ReturnType<typeof hostPin> | undefined;
+    try {
+      pin = login.hostKeys ? hostPin(login.hostKeys) : undefined;
+    } catch (err) {
+      return finish(new Error(`SSH ${login.host}:${login.port}: cannot pin the host: ${(err as Error).message}`));
+    }
+    // A refused host key: say which key was met, not ssh2's bare "verification failed".
+    client.on('error', (err) => finish(pin?.mismatch() ?? new Error(`SSH ${login.host}:${login.port}: ${err.message}`)));
+    client.on('close', () => finish(pin?.mismatch() ?? new Error(`SSH ${login.host}:${login.port}: connection closed before the command finished`)));
     client.connect({
       host: login.host,
       port: login.port,
@@ -54,6 +64,7 @@ export function sshRun(login: SshLogin): Promise<string> {
       // Only what was given: never offer an agent's or the user's other keys to a miner's box.
       tryKeyboard: false,
       agent: undefined,
+      ...(pin ? { hostVerifier: pin.verify } : {}),
     });
   });
 }

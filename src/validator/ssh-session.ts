@@ -2,6 +2,7 @@
 // SFTP upload and download, short commands, and one long-running program spoken to line by
 // line over its stdin/stdout. Every wait has a timeout; stderr is collected, never ignored.
 import ssh2 from 'ssh2';
+import { hostPin } from './host-pin.js';
 
 export interface SshTarget {
   host: string;
@@ -9,6 +10,8 @@ export interface SshTarget {
   username: string;
   password?: string;
   privateKey?: string;
+  /** The host keys to accept (OpenSSH lines, from the signed Allocate reply); absent: any host key. */
+  hostKeys?: readonly string[];
   /** Budget of the login itself, ms. */
   timeoutMs: number;
 }
@@ -59,8 +62,15 @@ export class SshSession {
       };
       const timer = setTimeout(() => done(new TimeoutError(`no SSH login within ${target.timeoutMs} ms`)), target.timeoutMs);
       client.on('ready', () => done(null));
-      client.on('error', (err) => done(new Error(`SSH ${target.host}:${target.port}: ${err.message}`)));
-      client.on('close', () => done(new Error(`SSH ${target.host}:${target.port}: connection closed during login`)));
+      let pin: ReturnType<typeof hostPin> | undefined;
+      try {
+        pin = target.hostKeys ? hostPin(target.hostKeys) : undefined;
+      } catch (err) {
+        return done(new Error(`SSH ${target.host}:${target.port}: cannot pin the host: ${(err as Error).message}`));
+      }
+      // A refused host key: say which key was met, not ssh2's bare "verification failed".
+      client.on('error', (err) => done(pin?.mismatch() ?? new Error(`SSH ${target.host}:${target.port}: ${err.message}`)));
+      client.on('close', () => done(pin?.mismatch() ?? new Error(`SSH ${target.host}:${target.port}: connection closed during login`)));
       client.connect({
         host: target.host,
         port: target.port,
@@ -71,6 +81,7 @@ export class SshSession {
         // Only what was given: never offer an agent's or the user's other keys to a miner's box.
         tryKeyboard: false,
         agent: undefined,
+        ...(pin ? { hostVerifier: pin.verify } : {}),
       });
     });
   }

@@ -22,8 +22,11 @@ export function fakeAllocatePlugin(answer: FakeAnswer): SynapsePlugin {
   };
 }
 
-export const output = (status: boolean, extra: { info?: string; port?: number; error?: string } = {}): AllocateResponse => ({
-  output: { status, port: extra.port ?? 0, ...(extra.info !== undefined ? { info: extra.info } : {}), ...(extra.error !== undefined ? { error: extra.error } : {}) },
+export const output = (status: boolean, extra: { info?: string; port?: number; error?: string; host_keys?: string[] } = {}): AllocateResponse => ({
+  output: {
+    status, port: extra.port ?? 0, ...(extra.info !== undefined ? { info: extra.info } : {}), ...(extra.error !== undefined ? { error: extra.error } : {}),
+    ...(extra.host_keys !== undefined ? { host_keys: extra.host_keys } : {}),
+  },
 });
 
 /** A miner whose Allocate is `answer`; `hotkey` lets it claim an address it cannot sign for. */
@@ -46,6 +49,8 @@ export interface TestSshServer {
   port: number;
   /** Password attempts seen, accepted or not. */
   attempts: string[];
+  /** The server's host public key, an OpenSSH line. */
+  hostKey: string;
   close(): Promise<void>;
 }
 
@@ -75,7 +80,7 @@ export function startSshServer(password: string | null): Promise<TestSshServer> 
       });
     });
   });
-  return listenOnLoopback(server, () => { for (const c of clients) c.end(); }).then((l) => ({ ...l, attempts }));
+  return listenOnLoopback(server, () => { for (const c of clients) c.end(); }).then((l) => ({ ...l, attempts, hostKey: hostKey.public }));
 }
 
 /** A port that accepts TCP connections and never answers: not even the WebSocket upgrade. */
