@@ -544,17 +544,19 @@ export function createContainerManager(options: ContainerManagerOptions): Contai
         const spare = standby!;
         standby = null;
         try {
-          // Limits first, credentials last: nobody can log in before the rental's size is in force.
+          // All at once: the password reaches the renter only in the reply, which waits for every
+          // limit to be in force, so nobody can log in to a rental that is not yet sized.
           await Promise.all([
             engine.updateContainer(spare.id, { CpusetCpus: cpuset, Memory: memoryBytes, MemorySwap: memoryBytes }),
             setShmSize(standbyDetail!.pid, shmBytes),
             diskBytes !== null && dataRoot ? setDiskQuota(dataRoot, spare.id, diskBytes) : Promise.resolve(),
+            engine.renameContainer(spare.id, name),
+            engine.sendToStdin(spare.id, credentialsPayload(password, keys), CREDENTIALS_ACK, sshTimeout),
           ]);
-          await engine.renameContainer(spare.id, name);
           claimed = true;
           containerId = spare.id;
           network = spare.network;
-          mark('limits');
+          mark('claimed');
         } catch (err) {
           // A standby that cannot be sized is never handed out: it goes, and a fresh container is made.
           if (err instanceof DockerUnavailableError) throw err;
@@ -563,10 +565,7 @@ export function createContainerManager(options: ContainerManagerOptions): Contai
           await removeNetwork(spare.network);
         }
       }
-      if (claimed) {
-        await engine.sendToStdin(containerId!, credentialsPayload(password, keys), CREDENTIALS_ACK, sshTimeout);
-        mark('claimed');
-      } else {
+      if (!claimed) {
         network = await createNetwork(allocationLabels);
         mark('network');
         containerId = await engine.createContainer(containerCreateOptions({
