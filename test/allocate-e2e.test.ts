@@ -48,7 +48,7 @@ async function startMiner(docker: Dockerode, run: TestRun, sshPort: number, data
     await manager.stop();
     throw err;
   }
-  const dendrite = new Dendrite({ hotkey: generateHotkey(), url: `ws://127.0.0.1:${port}`, axonHotkey: hotkey.ss58Address, timeoutMs: 30_000 });
+  const dendrite = new Dendrite({ hotkey: generateHotkey(), url: `ws://127.0.0.1:${port}`, axonHotkey: hotkey.ss58Address, timeoutMs: 90_000 });
   return { axon, dendrite, manager };
 }
 

@@ -49,7 +49,7 @@ export interface ContainerManagerOptions {
   log: Logger;
   /** Seconds between SIGTERM and SIGKILL when a container is stopped [2]. */
   stopTimeoutSeconds?: number;
-  /** How long SSH may take to answer after start or restart [15 s]. */
+  /** How long SSH may take to answer after start or restart [30 s]. */
   sshReadyTimeoutMs?: number;
   /** Longest build of a renter's `dockerfile` commands [10 min]. */
   dockerfileBuildTimeoutMs?: number;
@@ -155,7 +155,7 @@ export interface ContainerManager {
 
 const DAY_MS = 86_400_000;
 export const DEFAULT_STOP_TIMEOUT_SECONDS = 2;
-export const DEFAULT_SSH_READY_TIMEOUT_MS = 15_000;
+export const DEFAULT_SSH_READY_TIMEOUT_MS = 30_000;
 export const DEFAULT_DOCKERFILE_BUILD_TIMEOUT_MS = 10 * 60_000;
 export const DEFAULT_RENTAL_DISK_BYTES = 10 * 1024 ** 3;
 /** The standby's /dev/shm and disk headroom until it is claimed and sized for its rental. */

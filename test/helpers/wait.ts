@@ -4,7 +4,7 @@
  * Calls `probe` until it yields a value other than undefined or false, and returns that value;
  * throws, naming `what`, when `timeoutMs` passes first.
  */
-export async function until<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 15_000, intervalMs = 50): Promise<T> {
+export async function until<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 45_000, intervalMs = 50): Promise<T> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();
