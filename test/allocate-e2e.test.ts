@@ -140,12 +140,16 @@ overAxon.run();
 
 // --- a private daemon that goes away and comes back -----------------------------------------
 
-interface DownCtx { shared: Dockerode; run: TestRun; dockerd: PrivateDockerd; miner: Miner }
+const hostHasDocker0 = () => readFileSync('/proc/net/dev', 'utf8').includes('docker0:');
+
+interface DownCtx { shared: Dockerode; run: TestRun; dockerd: PrivateDockerd; miner: Miner; hadDocker0: boolean }
 const dockerDown = suite<DownCtx>('Docker daemon down and back');
 
 dockerDown.before(async (ctx) => {
   ctx.shared = await requireDocker();
   ctx.run = testRun(ctx.shared, 'down');
+  // Whether the host had the system daemon's docker0 before: the private daemon must not take it away.
+  ctx.hadDocker0 = hostHasDocker0();
   ctx.dockerd = await startPrivateDockerd(mkdtempSync(join(tmpdir(), `cm-dockerd-${ctx.run.id}-`)), ctx.run.id);
   // The private daemon gets the base image from the shared one instead of building it again.
   await copyImage(ctx.shared, ctx.dockerd.docker, DEFAULT_BASE_TAG);
@@ -159,11 +163,10 @@ dockerDown.after(async (ctx) => {
   await ctx.run?.cleanup();
 });
 
-const hostHasDocker0 = () => readFileSync('/proc/net/dev', 'utf8').includes('docker0:');
 
 dockerDown('Allocate answers 503 while dockerd is down, Specs still answers, and all works again when it is back', async (ctx) => {
   const { dendrite } = ctx.miner;
-  assert.ok(hostHasDocker0(), 'the private daemon took the shared docker0 bridge away');
+  assert.is(hostHasDocker0(), ctx.hadDocker0, 'the private daemon took the shared docker0 bridge away');
   const check = { timeline: 1, checking: true, device_requirement: device(1, 128 * MiB) };
   const before = await dendrite.call('Allocate', check);
   assert.is(before.code, 200);
@@ -179,7 +182,7 @@ dockerDown('Allocate answers 503 while dockerd is down, Specs still answers, and
   assert.is((specs.body as { specs_output: { docker: { available: boolean } } }).specs_output.docker.available, false);
 
   await ctx.dockerd.restart();
-  assert.ok(hostHasDocker0(), 'the private daemon took the shared docker0 bridge away');
+  assert.is(hostHasDocker0(), ctx.hadDocker0, 'the private daemon took the shared docker0 bridge away');
   const after = await dendrite.call('Allocate', check);
   assert.is(after.code, 200, after.message);
   assert.is((after.body as { output: { status: boolean } }).output.status, true);
