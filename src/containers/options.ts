@@ -2,6 +2,7 @@
 // options. No I/O here: tests read these functions directly.
 import type { ContainerCreateOptions } from 'dockerode';
 import type { AllocateRequest } from '../../protocol/index.js';
+import { formatCpuset } from '../fleet/cpuset.js';
 
 export type DeviceRequirement = AllocateRequest['device_requirement'];
 
@@ -69,14 +70,7 @@ export function pickCpuset(hostCpuCount: number, count: number, busy: readonly n
   const free: number[] = [];
   for (let core = 0; core < hostCpuCount && free.length < count; core++) if (!taken.has(core)) free.push(core);
   if (count < 1 || free.length < count) return null;
-  const ranges: string[] = [];
-  for (let i = 0; i < free.length;) {
-    let j = i;
-    while (j + 1 < free.length && free[j + 1] === free[j]! + 1) j++;
-    ranges.push(i === j ? `${free[i]}` : `${free[i]}-${free[j]}`);
-    i = j + 1;
-  }
-  return ranges.join(',');
+  return formatCpuset(free);
 }
 
 /** Default cap of /dev/shm: large enough for data loaders, small enough to never matter on its own. */
