@@ -13,7 +13,7 @@ import {
   type ContainerPlan, type HostResources, type DeviceRequirement,
 } from '../src/containers/options.js';
 import { rentalHealth } from '../src/containers/health.js';
-import { btrfsSubvolumePath } from '../src/containers/resize.js';
+import { btrfsQuotaFilePath, btrfsSubvolumePath } from '../src/containers/resize.js';
 import { authorizedKeysFile, authorizedKeysText, credentialsPayload, exchangeKey, generatePassword } from '../src/containers/secrets.js';
 import { randomSalt, sha512Crypt } from '../src/containers/shadow.js';
 import { packFiles } from '../src/containers/archive.js';
@@ -336,6 +336,9 @@ test('btrfsSubvolumePath: only a 64-hex layer id makes a path under the data roo
   const id = 'a'.repeat(64);
   assert.is(btrfsSubvolumePath('/pool/docker', id), `/pool/docker/btrfs/subvolumes/${id}`);
   assert.throws(() => btrfsSubvolumePath('/pool/docker', '../../etc'), /unexpected layer id/);
+  // The driver's own size record, which it re-applies on every mount of the layer.
+  assert.is(btrfsQuotaFilePath('/pool/docker', id), `/pool/docker/btrfs/quotas/${id}`);
+  assert.throws(() => btrfsQuotaFilePath('/pool/docker', `${id}/../x`), /unexpected layer id/);
 });
 
 test('rentalHealth: running and paused are fine; a container Docker gave up on says why', () => {

@@ -138,7 +138,7 @@ attacks('1.6 GiB in a 1 GiB rental is OOM-killed inside; the rental still answer
 attacks('dd of 1.5× the disk stops at the request (+5%) with EDQUOT/ENOSPC', async (ctx) => {
   const out = await sshRun(ctx.a.port, { password: ctx.passwordA },
     `dd if=/dev/zero of=/root/fill bs=1M count=${Math.round((DISK * 1.5) / MiB)} 2>&1; sync; stat -c %s /root/fill; rm -f /root/fill`, 120_000);
-  assert.match(out, /Disk quota exceeded|No space left on device/);
+  assert.match(out, /Disk quota exceeded|No space left on device/, `dd must stop with EDQUOT/ENOSPC: ${out}`);
   const written = Number(out.trim().split('\n').pop());
   assert.ok(written >= DISK * 0.9, `the renter could write what was asked (${written} bytes)`);
   assert.ok(written <= DISK * 1.05, `no more than the request + 5% (${written} bytes)`);

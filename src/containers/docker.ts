@@ -107,6 +107,8 @@ export interface DockerEngine {
   inspectContainer(id: string): Promise<ContainerDetail | null>;
   /** Bytes of an image's own content (what a container of it references from the start). */
   imageSize(ref: string): Promise<number>;
+  /** The image's layers as their content digests ("sha256:…"), bottom first. */
+  imageLayers(ref: string): Promise<string[]>;
   createNetwork(options: NetworkCreateOptions): Promise<string>;
   /** Removes a network; a missing network is not an error. */
   removeNetwork(idOrName: string): Promise<void>;
@@ -262,6 +264,7 @@ export function dockerodeEngine(docker: Dockerode): DockerEngine {
       }
     }),
     imageSize: (ref) => guarded(async () => (await docker.getImage(ref).inspect()).Size ?? 0),
+    imageLayers: (ref) => guarded(async () => (await docker.getImage(ref).inspect()).RootFS?.Layers ?? []),
     createNetwork: (options) => guarded(async () => (await docker.createNetwork(options)).id),
     removeNetwork: (idOrName) => guarded(() => ignoring404(() => docker.getNetwork(idOrName).remove())),
     listNetworks: (labels) => guarded(async () => {

@@ -22,6 +22,7 @@ import {
   type Containment, type DeviceRequirement, type HostResources, type StoragePolicy,
 } from './options.js';
 import { setDiskQuota, setShmSize } from './resize.js';
+import { imageReferencedBytes } from './layer-bytes.js';
 import { authorizedKeysFile, credentialsPayload, exchangeKey, generatePassword, type KeyType } from './secrets.js';
 import { createExpiryScheduler } from './scheduler.js';
 import { serializer } from '../serial.js';
@@ -224,9 +225,22 @@ export function createContainerManager(options: ContainerManagerOptions): Contai
   let standby: { id: string; network: string } | null = null;
   let baseBytes: number | undefined;
 
-  /** The base image's own bytes, which a container's disk quota must include. */
+  /** What a container of `image` references from the start, which its disk quota must include. */
+  async function imageDiskBytes(image: string): Promise<number> {
+    if (storageDriver === 'btrfs' && dataRoot && localEngine) {
+      try {
+        return await imageReferencedBytes(dataRoot, await engine.imageLayers(image));
+      } catch (err) {
+        if (err instanceof DockerUnavailableError) throw err;
+        log.warn({ image, err: (err as Error).message }, 'the image\'s size on the pool is unknown; its byte count is used');
+      }
+    }
+    return engine.imageSize(image);
+  }
+
+  /** The base image's disk bytes, measured once. */
   async function baseImageBytes(): Promise<number> {
-    baseBytes ??= await engine.imageSize(baseTag);
+    baseBytes ??= await imageDiskBytes(baseTag);
     return baseBytes;
   }
 
@@ -260,7 +274,7 @@ export function createContainerManager(options: ContainerManagerOptions): Contai
   function buildBaseImage(): Promise<void> {
     if (base && base.state !== 'failed') return base.done;
     const done = ensureBaseImage(engine, { ...options.baseImage, dataDir: options.dataDir, log }).then(
-      () => { base = { state: 'ready', done }; scheduleStandby(); },
+      () => { base = { state: 'ready', done }; baseBytes = undefined; scheduleStandby(); },
       (err: unknown) => {
         const message = (err as Error).message;
         log.error({ err: message }, 'base image build failed');
@@ -531,7 +545,7 @@ export function createContainerManager(options: ContainerManagerOptions): Contai
     const standbyDetail = standby !== null && role === 'ssh-container' && !ownImage && gpus === 0
       ? await engine.inspectContainer(standby.id) : null;
     const claimStandby = standbyDetail?.state === 'running';
-    const diskBytes = host.storage.enforced ? storageSizeBytes(diskRequest, ownImage ? await engine.imageSize(image) : await baseImageBytes()) : null;
+    const diskBytes = host.storage.enforced ? storageSizeBytes(diskRequest, ownImage ? await imageDiskBytes(image) : await baseImageBytes()) : null;
     // The standby holds the SSH port: any other container needs it gone first.
     if (!claimStandby) await dropStandby();
     const password = generatePassword(options.passwordLength);
