@@ -61,6 +61,24 @@ conns('an address at its cap: a new connection displaces its oldest on probation
   }
 });
 
+conns('an address that has earned nothing gets HTTP 429 before the handshake past its burst; an address whose connection earned its place is not limited', async () => {
+  const t = await startTestAxon({ plugins: [echoPlugin()], access: policy(), limits: { newConnectionsPerSecond: 0.001, newConnectionsBurst: 3 } });
+  try {
+    for (let i = 0; i < 3; i++) await connect(t, '127.0.0.7');
+    const fourth = await RawClient.connect(t.url, { localAddress: '127.0.0.7' }).then((c) => { clients.push(c); return 'opened'; }, (err: Error) => err.message);
+    assert.match(fourth, /Unexpected server response: 429/);
+    // One accepted request and the address may open what it needs (up to its cap).
+    await earn(await connect(t, '127.0.0.8'), t);
+    for (let i = 0; i < 5; i++) await connect(t, '127.0.0.8');
+    await connect(t, '127.0.0.9'); // another address still has its own burst
+    const metrics = await metricsOf(t);
+    assert.match(metrics, /axon_connections_refused_total\{reason="arrival_rate"\} 1\b/);
+    assert.match(metrics, /axon_open_connections 10\b/, 'the refused arrival never became a connection');
+  } finally {
+    await t.close();
+  }
+});
+
 conns('a connection whose requests keep being refused is closed with 1008; an accepted request forgives the earlier refusals', async () => {
   const t = await startTestAxon({ plugins: [echoPlugin()], access: policy(), limits: { maxRefusedPerConnection: 3 } });
   try {

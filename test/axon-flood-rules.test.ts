@@ -4,6 +4,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { pino } from 'pino';
+import { Arrivals } from '../src/axon/arrivals.js';
 import { FloodReport } from '../src/axon/flood-report.js';
 import { HotkeyShares } from '../src/axon/hotkey-share.js';
 import { DEFAULT_LIMITS, resolveLimits } from '../src/axon/limits.js';
@@ -106,6 +107,18 @@ test('flood report: one summary per period from the threshold, with the top offe
   assert.is(lines.length, 1);
 });
 
+test('arrivals: an address that earned nothing has a bucket; one that earned is let in until its time is up', () => {
+  const arrivals = new Arrivals({ newConnectionsPerSecond: 2, newConnectionsBurst: 3, earnedAddressMs: 1000, tableSize: 100 });
+  const admitted = (address: string, at: number, n: number) => Array.from({ length: n }, () => arrivals.admit(address, at)).filter(Boolean).length;
+  assert.is(admitted('a', 0, 5), 3, 'the burst, then refused');
+  assert.is(admitted('a', 500, 5), 1, 'half a second refills one of 2/s');
+  assert.is(admitted('b', 500, 2), 2, 'each address has its own bucket');
+  arrivals.earn('a', 600);
+  assert.is(admitted('a', 700, 50), 50, 'earned: not limited');
+  assert.is(admitted('a', 1600, 1), 1, 'until its time is up; then its bucket again (refilled meanwhile)');
+  assert.is(admitted('a', 1600, 5), 1, 'the bucket refilled 2.2 tokens over 1.1 s at 2/s: one more whole token');
+});
+
 test('limits: defaults resolve, the reserve follows maxConnections unless set', () => {
   assert.equal(resolveLimits(), { ...DEFAULT_LIMITS });
   assert.is(resolveLimits({ maxConnections: 40 }).reservedConnections, 10);
@@ -126,6 +139,9 @@ test('limits: 0, negative, fractional, absurd, non-numeric and unknown values fa
     [{ floodReportIntervalMs: NaN }, /floodReportIntervalMs/],
     [{ floodReportMinRefusals: '100' }, /floodReportMinRefusals must be a whole number > 0/],
     [{ ratePerSecond: 0 }, /ratePerSecond must be a number > 0/],
+    [{ newConnectionsPerSecond: -5 }, /newConnectionsPerSecond must be a number > 0/],
+    [{ newConnectionsBurst: 0 }, /newConnectionsBurst must be a whole number > 0/],
+    [{ earnedAddressMs: 1e15 }, /earnedAddressMs must be/],
     [{ maxConections: 10 }, /axon limit maxConections is unknown/],
   ];
   for (const [overrides, why] of cases) assert.throws(() => resolveLimits(overrides as never), why, JSON.stringify(overrides));

@@ -145,13 +145,17 @@ test('sha512Crypt: the specification\'s vectors and openssl passwd -6 agree', ()
   assert.throws(() => sha512Crypt('x', 'bad salt!'), /salt/);
 });
 
-test('credentials payload: the password only as a SHA-512-crypt hash, then authorized_keys; keys file 0600 root', () => {
-  const payload = credentialsPayload('the-password-is-long-enough', { user: 'ssh-ed25519 AAAA u' });
+test('credentials payload: the password only as a SHA-512-crypt hash, the motd as one base64 line, then authorized_keys; keys file 0600 root', () => {
+  const motd = 'Rental\n  cores: 1\n  (two lines and a \'quote\')\n';
+  const payload = credentialsPayload('the-password-is-long-enough', { user: 'ssh-ed25519 AAAA u' }, motd);
   assert.not.ok(payload.includes('the-password-is-long-enough'));
-  const [hash, ...rest] = payload.split('\n');
+  const [hash, motdLine, ...rest] = payload.split('\n');
   assert.match(hash!, /^\$6\$[./0-9A-Za-z]{16}\$[./0-9A-Za-z]{86}$/);
   assert.is(sha512Crypt('the-password-is-long-enough', hash!.split('$')[2]!), hash);
+  assert.match(motdLine!, /^[A-Za-z0-9+/]+={0,2}$/);
+  assert.is(Buffer.from(motdLine!, 'base64').toString('utf8'), motd);
   assert.is(rest.join('\n'), authorizedKeysText({ user: 'ssh-ed25519 AAAA u' }));
+  assert.is(credentialsPayload('p'.repeat(20), {}).split('\n')[1], '', 'no motd: an empty line, the image keeps its own');
   const salts = new Set(Array.from({ length: 50 }, () => credentialsPayload('p'.repeat(20), {}).split('$')[2]));
   assert.is(salts.size, 50);
   const keys = authorizedKeysFile({ terminal: 'ssh-ed25519 AAAA t' });

@@ -13,6 +13,7 @@ import type { AxonMetrics } from './metrics.js';
 import { NEW_STANDING, nextStanding, refusedTooOften, type RequestOutcome, type Seat, type Standing } from './probation.js';
 import type { Job, PriorityQueue, Ticket } from './queue.js';
 import type { RateLimiter } from './rate.js';
+import type { Arrivals } from './arrivals.js';
 import { addressOf, encodeResponse, Rejections, rejectionOf, type Rejection, type Replier, type ReplyAddress } from './replies.js';
 import type { Verifier, VerifiedRequest } from './verify.js';
 
@@ -25,6 +26,7 @@ export interface AxonCore {
   replier: Replier;
   queue: PriorityQueue;
   rate: RateLimiter;
+  arrivals: Arrivals;
   shares: HotkeyShares;
   closing: ClosingSockets;
   floods: FloodReport;
@@ -149,6 +151,7 @@ export class AxonConnection implements Seat {
   /** Moves the standing by one request's outcome; closes the connection refused too often. */
   private judge(outcome: RequestOutcome): void {
     if (outcome === 'other') return;
+    if (outcome === 'accepted' && this.standing.probationary) this.core.arrivals.earn(this.address);
     this.standing = nextStanding(this.standing, outcome);
     if (!refusedTooOften(this.standing, this.core.limits.maxRefusedPerConnection)) return;
     this.core.metrics.connectionRefused('refused_requests');

@@ -21,6 +21,19 @@ export interface AxonLimits {
    */
   maxConnectionsPerAddress: number;
   /**
+   * New connections per second from one address none of whose connections has earned its
+   * place lately (sustained; token bucket). Past it the upgrade is answered with HTTP 429 and
+   * no handshake, so a reconnecting flood costs the axon little. Default 5.
+   */
+  newConnectionsPerSecond: number;
+  /** The burst of new connections such an address may open above that rate. Default 20. */
+  newConnectionsBurst: number;
+  /**
+   * After a connection from an address has a request accepted, new connections from that
+   * address are not rate-limited for this long. Default 10 min.
+   */
+  earnedAddressMs: number;
+  /**
    * Room kept for connections that have earned their place: connections on probation may
    * hold at most maxConnections − reservedConnections; past that a new connection displaces
    * the oldest of them. Default a quarter of maxConnections (64 of 256); when set, ≥ 1 and
@@ -77,6 +90,9 @@ export const DEFAULT_LIMITS: Readonly<AxonLimits> = Object.freeze({
   maxPayload: 1024 * 1024,
   maxConnections: 256,
   maxConnectionsPerAddress: 64,
+  newConnectionsPerSecond: 5,
+  newConnectionsBurst: 20,
+  earnedAddressMs: 600_000,
   reservedConnections: 64,
   maxRefusedPerConnection: 10,
   maxInFlightPerConnection: 256,
@@ -101,6 +117,9 @@ const RANGES: Record<keyof AxonLimits, { max: number; fraction?: true }> = {
   maxPayload: { max: 256 * 1024 * 1024 },
   maxConnections: { max: 1_000_000 },
   maxConnectionsPerAddress: { max: 1_000_000 },
+  newConnectionsPerSecond: { max: 1e9, fraction: true },
+  newConnectionsBurst: { max: 1e9 },
+  earnedAddressMs: { max: 7 * 24 * 3600_000 },
   reservedConnections: { max: 1_000_000 },
   maxRefusedPerConnection: { max: 1_000_000 },
   maxInFlightPerConnection: { max: 1_000_000 },

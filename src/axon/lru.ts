@@ -37,4 +37,9 @@ export class BoundedMap<K, V> {
       this.onEvict?.(oldest, evicted);
     }
   }
+
+  /** Forgets an entry (not an eviction: `onEvict` is not called). */
+  delete(key: K): void {
+    this.entries.delete(key);
+  }
 }

@@ -17,6 +17,7 @@ import { createAxonMetrics } from './metrics.js';
 import { addressKey, admitConnection } from './probation.js';
 import { PriorityQueue } from './queue.js';
 import { RateLimiter } from './rate.js';
+import { Arrivals } from './arrivals.js';
 import { ReplayGuard } from './replay.js';
 import { Replier } from './replies.js';
 import type { SynapsePlugin } from './synapse.js';
@@ -93,6 +94,7 @@ export function createAxon(options: AxonOptions): Axon {
     replier: new Replier(options.hotkey),
     queue,
     rate: new RateLimiter(limits.ratePerSecond, limits.rateBurst, limits.rateTableSize),
+    arrivals: new Arrivals({ newConnectionsPerSecond: limits.newConnectionsPerSecond, newConnectionsBurst: limits.newConnectionsBurst, earnedAddressMs: limits.earnedAddressMs, tableSize: limits.rateTableSize }),
     shares: new HotkeyShares(limits.maxPendingPerHotkey),
     closing,
     floods,
@@ -125,6 +127,13 @@ export function createAxon(options: AxonOptions): Axon {
       return;
     }
     const address = addressKey(socket.remoteAddress);
+    if (!core.arrivals.admit(address)) {
+      // Before the handshake: a refused arrival costs a parse and a short write, nothing more.
+      metrics.connectionRefused('arrival_rate');
+      floods.connectionEvent('arrival_rate', address);
+      socket.end('HTTP/1.1 429 Too Many Requests\r\nRetry-After: 1\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      return;
+    }
     wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
       metrics.connectionOpened();
       ws.once('close', () => metrics.connectionClosed());

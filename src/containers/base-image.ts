@@ -84,7 +84,8 @@ export const CREDENTIALS_ACK = 'credentials-applied';
 
 // The container's entry script. Host keys are made at its first start, never baked into the
 // image, so every container has its own (ed25519 only: the cheapest key to make). sshd starts at once;
-// a background reader takes root's password hash (first line) and authorized_keys (the rest)
+// a background reader takes root's password hash (first line), the motd (base64, second line)
+// and authorized_keys (the rest)
 // from stdin, which only the miner can write (docker attach), and acknowledges on stdout.
 // Later starts find stdin closed or silent and keep what is in place. sshd is the main
 // process, so SIGTERM from docker-init ends the container promptly.
@@ -95,6 +96,12 @@ mkdir -p /run/sshd
 chmod 0755 /run/sshd
 receive_credentials() {
   IFS= read -r hash || return 0
+  IFS= read -r motd || return 0
+  if [ -n "$motd" ]; then
+    printf '%s' "$motd" | base64 -d > /etc/motd.new
+    chmod 0644 /etc/motd.new
+    mv -f /etc/motd.new /etc/motd
+  fi
   umask 077
   while IFS= read -r line; do
     case "$line" in

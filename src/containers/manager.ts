@@ -14,7 +14,7 @@ import { UnavailableError } from './errors.js';
 import { countGpus, probeHost } from './host.js';
 import { rentalHealth, type RentalHealth } from './health.js';
 import { readHostKeys } from './host-keys.js';
-import { motdFile } from './motd.js';
+import { motdText } from './motd.js';
 import { allocationImageTag, containerName, DEFAULT_BASE_TAG, LABELS, rentalNetworkName, ROLES, standbyName, type ContainerRole } from './names.js';
 import {
   containerCreateOptions, containmentProblem, DEFAULT_CONTAINMENT, DEFAULT_MAX_SHM_BYTES, DEFAULT_RESTART_RETRIES, pickCpuset,
@@ -23,6 +23,7 @@ import {
 } from './options.js';
 import { setDiskQuota, setShmSize } from './resize.js';
 import { imageReferencedBytes } from './layer-bytes.js';
+import { emptyContainerLayers } from './layer-empty.js';
 import { authorizedKeysFile, credentialsPayload, exchangeKey, generatePassword, type KeyType } from './secrets.js';
 import { createExpiryScheduler } from './scheduler.js';
 import { serializer } from '../serial.js';
@@ -221,8 +222,10 @@ export function createContainerManager(options: ContainerManagerOptions): Contai
   let storage: StoragePolicy | undefined;
   let base: { state: BaseImageState; error?: string; done: Promise<void> } | undefined;
   let stopped = false;
-  /** The started standby container, when there is one. */
-  let standby: { id: string; network: string } | null = null;
+  /** A rental network made ahead for a container that is not the standby. */
+  let spareNetwork: string | null = null;
+  /** The started standby container, when there is one, and its SSH host keys once sshd is up. */
+  let standby: { id: string; network: string; hostKeys: Promise<string[]> } | null = null;
   let baseBytes: number | undefined;
 
   /** What a container of `image` references from the start, which its disk quota must include. */
@@ -309,6 +312,9 @@ export function createContainerManager(options: ContainerManagerOptions): Contai
     if (!current) return;
     // A paused container cannot take SIGTERM; forced removal kills it directly.
     if (current.state === 'running' || current.state === 'restarting') await engine.stopContainer(id, stopSeconds);
+    if (storageDriver === 'btrfs' && dataRoot && localEngine && current.state !== 'paused') {
+      await emptyContainerLayers(dataRoot, current.id).catch((err: unknown) => log.warn({ id: id.slice(0, 12), err: (err as Error).message }, 'the container\'s layers were not emptied first; Docker removes them'));
+    }
     await engine.removeContainer(id);
   }
 
@@ -374,13 +380,30 @@ export function createContainerManager(options: ContainerManagerOptions): Contai
       await removeNetwork(network);
       throw err;
     }
-    standby = { id, network };
+    // Read once sshd answers, off the allocation's path: a claim finds them ready.
+    const startedId = id;
+    const hostKeys = waitForSsh(sshHost, options.sshPort, sshTimeout).then(() => readHostKeys(engine, startedId));
+    hostKeys.catch(() => undefined);
+    standby = { id, network, hostKeys };
     log.debug({ id: id.slice(0, 12) }, 'standby container started');
   }
 
+  /** Makes the network of the next container that is not the standby ahead of its request. */
+  async function replenishNetwork(): Promise<void> {
+    if (stopped || spareNetwork || !reconciled) return;
+    spareNetwork = await createNetwork({ ...options.labels, [LABELS.owner]: options.minerHotkey });
+  }
+
+  function takeSpareNetwork(): string | null {
+    const name = spareNetwork;
+    spareNetwork = null;
+    return name;
+  }
+
   function scheduleStandby(): void {
-    if (!standbyEnabled || stopped) return;
-    void serialize(replenishStandby).catch((err: unknown) => log.warn({ err: dockerMessage(err) }, 'standby container not started'));
+    if (stopped) return;
+    if (standbyEnabled) void serialize(replenishStandby).catch((err: unknown) => log.warn({ err: dockerMessage(err) }, 'standby container not started'));
+    void serialize(replenishNetwork).catch((err: unknown) => log.warn({ err: dockerMessage(err) }, 'spare network not made'));
   }
 
   async function dropStandby(): Promise<void> {
@@ -448,6 +471,7 @@ export function createContainerManager(options: ContainerManagerOptions): Contai
       await engine.removeImage(tag);
     }
     // Networks of containers that are gone (a crash between creating a network and its container).
+    spareNetwork = null;
     const keep = new Set([record?.network].filter((n): n is string => n !== undefined));
     for (const n of await engine.listNetworks([ownerFilter, `${LABELS.kind}=network`])) {
       if (keep.has(n.name)) continue;
@@ -550,8 +574,12 @@ export function createContainerManager(options: ContainerManagerOptions): Contai
     if (!claimStandby) await dropStandby();
     const password = generatePassword(options.passwordLength);
     const keys = request.sshKey ? { user: request.sshKey } : {};
+    const createdAt = Date.now();
+    const deadline = createdAt + request.timelineDays * DAY_MS;
+    const motd = motdText({ cpuset, memoryBytes, diskBytes: diskRequest, diskEnforced: diskBytes !== null, gpus, deadline });
     let containerId: string | undefined;
     let network: string | undefined;
+    let hostKeys: string[] = [];
     try {
       let claimed = false;
       if (claimStandby) {
@@ -560,12 +588,13 @@ export function createContainerManager(options: ContainerManagerOptions): Contai
         try {
           // All at once: the password reaches the renter only in the reply, which waits for every
           // limit to be in force, so nobody can log in to a rental that is not yet sized.
-          await Promise.all([
+          [hostKeys] = await Promise.all([
+            spare.hostKeys,
             engine.updateContainer(spare.id, { CpusetCpus: cpuset, Memory: memoryBytes, MemorySwap: memoryBytes }),
             setShmSize(standbyDetail!.pid, shmBytes),
             diskBytes !== null && dataRoot ? setDiskQuota(dataRoot, spare.id, diskBytes) : Promise.resolve(),
             engine.renameContainer(spare.id, name),
-            engine.sendToStdin(spare.id, credentialsPayload(password, keys), CREDENTIALS_ACK, sshTimeout),
+            engine.sendToStdin(spare.id, credentialsPayload(password, keys, motd), CREDENTIALS_ACK, sshTimeout),
           ]);
           claimed = true;
           containerId = spare.id;
@@ -579,8 +608,10 @@ export function createContainerManager(options: ContainerManagerOptions): Contai
           await removeNetwork(spare.network);
         }
       }
-      if (!claimed) {
-        network = await createNetwork(allocationLabels);
+      if (claimed) {
+        await waitForSsh(sshHost, options.sshPort, sshTimeout, request.signal);
+      } else {
+        network = takeSpareNetwork() ?? await createNetwork(allocationLabels);
         mark('network');
         containerId = await engine.createContainer(containerCreateOptions({
           name, image, labels, cpuset, memoryBytes, shmBytes, diskBytes,
@@ -589,17 +620,18 @@ export function createContainerManager(options: ContainerManagerOptions): Contai
         mark('created');
         await engine.startContainer(containerId);
         mark('started');
-        await engine.sendToStdin(containerId, credentialsPayload(password, keys), CREDENTIALS_ACK, sshTimeout);
+        // The host key is made before sshd starts: once SSH answers, it is there to read.
+        [, hostKeys] = await Promise.all([
+          engine.sendToStdin(containerId, credentialsPayload(password, keys, motd), CREDENTIALS_ACK, sshTimeout),
+          waitForSsh(sshHost, options.sshPort, sshTimeout, request.signal).then(() => readHostKeys(engine, containerId!)),
+        ]);
       }
+      mark('ssh');
       const created: AllocationRecord = {
         version: 1, id, holderKey: Buffer.from(request.publicKeyPem, 'utf8').toString('base64'), role,
         containerId: containerId!, containerName: name, image, ownImage, port: options.sshPort, cpuset,
-        createdAt: Date.now(), deadline: Date.now() + request.timelineDays * DAY_MS, keys, network,
+        createdAt, deadline, keys, network,
       };
-      await engine.putFiles(created.containerId, [motdFile({ cpuset, memoryBytes, diskBytes: diskRequest, diskEnforced: diskBytes !== null, gpus, deadline: created.deadline })]);
-      await waitForSsh(sshHost, options.sshPort, sshTimeout, request.signal);
-      const hostKeys = await readHostKeys(engine, created.containerId);
-      mark('ssh');
       store.write(created);
       mark('stored');
       record = created;
@@ -674,7 +706,7 @@ export function createContainerManager(options: ContainerManagerOptions): Contai
       stopped = true;
       expiry.cancel();
       // The standby is only useful to a running miner; the allocation container stays.
-      await serialize(() => dropStandby()).catch(() => undefined);
+      await serialize(async () => { await dropStandby(); await removeNetwork(takeSpareNetwork() ?? undefined); }).catch(() => undefined);
     },
 
     state() {

@@ -1,10 +1,7 @@
 // The rental's /etc/motd: the limits the renter actually got (cores, memory, disk, GPUs,
-// expiry), shown by sshd at every interactive login. Written at allocation time through the
-// archive API, so it states this rental's figures, not the image's.
+// expiry), shown by sshd at every interactive login. Handed to the entry script with the
+// credentials at allocation time, so it states this rental's figures, not the image's.
 import { formatSize } from '../sizes.js';
-import type { ContainerFile } from './archive.js';
-
-export const MOTD_PATH = '/etc/motd';
 
 export interface MotdPlan {
   /** The cpuset the rental is pinned to ("0-3", "1,3"). */
@@ -44,8 +41,4 @@ export function motdText(plan: MotdPlan): string {
     '  pip install works for root (/etc/pip.conf); git, curl, wget, vim, tmux, gcc/make are installed',
     '',
   ].join('\n');
-}
-
-export function motdFile(plan: MotdPlan): ContainerFile {
-  return { path: MOTD_PATH, content: Buffer.from(motdText(plan), 'utf8'), mode: 0o644, uid: 0, gid: 0 };
 }

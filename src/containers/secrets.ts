@@ -55,8 +55,9 @@ export function authorizedKeysFile(keys: AuthorizedKeys): ContainerFile {
 
 /**
  * What the container's entry script reads on stdin (base-image.ts START_SSHD): root's password
- * hash on the first line, then the authorized_keys file.
+ * hash on the first line, the motd as base64 on the second (empty: keep the image's), then the
+ * authorized_keys file. One write sets all three, with no archive copy into the container.
  */
-export function credentialsPayload(password: string, keys: AuthorizedKeys): string {
-  return `${sha512Crypt(password, randomSalt())}\n${authorizedKeysText(keys)}`;
+export function credentialsPayload(password: string, keys: AuthorizedKeys, motd = ''): string {
+  return `${sha512Crypt(password, randomSalt())}\n${Buffer.from(motd, 'utf8').toString('base64')}\n${authorizedKeysText(keys)}`;
 }
