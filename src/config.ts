@@ -14,13 +14,23 @@ import { containmentProblem, DEFAULT_CONTAINMENT } from './containers/options.js
 import { DEFAULT_POOL_SIZE_BYTES } from './host/pool.js';
 import { DEFAULT_STATE_DIR } from './host/rental-dockerd.js';
 import { formatSize, parseSize } from './sizes.js';
+import { parsePortPool, parseRenterPortCount, sharedPorts, singlePortPool, type PortPool } from './fleet/ports.js';
 
 export interface MinerConfig {
   host: string;
   port: number;
   dataDir: string;
+  /** The first port of sshPorts (the reply's `port` of a one-port miner). */
   sshPort: number;
+  /** SSH ports of the local host: one rental per port. */
+  sshPorts: PortPool;
   sshBind: string;
+  /** Container ports 20000… each rental publishes for the renter's own services. */
+  renterPorts: number;
+  /** Host ports they are published from (each rental its own share); null when renterPorts is 0. */
+  renterPortPool: PortPool | null;
+  /** Docker hosts to rent on instead of this machine alone. */
+  hostsFile?: string;
   validatorsFile?: string;
   allowAny: boolean;
   minStake: number;
@@ -57,6 +67,8 @@ export const MINER_DEFAULTS = {
   dataDir: './.miner',
   sshPort: 4444,
   sshBind: '0.0.0.0',
+  renterPorts: 0,
+  renterPortPool: '30000-30999',
   minStake: 0,
   dockerSocket: DEFAULT_DOCKER_SOCKET,
   stateDir: DEFAULT_STATE_DIR,
@@ -80,6 +92,12 @@ export const MINER_USAGE = `Usage: compute-miner miner [options]
   --host ADDR               address the axon listens on [${MINER_DEFAULTS.host}]
   --data-dir DIR            hotkey, allocation record and keys [${MINER_DEFAULTS.dataDir}]
   --ssh-port N              host port of the renter's SSH [${MINER_DEFAULTS.sshPort}]
+  --ssh-ports POOL          SSH ports, one rental each: 4444-4459 or 4444,4450-4453
+                            (several rentals share the machine by cores, memory, disk, GPUs)
+  --renter-ports N          ports per rental for the renter's own services: container ports
+                            20000… published from --renter-port-pool [${MINER_DEFAULTS.renterPorts}]
+  --renter-port-pool POOL   host ports of the renters' own services [${MINER_DEFAULTS.renterPortPool}]
+  --hosts FILE              rent on these Docker hosts (JSON; see README "Many hosts")
   --ssh-bind ADDR           address the SSH port is published on [${MINER_DEFAULTS.sshBind}]
   --validators FILE         validator hotkeys allowed ("<ss58> [stake]" a line, "!<ss58>" denies)
   --min-stake N             refuse allowed validators with less stake [${MINER_DEFAULTS.minStake}]
@@ -134,6 +152,10 @@ export const MINER_OPTIONS = {
   host: { type: 'string' },
   'data-dir': { type: 'string' },
   'ssh-port': { type: 'string' },
+  'ssh-ports': { type: 'string' },
+  'renter-ports': { type: 'string' },
+  'renter-port-pool': { type: 'string' },
+  hosts: { type: 'string' },
   'ssh-bind': { type: 'string' },
   validators: { type: 'string' },
   'min-stake': { type: 'string' },
@@ -203,11 +225,32 @@ export function parseMinerArgs(argv: string[], sources: MinerSources = {}): Conf
     if (stateDir.trim() === '') throw new Error('--state-dir must not be empty');
     if (values['docker-socket'] !== undefined && values['docker-socket'].trim() === '') throw new Error('--docker-socket must not be empty');
     if (values.validators !== undefined && values['allow-any']) throw new Error('--validators and --allow-any exclude each other');
+    if (values['ssh-port'] !== undefined && values['ssh-ports'] !== undefined) throw new Error('--ssh-port and --ssh-ports exclude each other: --ssh-ports 4444 is a pool of one');
+    if (values.hosts !== undefined) {
+      for (const flag of ['ssh-port', 'ssh-ports', 'ssh-bind', 'docker-socket'] as const) {
+        if (values[flag] !== undefined) throw new Error(`--hosts and --${flag} exclude each other: each host's engine, ssh_bind and ssh_ports are in the hosts file`);
+      }
+      if (values.hosts.trim() === '') throw new Error('--hosts must not be empty');
+    }
+    const sshPort = integer('ssh-port', values['ssh-port'], MINER_DEFAULTS.sshPort, 1, 65535);
+    const sshPorts = values['ssh-ports'] !== undefined ? parsePortPool(values['ssh-ports'], '--ssh-ports') : singlePortPool(sshPort, '--ssh-port');
+    const renterPorts = parseRenterPortCount(values['renter-ports'] ?? String(MINER_DEFAULTS.renterPorts));
+    const renterPortPool = renterPorts === 0 ? null : parsePortPool(values['renter-port-pool'] ?? MINER_DEFAULTS.renterPortPool, '--renter-port-pool');
+    if (renterPortPool && values.hosts === undefined) {
+      const need = renterPorts * sshPorts.ports.length;
+      if (renterPortPool.ports.length < need) throw new Error(`--renter-port-pool: ${renterPortPool.ports.length} ports for ${sshPorts.ports.length} rentals × ${renterPorts} renter ports (${need} needed)`);
+      const shared = sharedPorts(sshPorts, renterPortPool);
+      if (shared.length) throw new Error(`--renter-port-pool: port ${shared[0]} is also an SSH port`);
+    }
     const config: MinerConfig = {
       host: address('host', values.host, MINER_DEFAULTS.host),
       port: integer('port', values.port, MINER_DEFAULTS.port, 0, 65535),
       dataDir: resolve(dataDir),
-      sshPort: integer('ssh-port', values['ssh-port'], MINER_DEFAULTS.sshPort, 1, 65535),
+      sshPort: sshPorts.ports[0]!,
+      sshPorts,
+      renterPorts,
+      renterPortPool,
+      ...(values.hosts !== undefined ? { hostsFile: resolve(values.hosts) } : {}),
       sshBind: address('ssh-bind', values['ssh-bind'], MINER_DEFAULTS.sshBind),
       validatorsFile: values.validators === undefined ? undefined : resolve(values.validators),
       allowAny: values['allow-any'] ?? false,
@@ -231,7 +274,8 @@ export function parseMinerArgs(argv: string[], sources: MinerSources = {}): Conf
       logLevel,
       ...(values['log-file'] !== undefined ? { logFile: resolve(nonEmpty('log-file', values['log-file'])) } : {}),
     };
-    if (config.sshPort === config.port) throw new Error('--ssh-port and --port must differ');
+    if (config.sshPorts.ports.includes(config.port)) throw new Error(`--${values['ssh-ports'] !== undefined ? 'ssh-ports' : 'ssh-port'} and --port must differ: ${config.port} is in both`);
+    if (config.renterPortPool?.ports.includes(config.port)) throw new Error(`--renter-port-pool and --port must differ: ${config.port} is in both`);
     return { ok: true, config };
   } catch (err) {
     const message = (err as Error).message;
@@ -254,7 +298,11 @@ export function minerFlags(config: MinerConfig): string[] {
   };
   add('host', config.host, MINER_DEFAULTS.host);
   add('port', config.port, MINER_DEFAULTS.port);
-  add('ssh-port', config.sshPort, MINER_DEFAULTS.sshPort);
+  if (config.hostsFile !== undefined) out.push('--hosts', config.hostsFile);
+  else if (config.sshPorts.ports.length > 1) out.push('--ssh-ports', config.sshPorts.text);
+  else add('ssh-port', config.sshPort, MINER_DEFAULTS.sshPort);
+  add('renter-ports', config.renterPorts, MINER_DEFAULTS.renterPorts);
+  if (config.renterPortPool && config.renterPortPool.text !== MINER_DEFAULTS.renterPortPool) out.push('--renter-port-pool', config.renterPortPool.text);
   add('ssh-bind', config.sshBind, MINER_DEFAULTS.sshBind);
   if (config.validatorsFile !== undefined) out.push('--validators', config.validatorsFile);
   add('min-stake', config.minStake, MINER_DEFAULTS.minStake);

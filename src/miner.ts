@@ -8,7 +8,10 @@ import { parseValidatorsFile, type AccessPolicy } from './axon/access.js';
 import type { SynapsePlugin } from './axon/synapse.js';
 import type { MinerConfig } from './config.js';
 import { cachedReader } from './cached.js';
-import { connectDocker, createContainerManager, dockerodeEngine } from './containers/index.js';
+import { connectDocker, dockerodeEngine } from './containers/index.js';
+import { composeRentals, hostsFromFile, type HostSetup } from './fleet/compose.js';
+import { readHostsFile } from './fleet/hosts-file.js';
+import { fleetSpecsSource } from './fleet/specs-source.js';
 import { allocatePlugin } from './handlers/allocate.js';
 import { challengePlugin } from './handlers/challenge.js';
 import { specsPlugin } from './handlers/specs.js';
@@ -114,25 +117,36 @@ async function startLocked(config: MinerConfig, log: Logger, extraPlugins: Synap
   else log.info({ allowed: access.allow.size, denied: access.deny.size, file: config.validatorsFile }, 'validators loaded');
   const progress = createProgress({ log });
 
-  const rentalEngine = planRentalEngine({
+  // With a hosts file, rentals run on the engines it names (each host prepared by its operator);
+  // without, on this machine's rental daemon.
+  const hostEntries = config.hostsFile !== undefined ? readHostsFile(config.hostsFile) : null;
+  const rentalEngine = hostEntries ? null : planRentalEngine({
     ...(config.dockerSocket !== undefined ? { dockerSocket: config.dockerSocket } : {}),
     stateDir: config.stateDir, poolSizeBytes: config.poolSizeBytes, allowUnisolated: config.allowUnisolated, log,
   });
-  cleanup.push(async () => rentalEngine.close());
-  const docker = connectDocker(rentalEngine.socket); // a client only: no request yet
-  const manager = createContainerManager({
-    docker,
-    dockerSocket: rentalEngine.socket,
-    endpoint: rentalEngine.endpoint,
-    localEngine: rentalEngine.local,
-    containment: { pidsLimit: config.pidsLimit, nofile: config.nofile, logMaxBytes: config.logMaxBytes, logFiles: config.logFiles },
-    hostReady: () => rentalEngine.hostReady(),
-    dataDir: config.dataDir,
-    minerHotkey: hotkey.ss58Address,
-    sshPort: config.sshPort,
+  if (rentalEngine) cleanup.push(async () => rentalEngine.close());
+  const hosts: HostSetup[] = hostEntries ? hostsFromFile(hostEntries, process.getuid?.() === 0) : [{
+    name: 'local',
+    docker: connectDocker(rentalEngine!.socket), // a client only: no request yet
+    endpoint: rentalEngine!.endpoint,
+    localEngine: rentalEngine!.local,
     sshBind: config.sshBind,
-    baseImage: { from: config.baseImageFrom },
+    sshPorts: config.sshPorts,
+    renterPortPool: config.renterPortPool,
+    hostReady: () => rentalEngine!.hostReady(),
+  }];
+  const docker = hosts[0]!.docker;
+  const { manager, fleet } = composeRentals({
+    common: {
+      containment: { pidsLimit: config.pidsLimit, nofile: config.nofile, logMaxBytes: config.logMaxBytes, logFiles: config.logFiles },
+      minerHotkey: hotkey.ss58Address,
+      baseImage: { from: config.baseImageFrom },
+      log,
+    },
+    dataDir: config.dataDir,
     namePrefix: config.namePrefix,
+    hosts,
+    renterPorts: config.renterPorts,
     log,
   });
   const challenge = challengePlugin({
@@ -144,7 +158,9 @@ async function startLocked(config: MinerConfig, log: Logger, extraPlugins: Synap
     progress,
   });
   cleanup.push(() => challenge.close());
-  const probe = createSpecsProbe({ dataDir: config.dataDir, docker });
+  const machineProbe = createSpecsProbe({ dataDir: config.dataDir, docker });
+  // A fleet reports its totals, its free room and each host (PROTOCOL.md, "Version 1 additions").
+  const probe = fleet ? fleetSpecsSource(fleet, hostEntries ? null : { host: 'local', probe: machineProbe }) : machineProbe;
   // /health and the status page need no signature: anyone may call them, so Docker is asked at most once a second.
   const ping = dockerodeEngine(docker).ping;
   const dockerReachable = cachedReader(() => ping(1000), 1000);
@@ -176,7 +192,8 @@ async function startLocked(config: MinerConfig, log: Logger, extraPlugins: Synap
       const [rental] = reachable ? await rentals().catch(() => []) : [];
       const health = reachable ? (await rentalHealth().catch(() => undefined))?.rental : undefined;
       return {
-        docker: { reachable, ...rentalEngine.report() },
+        docker: { reachable, ...(rentalEngine?.report() ?? {}) },
+        ...(fleet ? { hosts: fleet.state().hosts } : {}),
         // Deadlines as ISO times, and the container's own state (paused, exited, dead) beside the record's.
         allocation: { ...state, ...(state.deadline !== undefined ? { deadline: new Date(state.deadline).toISOString() } : {}), ...(rental ? { container: rental.state } : {}) },
         ...(health ? { rental: health } : {}),
@@ -202,7 +219,7 @@ async function startLocked(config: MinerConfig, log: Logger, extraPlugins: Synap
   lock.describe({ port });
 
   // Docker is touched from here on: the data dir is locked and the port is ours.
-  await rentalEngine.prepare();
+  await rentalEngine?.prepare();
   await manager.start();
   cleanup.push(() => manager.stop());
   const state = manager.state();
@@ -223,7 +240,10 @@ async function startLocked(config: MinerConfig, log: Logger, extraPlugins: Synap
     }
   }
   void ready().then(() => announceStandby(manager, log), () => undefined);
-  log.info({ hotkey: hotkey.ss58Address, host: config.host, port, sshPort: config.sshPort, sshBind: config.sshBind, signatures: ed25519().name }, 'miner is listening');
+  log.info({
+    hotkey: hotkey.ss58Address, host: config.host, port, signatures: ed25519().name,
+    ...(hostEntries ? { hosts: hostEntries.map((h) => h.name) } : { sshPorts: config.sshPorts.text, sshBind: config.sshBind }),
+  }, 'miner is listening');
 
   return {
     hotkey,
@@ -233,7 +253,7 @@ async function startLocked(config: MinerConfig, log: Logger, extraPlugins: Synap
       history?.stop();
       await axon.close();
       await Promise.all([manager.stop(), challenge.close()]);
-      rentalEngine.close();
+      rentalEngine?.close();
       await lock.release();
     },
   };

@@ -28,7 +28,7 @@ import { probeAddress } from '../src/containers/ssh-ready.js';
 
 const GiB = 1024 ** 3;
 const host = (over: Partial<HostResources> = {}): HostResources => ({
-  cpuCount: 2, availableMemoryBytes: 8 * GiB, freeDiskBytes: 100 * GiB, gpuCount: 0, storage: { enforced: false, reason: 'r' }, ...over,
+  cpuCount: 2, availableMemoryBytes: 8 * GiB, freeDiskBytes: 100 * GiB, gpuCount: 0, storage: { enforced: false, reason: 'r' }, totalMemoryBytes: 16 * GiB, totalDiskBytes: 200 * GiB, ...over,
 });
 const device = (over: Partial<DeviceRequirement> = {}): DeviceRequirement => ({
   cpu: { count: 1 }, ram: { capacity: GiB }, hard_disk: { capacity: 10 * GiB }, gpu: {}, testing: false, ...over,

@@ -97,6 +97,10 @@ export const allocateOutputSchema = z.object({
   // Version 1 addition: the rental's SSH host public keys as OpenSSH lines, for the renter to pin.
   host_keys: z.array(z.string().max(MAX_HOST_KEY_LENGTH)).max(MAX_HOST_KEYS).optional(),
   port: z.number().int().min(0).max(65535),
+  // Version 1 additions: where to connect when the rental is on another machine of the miner,
+  // and the renter's own published ports (container port → host port).
+  host: z.string().min(1).max(253).optional(),
+  ports: z.record(z.string().regex(/^\d{1,5}$/), z.number().int().min(1).max(65535)).optional(),
   error: z.string().optional(),
 });
 export type AllocateOutput = z.infer<typeof allocateOutputSchema>;

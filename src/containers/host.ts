@@ -12,14 +12,14 @@ async function availableMemory(): Promise<number> {
   return parseMeminfo(meminfo)?.available ?? freemem();
 }
 
-async function freeDisk(path: string): Promise<number> {
+async function diskOf(path: string): Promise<{ free: number; total: number }> {
   for (const candidate of [path, '/']) {
     try {
       const s = await statfs(candidate);
-      return s.bavail * s.bsize;
+      return { free: s.bavail * s.bsize, total: s.blocks * s.bsize };
     } catch { /* Docker's root may live elsewhere (remote daemon) */ }
   }
-  return 0;
+  return { free: 0, total: 0 };
 }
 
 /** NVIDIA GPUs as nvidia-smi lists them (the Specs probe's own reading); 0 without. */
@@ -28,12 +28,23 @@ export async function countGpus(timeoutMs = 5000): Promise<number> {
 }
 
 /** `gpuCount` and `storage` are the caller's: both are probed once per miner, not per request. */
-export async function probeHost(info: DockerInfo, gpuCount: number, storage: StoragePolicy): Promise<HostResources> {
+/**
+ * `local`: the engine runs on this machine, so memory and disk are read here. A remote engine
+ * is known only through its API: its MemTotal, and no disk figure (its driver sizes each rental).
+ */
+export async function probeHost(info: DockerInfo, gpuCount: number, storage: StoragePolicy, local = true): Promise<HostResources> {
+  const totalMemoryBytes = info.MemTotal ?? 0;
+  if (!local) {
+    return { cpuCount: info.NCPU ?? 0, availableMemoryBytes: totalMemoryBytes, freeDiskBytes: Number.MAX_SAFE_INTEGER, gpuCount, storage, totalMemoryBytes, totalDiskBytes: null };
+  }
+  const disk = await diskOf(info.DockerRootDir ?? '/var/lib/docker');
   return {
     cpuCount: info.NCPU ?? cpus().length,
     availableMemoryBytes: await availableMemory(),
-    freeDiskBytes: await freeDisk(info.DockerRootDir ?? '/var/lib/docker'),
+    freeDiskBytes: disk.free,
     gpuCount,
     storage,
+    totalMemoryBytes,
+    totalDiskBytes: disk.total,
   };
 }

@@ -88,6 +88,13 @@ export interface ContainerManagerOptions {
    * allocations are refused with 503 and its reason. Absent: not checked here.
    */
   hostReady?: () => { applied: boolean; error?: string };
+  /** The renter's own ports of this rental slot: container port → host port on sshBind. */
+  renterPorts?: Readonly<Record<string, number>>;
+  /**
+   * Makes the base image ready instead of building it here (another slot on the same engine
+   * builds it; a remote engine gets a copy). Absent: this manager builds it.
+   */
+  ensureBase?: () => Promise<void>;
 }
 
 export type BaseImageState = 'building' | 'ready' | 'failed';
@@ -110,6 +117,8 @@ export interface ManagerState {
 /** /health's view of the allocation: the state, plus the container as Docker sees it now. */
 export interface ManagerHealth extends ManagerState {
   rental?: RentalHealth;
+  /** Every rental of a fleet, with its host and SSH port. */
+  rentals?: (RentalHealth & { host: string; port: number })[];
 }
 
 /** A domain answer: status false with a reason the renter can read. */
@@ -118,7 +127,26 @@ export interface Outcome {
   error?: string;
 }
 
-export type AllocationResult = { status: true; credentials: AllocateCredentials; hostKeys: string[] } | { status: false; error: string };
+export type AllocationResult =
+  | { status: true; credentials: AllocateCredentials; hostKeys: string[]; port: number; ports: Record<string, number>; host?: string }
+  | { status: false; error: string };
+
+/** Cores and GPUs decided by the fleet's placement; the manager then checks no resources itself. */
+export interface GrantedPlace {
+  cpuset: string;
+  /** GPU indices (Docker DeviceIDs). */
+  gpus: readonly number[];
+}
+
+/** The rental of a manager, as placement counts it. */
+export interface HeldRental {
+  id: string;
+  cpuset: string;
+  gpus: number[];
+  memoryBytes: number;
+  diskBytes: number;
+  testing: boolean;
+}
 
 export interface AllocationRequest {
   /** Rental length in days (fractions allowed). */
@@ -132,6 +160,8 @@ export interface AllocationRequest {
   dockerfile: string;
   /** Aborts a long dockerfile build when the requester is gone. */
   signal?: AbortSignal;
+  /** Where the fleet placed it; absent: this manager picks its cores. */
+  placement?: GrantedPlace;
 }
 
 export interface ContainerManager {
@@ -153,6 +183,16 @@ export interface ContainerManager {
   pause(publicKeyPem: string): Promise<Outcome>;
   unpause(publicKeyPem: string): Promise<Outcome>;
   readonly sshPort: number;
+  /** Whether `publicKeyPem` holds this manager's rental (from the record on disk until reconciled). */
+  holds(publicKeyPem: string): boolean;
+  /** The rental as placement counts it, or null (read like holds). */
+  held(): HeldRental | null;
+  /** The host's resources as Docker reports them now. */
+  inventory(): Promise<HostResources>;
+  /** Reconciles again (the engine came back); serialized with every operation. */
+  reconcileAgain(): Promise<void>;
+  /** Ends the rental `id` when it is still this manager's (a test rental giving way). */
+  end(id: string, why: string): Promise<void>;
 }
 
 const DAY_MS = 86_400_000;
@@ -204,6 +244,8 @@ export function createContainerManager(options: ContainerManagerOptions): Contai
   const sshTimeout = options.sshReadyTimeoutMs ?? DEFAULT_SSH_READY_TIMEOUT_MS;
   const sshHost = probeAddress(options.sshBind);
   const ownerFilter = `${LABELS.owner}=${options.minerHotkey}`;
+  // Sweeps touch only objects with this manager's own labels: slots sharing an engine keep theirs.
+  const scope = [ownerFilter, ...Object.entries(options.labels ?? {}).map(([k, v]) => `${k}=${v}`)];
   const standbyEnabled = options.standby ?? true;
   const standbyContainerName = standbyName(prefix);
   const ourNames = new Set([...ROLES.map((role) => containerName(prefix, role)), standbyContainerName]);
@@ -213,6 +255,7 @@ export function createContainerManager(options: ContainerManagerOptions): Contai
   const defaultDiskBytes = options.defaultDiskBytes ?? DEFAULT_RENTAL_DISK_BYTES;
   const localEngine = options.localEngine ?? (typeof process.getuid === 'function' && process.getuid() === 0);
   const endpoint = options.endpoint ?? `unix://${options.dockerSocket ?? '/var/run/docker.sock'}`;
+  const renterPorts = { ...options.renterPorts };
   let storageDriver: string | undefined;
   let dataRoot: string | undefined;
 
@@ -269,14 +312,16 @@ export function createContainerManager(options: ContainerManagerOptions): Contai
 
   async function hostResources(known?: DockerInfo): Promise<HostResources> {
     const info = known ?? await dockerInfo();
-    gpuCount ??= await countGpus();
-    return probeHost(info, gpuCount, storageOf(info));
+    // nvidia-smi counts this machine's GPUs; a remote engine's are not known through its API.
+    gpuCount ??= localEngine ? await countGpus() : 0;
+    return probeHost(info, gpuCount, storageOf(info), localEngine);
   }
 
   /** Starts (or restarts after a failure) the base image build in the background. */
   function buildBaseImage(): Promise<void> {
     if (base && base.state !== 'failed') return base.done;
-    const done = ensureBaseImage(engine, { ...options.baseImage, dataDir: options.dataDir, log }).then(
+    const made = options.ensureBase ? options.ensureBase() : ensureBaseImage(engine, { ...options.baseImage, dataDir: options.dataDir, log });
+    const done = made.then(
       () => { base = { state: 'ready', done }; baseBytes = undefined; scheduleStandby(); },
       (err: unknown) => {
         const message = (err as Error).message;
@@ -331,7 +376,7 @@ export function createContainerManager(options: ContainerManagerOptions): Contai
   }
 
   async function pruneImages(): Promise<void> {
-    await engine.pruneDanglingImages([ownerFilter]).catch((err: unknown) => log.warn({ err: dockerMessage(err) }, 'image prune failed'));
+    await engine.pruneDanglingImages(scope).catch((err: unknown) => log.warn({ err: dockerMessage(err) }, 'image prune failed'));
   }
 
   /** Removes the allocation's container and image and clears the record. */
@@ -372,7 +417,7 @@ export function createContainerManager(options: ContainerManagerOptions): Contai
         memoryBytes: 0,
         shmBytes: STANDBY_SHM_BYTES,
         diskBytes: host.storage.enforced ? storageSizeBytes(STANDBY_DISK_HEADROOM_BYTES, await baseImageBytes()) : null,
-        gpus: 0, sshBind: options.sshBind, sshPort: options.sshPort, restartRetries, network, containment,
+        gpus: 0, sshBind: options.sshBind, sshPort: options.sshPort, renterPorts, restartRetries, network, containment,
       }));
       await engine.startContainer(id);
     } catch (err) {
@@ -464,7 +509,7 @@ export function createContainerManager(options: ContainerManagerOptions): Contai
     }
     // Per-allocation images whose allocation is gone: a container removed above, a record
     // cleared, or a crash during a renter's build.
-    const images = await engine.listImages([ownerFilter, `${LABELS.kind}=allocation`]);
+    const images = await engine.listImages([...scope, `${LABELS.kind}=allocation`]);
     for (const tag of images) {
       if (record?.ownImage && record.image === tag) continue;
       log.warn({ image: tag }, 'removing a per-allocation image without an allocation');
@@ -473,7 +518,7 @@ export function createContainerManager(options: ContainerManagerOptions): Contai
     // Networks of containers that are gone (a crash between creating a network and its container).
     spareNetwork = null;
     const keep = new Set([record?.network].filter((n): n is string => n !== undefined));
-    for (const n of await engine.listNetworks([ownerFilter, `${LABELS.kind}=network`])) {
+    for (const n of await engine.listNetworks([...scope, `${LABELS.kind}=network`])) {
       if (keep.has(n.name)) continue;
       await removeNetwork(n.name);
     }
@@ -536,7 +581,8 @@ export function createContainerManager(options: ContainerManagerOptions): Contai
     if (record && record.role === 'ssh-container') return { status: false, error: 'already allocated: this miner is rented out' };
     const host = await hostResources(info);
     mark('host');
-    const problem = resourceProblem(request.device, host);
+    // A placed request was checked by the fleet against every rental on the host.
+    const problem = request.placement ? null : resourceProblem(request.device, host);
     if (problem) return { status: false, error: problem };
     // A new allocation first ends a validator's test container (the seed's kill_container()).
     if (record) await teardown(record, 'replaced by a new allocation');
@@ -545,7 +591,8 @@ export function createContainerManager(options: ContainerManagerOptions): Contai
     const id = randomBytes(8).toString('hex');
     const allocationLabels = { ...options.labels, [LABELS.owner]: options.minerHotkey, [LABELS.allocation]: id };
     const labels = { ...allocationLabels, [LABELS.role]: role };
-    const cpuset = pickCpuset(host.cpuCount, request.device.cpu?.count ?? 1);
+    const cpuset = request.placement?.cpuset ?? pickCpuset(host.cpuCount, request.device.cpu?.count ?? 1);
+    const gpuIds = request.placement ? [...request.placement.gpus] : undefined;
     if (!cpuset) return { status: false, error: 'insufficient CPU: not enough free cores' };
     const memoryBytes = request.device.ram?.capacity ?? 0;
     const gpus = requestedGpus(request.device);
@@ -615,7 +662,8 @@ export function createContainerManager(options: ContainerManagerOptions): Contai
         mark('network');
         containerId = await engine.createContainer(containerCreateOptions({
           name, image, labels, cpuset, memoryBytes, shmBytes, diskBytes,
-          gpus, sshBind: options.sshBind, sshPort: options.sshPort, restartRetries, network, containment,
+          gpus, gpuDeviceIds: gpuIds?.map(String), sshBind: options.sshBind, sshPort: options.sshPort, renterPorts,
+          restartRetries, network, containment,
         }));
         mark('created');
         await engine.startContainer(containerId);
@@ -631,13 +679,17 @@ export function createContainerManager(options: ContainerManagerOptions): Contai
         version: 1, id, holderKey: Buffer.from(request.publicKeyPem, 'utf8').toString('base64'), role,
         containerId: containerId!, containerName: name, image, ownImage, port: options.sshPort, cpuset,
         createdAt, deadline, keys, network,
+        memoryBytes, diskBytes: diskRequest, ...(gpuIds ? { gpuIds } : {}), ports: renterPorts,
       };
       store.write(created);
       mark('stored');
       record = created;
       arm(created);
       log.info({ allocation: id, role, cpuset, memoryBytes, deadline: new Date(created.deadline).toISOString(), image, standby: claimed, ms: phases }, 'allocated');
-      return { status: true, credentials: { username: 'root', password, port: options.sshPort, version: options.credentialsVersion ?? 1 }, hostKeys };
+      return {
+        status: true, credentials: { username: 'root', password, port: options.sshPort, version: options.credentialsVersion ?? 1 },
+        hostKeys, port: options.sshPort, ports: renterPorts,
+      };
     } catch (err) {
       // Nothing of a failed allocation stays behind.
       if (containerId) await removeContainer(containerId).catch(() => undefined);
@@ -687,8 +739,43 @@ export function createContainerManager(options: ContainerManagerOptions): Contai
     return (await engine.inspectContainer(current.containerId))?.state ?? 'gone';
   }
 
+  /** The record in memory once reconciled; before that (Docker down at start), the one on disk. */
+  function knownRecord(): AllocationRecord | null {
+    if (reconciled) return record;
+    try {
+      return store.read();
+    } catch {
+      return null;
+    }
+  }
+
   const manager: ContainerManager = {
     sshPort: options.sshPort,
+
+    holds(pem) {
+      const current = knownRecord();
+      return current !== null && isHolder(current, pem);
+    },
+
+    held() {
+      const current = knownRecord();
+      if (!current) return null;
+      return {
+        id: current.id, cpuset: current.cpuset, gpus: current.gpuIds ?? [], memoryBytes: current.memoryBytes ?? 0,
+        diskBytes: current.diskBytes ?? 0, testing: current.role === 'ssh-test-container',
+      };
+    },
+
+    inventory: () => hostResources(),
+
+    reconcileAgain: () => serialize(async () => {
+      await dockerInfo();
+      await reconcile();
+    }),
+
+    end: (id, why) => serialize(async () => {
+      if (record?.id === id) await teardown(record, why);
+    }),
 
     async start() {
       stopped = false;

@@ -16,6 +16,8 @@ export const LABELS = {
   kind: 'compute-miner.kind',
   /** Digest of the base image recipe, so a changed recipe rebuilds the base image. */
   recipe: 'compute-miner.recipe',
+  /** "<host>/<ssh port>": the rental slot of a miner with several, so slots never sweep each other's objects. */
+  slot: 'compute-miner.slot',
 } as const;
 
 export const DEFAULT_BASE_TAG = 'ssh-image-base:latest';

@@ -3,6 +3,7 @@
 import type { ContainerCreateOptions } from 'dockerode';
 import type { AllocateRequest } from '../../protocol/index.js';
 import { formatCpuset } from '../fleet/cpuset.js';
+import { renterPortBindings } from '../fleet/ports.js';
 
 export type DeviceRequirement = AllocateRequest['device_requirement'];
 
@@ -22,6 +23,10 @@ export interface HostResources {
   freeDiskBytes: number;
   gpuCount: number;
   storage: StoragePolicy;
+  /** All memory of the host (Docker's MemTotal): what rentals are committed against. */
+  totalMemoryBytes: number;
+  /** Size of the file system holding Docker's data root; null when the engine is not on this machine. */
+  totalDiskBytes: number | null;
 }
 
 /** `docker info` fields the storage policy depends on. */
@@ -163,8 +168,12 @@ export interface ContainerPlan {
   /** Size limit of the writable layer; null when the driver does not enforce it. */
   diskBytes: number | null;
   gpus: number | 'all';
+  /** The GPUs by index (placement's DeviceIDs); when given, they are the request's GPUs. */
+  gpuDeviceIds?: readonly string[];
   sshBind: string;
   sshPort: number;
+  /** The renter's own ports: container port → host port, published on sshBind beside SSH. */
+  renterPorts?: Readonly<Record<string, number>>;
   /** How many times Docker restarts a container that fails on its own. */
   restartRetries: number;
   /** The rental's own bridge network (one per rental, container-to-container traffic off). */
@@ -190,9 +199,14 @@ export function containerCreateOptions(plan: ContainerPlan): ContainerCreateOpti
     NetworkMode: plan.network,
   };
   if (plan.diskBytes !== null) hostConfig.StorageOpt = { size: String(plan.diskBytes) };
-  if (plan.gpus !== 0) {
+  if (plan.gpuDeviceIds && plan.gpuDeviceIds.length > 0) {
+    // By index, so rentals sharing a host never share a GPU (DeviceIDs goes without Count).
+    hostConfig.DeviceRequests = [{ Driver: 'nvidia', DeviceIDs: [...plan.gpuDeviceIds], Capabilities: [['gpu']] }];
+  } else if (plan.gpus !== 0) {
     hostConfig.DeviceRequests = [{ Driver: 'nvidia', Count: plan.gpus === 'all' ? -1 : plan.gpus, Capabilities: [['gpu']] }];
   }
+  const renter = renterPortBindings(plan.sshBind, plan.renterPorts ?? {});
+  Object.assign(hostConfig.PortBindings!, renter.PortBindings);
   return {
     name: plan.name,
     Image: plan.image,
@@ -200,7 +214,7 @@ export function containerCreateOptions(plan: ContainerPlan): ContainerCreateOpti
     // The entry script reads the credentials once on stdin; only the miner attaches to it.
     OpenStdin: true,
     StdinOnce: true,
-    ExposedPorts: { '22/tcp': {} },
+    ExposedPorts: { '22/tcp': {}, ...renter.ExposedPorts },
     HostConfig: hostConfig,
   };
 }

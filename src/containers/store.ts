@@ -27,6 +27,13 @@ const recordSchema = z.object({
   keys: z.object({ user: z.string().optional(), terminal: z.string().optional() }),
   /** The rental's own network, removed with it (absent in records of older versions). */
   network: z.string().min(1).optional(),
+  /** What the rental was granted, for placing others beside it (absent in older records). */
+  memoryBytes: z.number().int().nonnegative().optional(),
+  diskBytes: z.number().int().nonnegative().optional(),
+  /** GPU indices it holds. */
+  gpuIds: z.array(z.number().int().nonnegative()).optional(),
+  /** The renter's own ports: container port → host port. */
+  ports: z.record(z.string(), z.number().int()).optional(),
 });
 export type AllocationRecord = z.infer<typeof recordSchema>;
 

@@ -14,13 +14,16 @@ import { UnavailableError, type ContainerManager, type Outcome } from '../contai
 export const ALLOCATE_CONCURRENCY = 1;
 
 export function allocatePlugin(manager: ContainerManager): SynapsePlugin<typeof allocateRequestSchema, AllocateResponse> {
-  const reply = (outcome: Outcome, info?: string, hostKeys?: string[]): AllocateResponse => ({
+  const reply = (outcome: Outcome, granted?: { info: string; hostKeys: string[]; port: number; host?: string; ports: Record<string, number> }): AllocateResponse => ({
     output: {
       status: outcome.status,
-      ...(info !== undefined ? { info } : {}),
+      ...(granted ? { info: granted.info } : {}),
       // Beside `info` in the signed output, so the renter can pin the rental's host keys.
-      ...(hostKeys !== undefined ? { host_keys: hostKeys } : {}),
-      port: manager.sshPort,
+      ...(granted ? { host_keys: granted.hostKeys } : {}),
+      port: granted?.port ?? manager.sshPort,
+      // Where the rental is when it is not on the axon's machine, and the renter's own ports.
+      ...(granted?.host !== undefined ? { host: granted.host } : {}),
+      ...(granted && Object.keys(granted.ports).length > 0 ? { ports: granted.ports } : {}),
       ...(outcome.error !== undefined ? { error: outcome.error } : {}),
     },
   });
@@ -43,7 +46,10 @@ export function allocatePlugin(manager: ContainerManager): SynapsePlugin<typeof 
         });
         if (!result.status) return reply(result);
         ctx.log.info({ timeline: req.timeline }, 'allocation made');
-        return reply({ status: true }, encryptAllocationInfo(result.credentials, req.public_key), result.hostKeys);
+        return reply({ status: true }, {
+          info: encryptAllocationInfo(result.credentials, req.public_key), hostKeys: result.hostKeys, port: result.port,
+          ...(result.host !== undefined ? { host: result.host } : {}), ports: result.ports,
+        });
       }
       case 'deallocate':
         return reply(await manager.deallocate(req.public_key));
