@@ -132,10 +132,14 @@ Every rental is contained: its own bridge network, dropped capabilities, pids/fi
 
 - **standby** (the default): the idle miner keeps one started container on its own network; a rental sets
   its cpuset and memory limit (docker update), its disk quota (the btrfs qgroup of its layer) and /dev/shm
-  size from the host, renames it, and hands the password hash and keys to its entry script.
+  size from the host, renames it, and hands the password hash, the motd and the keys to its entry script
+  in one write, all at once; its SSH host keys were read when it started.
   Each round waits until the standby is back, as a miner between rentals would have it.
-- **cold** (\`standby: false\`, and always for test containers, GPUs, renter Dockerfiles): create the rental's
-  network, create + start a container per rental.
+- **cold** (\`standby: false\`, and always for test containers, GPUs, renter Dockerfiles): take the network
+  made ahead (or make one), create + start a container, then hand over the credentials while waiting for
+  SSH and reading its host keys.
+- De-allocate stops the container, swaps its two btrfs layers for empty subvolumes (Docker's btrfs driver
+  would walk every directory of them) and removes it and its network.
 
 | operation | p50 ms | p90 ms | min ms | max ms |
 |---|---|---|---|---|

@@ -12,6 +12,7 @@ import { connectDocker, dockerodeEngine } from './containers/index.js';
 import { composeRentals, hostsFromFile, type HostSetup } from './fleet/compose.js';
 import { readHostsFile } from './fleet/hosts-file.js';
 import { fleetSpecsSource } from './fleet/specs-source.js';
+import { registerFleetMetrics } from './fleet/metrics.js';
 import { allocatePlugin } from './handlers/allocate.js';
 import { challengePlugin } from './handlers/challenge.js';
 import { specsPlugin } from './handlers/specs.js';
@@ -190,12 +191,16 @@ async function startLocked(config: MinerConfig, log: Logger, extraPlugins: Synap
       const reachable = await dockerReachable();
       const state = manager.state();
       const [rental] = reachable ? await rentals().catch(() => []) : [];
-      const health = reachable ? (await rentalHealth().catch(() => undefined))?.rental : undefined;
+      const read = reachable ? await rentalHealth().catch(() => undefined) : undefined;
+      const health = read?.rental;
       return {
         docker: { reachable, ...(rentalEngine?.report() ?? {}) },
-        ...(fleet ? { hosts: fleet.state().hosts } : {}),
         // Deadlines as ISO times, and the container's own state (paused, exited, dead) beside the record's.
-        allocation: { ...state, ...(state.deadline !== undefined ? { deadline: new Date(state.deadline).toISOString() } : {}), ...(rental ? { container: rental.state } : {}) },
+        allocation: {
+          ...state, ...(state.deadline !== undefined ? { deadline: new Date(state.deadline).toISOString() } : {}), ...(rental ? { container: rental.state } : {}),
+          // A fleet: every rental's container by host and SSH port (`hosts` comes with the state).
+          ...(read?.rentals ? { rentals: read.rentals } : {}),
+        },
         ...(health ? { rental: health } : {}),
         challenge: challenge.service.info(),
       };
@@ -204,6 +209,7 @@ async function startLocked(config: MinerConfig, log: Logger, extraPlugins: Synap
     log: log.child({ component: 'axon' }),
   });
   history = requestHistory(axon.metrics);
+  if (fleet) registerFleetMetrics(axon.metrics, fleet);
   cleanup.push(async () => history?.stop());
   let port: number;
   try {

@@ -220,6 +220,7 @@ cli('the ten most likely mistakes: one line each, exit 2, nothing sent', async (
     [['miner', '--allow-any=yes'], /^error: --allow-any takes no value$/m],
     [['keygen', '--out', join(ctx.dir, 'k.json')], /exists; pass --force/],
     [['service', 'instal'], /did you mean "install"\?/],
+    [['miner', '--hosts', join(ctx.dir, 'no-hosts.json')], /^error: --hosts \S+no-hosts\.json: cannot read the hosts file: no such file$/m],
   ];
   const before = (await (await fetch(`http://127.0.0.1:${ctx.miner.port}/status.json`)).json()).requests.points.reduce((a: number, p: { requests: number }) => a + p.requests, 0);
   const results = await runAll(ctx, mistakes.map(([args]) => args));

@@ -26,6 +26,8 @@ import { freePort, removeLabelled, renterKeys, requireDocker, RUN_LABEL, sshRun,
 import { startTlsDockerd, type TlsDockerd } from './helpers/tls-dockerd.js';
 import { until } from './helpers/wait.js';
 import type Dockerode from 'dockerode';
+import { Registry } from 'prom-client';
+import { registerFleetMetrics } from '../src/fleet/metrics.js';
 
 const MiB = 1024 * 1024;
 const device = (over: { testing?: boolean } = {}) => ({ cpu: { count: 1 }, ram: { capacity: 256 * MiB }, hard_disk: { capacity: 512 * MiB }, gpu: {}, testing: false, ...over });
@@ -37,6 +39,7 @@ interface Ctx {
   run: TestRun;
   fleet: Fleet;
   held: { pem: string; result: AllocationResult & { status: true } }[];
+  hosts: HostSetup[];
 }
 const fleetSuite = suite<Ctx>('rentals on two hosts');
 
@@ -70,6 +73,7 @@ fleetSuite.before(async (ctx) => {
       sshBind: entry!.sshBind, sshPorts: entry!.sshPorts, renterPortPool: entry!.renterPorts,
     },
   ];
+  ctx.hosts = hosts;
   const { fleet } = composeRentals({
     common: { minerHotkey: ctx.run.hotkey.ss58Address, log: silentLogger(), defaultDiskBytes: 512 * MiB },
     dataDir: ctx.run.dataDir, namePrefix: ctx.run.namePrefix, labels: ctx.run.labels, hosts, renterPorts: 1, log: silentLogger(),
@@ -118,9 +122,12 @@ async function release(ctx: Ctx, pem: string): Promise<void> {
 
 fleetSuite('one 1-core rental per core of both hosts and no more: own SSH and renter ports, disjoint cores, one rental per holder', async (ctx) => {
   const cores = (await ctx.local.info()).NCPU + (await ctx.remote.docker.info()).NCPU;
-  const rentals = await Promise.all(Array.from({ length: cores }, () => rent(ctx)));
-  for (const r of rentals) assert.ok(r.result.status, `granted: ${JSON.stringify(!r.result.status && r.result.error)}`);
-  const granted = rentals.map((r) => r.result as AllocationResult & { status: true });
+  // Two more at once than there are cores: exactly one per core wins, the rest are told why.
+  const rentals = await Promise.all(Array.from({ length: cores + 2 }, () => rent(ctx)));
+  const losers = rentals.filter((r) => !r.result.status);
+  assert.is(losers.length, 2, 'exactly one rental per core');
+  for (const l of losers) assert.match((l.result as { error: string }).error, /^insufficient CPU/);
+  const granted = rentals.filter((r) => r.result.status).map((r) => r.result as AllocationResult & { status: true });
   const sshPorts = granted.map((g) => g.port);
   assert.is(new Set(sshPorts).size, cores, 'every rental its own SSH port');
   const renterPorts = granted.map((g) => g.ports['20000']);
@@ -151,6 +158,15 @@ fleetSuite('one 1-core rental per core of both hosts and no more: own SSH and re
     await until('the renter port answers', async () => (await fetch(`http://127.0.0.1:${g.ports['20000']}/`).then((r) => r.status, () => 0)) === 200, 10_000);
   }
 
+  // A holder's action touches only its own rental.
+  const [paused, ...others] = ctx.held;
+  assert.equal(await ctx.fleet.pause(paused!.pem), { status: true });
+  for (const o of others) assert.equal(await ctx.fleet.checkHolder(o.pem), { status: true });
+  const states = async () => (await Promise.all([ctx.local, ctx.remote.docker].map((d) => d.listContainers({ all: true, filters: { label: [`${RUN_LABEL}=${ctx.run.id}`] } }))))
+    .flat().filter((c) => !c.Names.some((n) => n.endsWith('ssh-standby'))).map((c) => c.State).sort();
+  assert.equal(await states(), ['paused', ...others.map(() => 'running')], 'only its own container is paused');
+  assert.equal(await ctx.fleet.unpause(paused!.pem), { status: true });
+
   // A holder has one rental: a second allocate with the same key is refused and changes nothing.
   const first = ctx.held[0]!;
   const again = await ctx.fleet.allocate({ timelineDays: 1, device: device(), publicKeyPem: first.pem, sshKey: '', dockerfile: '' });
@@ -158,6 +174,24 @@ fleetSuite('one 1-core rental per core of both hosts and no more: own SSH and re
   assert.match((again as { error: string }).error, /already allocated: this public_key holds a rental/);
   for (const h of [...ctx.held]) await release(ctx, h.pem);
   assert.equal(await ctx.fleet.checkFree(device()), { status: true });
+});
+
+fleetSuite('a new fleet over the same data dirs (the miner started again) finds every rental on both hosts', async (ctx) => {
+  const local = await rent(ctx);
+  const localCores = (await ctx.local.info()).NCPU;
+  for (let i = 1; i < localCores; i++) assert.ok((await rent(ctx)).result.status);
+  const remote = await rent(ctx);
+  assert.ok(local.result.status && remote.result.status);
+  assert.is((remote.result as { host?: string }).host, '127.0.0.1');
+  await ctx.fleet.stop();
+  ctx.fleet = composeRentals({
+    common: { minerHotkey: ctx.run.hotkey.ss58Address, log: silentLogger(), defaultDiskBytes: 512 * MiB },
+    dataDir: ctx.run.dataDir, namePrefix: ctx.run.namePrefix, labels: ctx.run.labels, hosts: ctx.hosts, renterPorts: 1, log: silentLogger(),
+  }).fleet!;
+  await ctx.fleet.start();
+  for (const h of ctx.held) assert.equal(await ctx.fleet.checkHolder(h.pem), { status: true }, 'restored');
+  const g = remote.result as AllocationResult & { status: true };
+  assert.is((await sshRun(g.port, { password: g.credentials.password }, 'echo back')).trim(), 'back');
 });
 
 fleetSuite('a production rental that fits nowhere ends test rentals to make room; a test rental never does', async (ctx) => {
@@ -223,6 +257,12 @@ fleetSuite('a host killed under its rental answers for itself, the other keeps r
   const specs = await fleetSpecsSource(ctx.fleet, null, 0).read();
   assert.equal(specs.hosts.map((h) => [h.name, h.up]), [['a', true], ['b', false]]);
   assert.equal(ctx.fleet.state().hosts.map((h) => [h.name, h.up]), [['a', true], ['b', false]]);
+  const registry = new Registry();
+  registerFleetMetrics(registry, ctx.fleet);
+  const metrics = await registry.metrics();
+  assert.match(metrics, /miner_host_up\{host="a"\} 1/);
+  assert.match(metrics, /miner_host_up\{host="b"\} 0/);
+  assert.match(metrics, /miner_host_rentals\{host="b"\} 1/);
   // The local host still rents (one of its rentals released, another taken).
   await release(ctx, ctx.held[0]!.pem);
   const meanwhile = await rent(ctx);

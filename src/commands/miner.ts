@@ -6,6 +6,8 @@ import { DataDirLockedError } from '../data-dir-lock.js';
 import { createLogger } from '../log.js';
 import { startMiner } from '../miner.js';
 import { UsageError } from './usage.js';
+import { EngineError } from '../fleet/engine.js';
+import { HostsFileError, readHostsFile } from '../fleet/hosts-file.js';
 
 /** Exit status when another miner holds the data dir. */
 export const EXIT_DATA_DIR_LOCKED = 4;
@@ -18,6 +20,15 @@ export async function runMiner(argv: string[]): Promise<number> {
   const parsed = parseMinerArgs(argv, { env: process.env, readFile: (path) => readFileSync(path, 'utf8') });
   if (!parsed.ok) throw new UsageError(parsed.error);
   const config = parsed.config;
+  // The hosts file and its TLS files are checked before anything starts, as every flag is.
+  if (config.hostsFile !== undefined) {
+    try {
+      readHostsFile(config.hostsFile);
+    } catch (err) {
+      if (err instanceof HostsFileError) throw new UsageError(`--hosts ${err.message}`);
+      throw err;
+    }
+  }
   const log = createLogger({ format: config.logFormat, level: config.logLevel, file: config.logFile });
   // Signals are caught from the start: one that arrives while the miner starts stops it once started.
   const reloads = config.validatorsFile !== undefined;
@@ -44,6 +55,9 @@ export async function runMiner(argv: string[]): Promise<number> {
       process.stderr.write(`error: ${err.message}\n`);
       return EXIT_DATA_DIR_LOCKED;
     }
+    // A hosts file that does not read, or names TLS files that are wrong, is a mistake in how the
+    // miner was started: said in full, exit 2, before any engine is touched.
+    if (err instanceof HostsFileError || err instanceof EngineError) throw new UsageError(`--hosts ${err.message}`);
     throw err;
   }
   const running = miner;

@@ -213,8 +213,15 @@ export function createFleet(options: FleetOptions): Fleet {
       // The first host's first slot builds the base image; the others wait for it (their ensureBase).
       await Promise.all(allSlots().map(({ slot }) => slot.start()));
       await Promise.all(hosts.map((h) => look(h)));
+      let lastRetry = 0;
       recheck = setInterval(() => {
         for (const h of hosts) if (!h.up) void look(h);
+        // A host whose base image failed (a copy cut off, an engine that was down) tries again once a minute.
+        if (Date.now() - lastRetry < 60_000) return;
+        lastRetry = Date.now();
+        for (const h of hosts) {
+          if (h.up && h.plan.slots[0]!.state().baseImage === 'failed') for (const s of h.plan.slots) void s.baseImageReady().catch(() => undefined);
+        }
       }, options.recheckMs ?? 2000);
       recheck.unref();
     },
