@@ -231,6 +231,9 @@ attacks('release gives the disk back to the pool', async (ctx) => {
   const used = free();
   await ctx.holders.release(ctx.b.manager);
   assert.is((await allocationContainers(ctx.b.docker, ctx.b.run)).length, 0);
+  // btrfs frees a deleted subvolume's extents in its cleaner thread, behind any earlier deletions
+  // (other suites' rentals): wait for that backlog, then for this rental's space.
+  execFileSync('btrfs', ['subvolume', 'sync', pool], { timeout: 120_000 });
   await until('the pool to get the rental\'s 150 MiB back', async () => {
     execFileSync('btrfs', ['filesystem', 'sync', pool]);
     return free() - used >= 100 * MiB;

@@ -214,7 +214,8 @@ fleetSuite('the Allocate reply carries host and ports beside info; Specs reports
   // Fill the local host first: best fit then puts the next rental where it fits, the remote host.
   const localCores = (await ctx.local.info()).NCPU;
   const fillers = await Promise.all(Array.from({ length: localCores }, () => rent(ctx)));
-  const remoteLeft = fillers.filter((f) => f.result.status && (f.result as { host?: string }).host === undefined).length;
+  const onLocal = fillers.filter((f) => f.result.status && (f.result as { host?: string }).host === undefined).length;
+  assert.is(onLocal, localCores, 'best fit fills the local host first');
   const parsed = parseWith(allocateRequestSchema, {
     timeline: 1, checking: false, docker_change: false, public_key: keys.publicKeyPem,
     device_requirement: device(), docker_requirement: { base_image: '', ssh_key: '', volume_path: '/tmp', dockerfile: '' },
@@ -226,7 +227,7 @@ fleetSuite('the Allocate reply carries host and ports beside info; Specs reports
   ctx.held.push({ pem: keys.publicKeyPem, result: { status: true } as never });
   const credentials = JSON.parse(privateDecrypt({ key: keys.privateKeyPem, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' }, Buffer.from(out.info!, 'base64')).toString('utf8'));
   assert.is(credentials.port, out.port, 'the credentials name the rental\'s own port');
-  if (remoteLeft === localCores) assert.is(out.host, '127.0.0.1');
+  assert.is(out.host, '127.0.0.1');
   assert.ok(out.ports && typeof out.ports['20000'] === 'number');
   assert.is((await sshRun(out.port, { password: credentials.password }, 'echo in')).trim(), 'in');
 

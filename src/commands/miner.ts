@@ -6,7 +6,6 @@ import { DataDirLockedError } from '../data-dir-lock.js';
 import { createLogger } from '../log.js';
 import { startMiner } from '../miner.js';
 import { UsageError } from './usage.js';
-import { EngineError } from '../fleet/engine.js';
 import { HostsFileError, readHostsFile } from '../fleet/hosts-file.js';
 
 /** Exit status when another miner holds the data dir. */
@@ -55,9 +54,6 @@ export async function runMiner(argv: string[]): Promise<number> {
       process.stderr.write(`error: ${err.message}\n`);
       return EXIT_DATA_DIR_LOCKED;
     }
-    // A hosts file that does not read, or names TLS files that are wrong, is a mistake in how the
-    // miner was started: said in full, exit 2, before any engine is touched.
-    if (err instanceof HostsFileError || err instanceof EngineError) throw new UsageError(`--hosts ${err.message}`);
     throw err;
   }
   const running = miner;

@@ -27,8 +27,8 @@ export async function countGpus(timeoutMs = 5000): Promise<number> {
   return (await probeGpus('nvidia-smi', timeoutMs)).count;
 }
 
-/** `gpuCount` and `storage` are the caller's: both are probed once per miner, not per request. */
 /**
+ * `gpuCount` and `storage` are the caller's: both are probed once per miner, not per request.
  * `local`: the engine runs on this machine, so memory and disk are read here. A remote engine
  * is known only through its API: its MemTotal, and no disk figure (its driver sizes each rental).
  */

@@ -22,10 +22,9 @@ export function containerLayerPaths(dataRoot: string, mountId: string): string[]
  * deleted this way (a subvolume nested in it) is left whole for Docker's own walk; throws only
  * when an empty subvolume could not be put back, which Docker's removal would trip on.
  */
-export async function emptyContainerLayers(dataRoot: string, containerId: string): Promise<number> {
+export async function emptyContainerLayers(dataRoot: string, containerId: string): Promise<void> {
   if (!/^[0-9a-f]{64}$/.test(containerId)) throw new Error('emptyContainerLayers needs a full container id');
   const mountId = (await readFile(join(dataRoot, 'image', 'btrfs', 'layerdb', 'mounts', containerId, 'mount-id'), 'utf8')).trim();
-  let emptied = 0;
   for (const path of containerLayerPaths(dataRoot, mountId)) {
     try {
       await run('btrfs', ['subvolume', 'delete', path], { timeout: 30_000 });
@@ -33,7 +32,5 @@ export async function emptyContainerLayers(dataRoot: string, containerId: string
       continue; // nested subvolumes, or not a subvolume: Docker removes it the slow way
     }
     await run('btrfs', ['subvolume', 'create', path], { timeout: 30_000 });
-    emptied += 1;
   }
-  return emptied;
 }

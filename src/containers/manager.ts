@@ -183,8 +183,8 @@ export interface ContainerManager {
   pause(publicKeyPem: string): Promise<Outcome>;
   unpause(publicKeyPem: string): Promise<Outcome>;
   readonly sshPort: number;
-  /** Whether `publicKeyPem` holds this manager's rental (from the record on disk until reconciled). */
-  holds(publicKeyPem: string): boolean;
+  /** Whether the key of `digest` (holderDigest) holds this manager's rental (from the record on disk until reconciled). */
+  holds(digest: Buffer): boolean;
   /** The rental as placement counts it, or null (read like holds). */
   held(): HeldRental | null;
   /** The host's resources as Docker reports them now. */
@@ -205,7 +205,7 @@ const STANDBY_SHM_BYTES = 64 * 1024 ** 2;
 const STANDBY_DISK_HEADROOM_BYTES = 1024 ** 3;
 
 /** Digest of a key's DER form: the same key in differently wrapped PEM text compares equal. */
-function holderDigest(pem: string): Buffer {
+export function holderDigest(pem: string): Buffer {
   let material: Buffer;
   try {
     material = createPublicKey({ key: pem, format: 'pem' }).export({ type: 'spki', format: 'der' });
@@ -215,14 +215,29 @@ function holderDigest(pem: string): Buffer {
   return createHash('sha256').update(material).digest();
 }
 
-/** Constant-time comparison of the request's key with the stored holder (base64 of the PEM). */
-export function isHolder(record: Pick<AllocationRecord, 'holderKey'>, publicKeyPem: string): boolean {
-  const stored = holderDigest(Buffer.from(record.holderKey, 'base64').toString('utf8'));
-  return timingSafeEqual(stored, holderDigest(publicKeyPem));
+/** The digest of a record's holder (base64 of the PEM), parsed once per record. */
+const recordDigests = new WeakMap<Pick<AllocationRecord, 'holderKey'>, Buffer>();
+export function recordHolderDigest(record: Pick<AllocationRecord, 'holderKey'>): Buffer {
+  let digest = recordDigests.get(record);
+  if (!digest) {
+    digest = holderDigest(Buffer.from(record.holderKey, 'base64').toString('utf8'));
+    recordDigests.set(record, digest);
+  }
+  return digest;
 }
 
-const NOT_HOLDER = 'permission denied: public_key is not the holder of this allocation';
-const NO_ALLOCATION = 'no allocation on this miner';
+/** Constant-time comparison of the request's key with the stored holder (base64 of the PEM). */
+export function isHolder(record: Pick<AllocationRecord, 'holderKey'>, publicKeyPem: string): boolean {
+  return timingSafeEqual(recordHolderDigest(record), holderDigest(publicKeyPem));
+}
+
+export const NOT_HOLDER = 'permission denied: public_key is not the holder of this allocation';
+export const NO_ALLOCATION = 'no allocation on this miner';
+
+/** The 503 while the base image is not ready; `error` is the last build's failure. */
+export function baseImageNotReady(error?: string): string {
+  return error ? `base image not ready yet: the last build failed (${error}); rebuilding` : 'base image not ready yet: building';
+}
 
 function dockerMessage(err: unknown): string {
   const json = (err as { json?: { message?: string } })?.json;
@@ -344,9 +359,9 @@ export function createContainerManager(options: ContainerManagerOptions): Contai
     if (!base || base.state === 'failed') {
       const previous = base?.error;
       void buildBaseImage().catch(() => undefined);
-      throw new UnavailableError(previous ? `base image not ready yet: the last build failed (${previous}); rebuilding` : 'base image not ready yet: building');
+      throw new UnavailableError(baseImageNotReady(previous));
     }
-    throw new UnavailableError('base image not ready yet: building');
+    throw new UnavailableError(baseImageNotReady());
   }
 
   // --- teardown and reconcile ---------------------------------------------------------------
@@ -439,8 +454,8 @@ export function createContainerManager(options: ContainerManagerOptions): Contai
     spareNetwork = await createNetwork({ ...options.labels, [LABELS.owner]: options.minerHotkey });
   }
 
-  function takeSpareNetwork(): string | null {
-    const name = spareNetwork;
+  function takeSpareNetwork(): string | undefined {
+    const name = spareNetwork ?? undefined;
     spareNetwork = null;
     return name;
   }
@@ -679,7 +694,7 @@ export function createContainerManager(options: ContainerManagerOptions): Contai
         version: 1, id, holderKey: Buffer.from(request.publicKeyPem, 'utf8').toString('base64'), role,
         containerId: containerId!, containerName: name, image, ownImage, port: options.sshPort, cpuset,
         createdAt, deadline, keys, network,
-        memoryBytes, diskBytes: diskRequest, ...(gpuIds ? { gpuIds } : {}), ports: renterPorts,
+        memoryBytes, diskBytes: diskRequest, ...(gpuIds ? { gpuIds } : {}),
       };
       store.write(created);
       mark('stored');
@@ -739,22 +754,29 @@ export function createContainerManager(options: ContainerManagerOptions): Contai
     return (await engine.inspectContainer(current.containerId))?.state ?? 'gone';
   }
 
-  /** The record in memory once reconciled; before that (Docker down at start), the one on disk. */
+  /**
+   * The record in memory once reconciled; before that (Docker down at start), the one on disk,
+   * read once: nothing writes it until reconcile has run.
+   */
+  let onDisk: { record: AllocationRecord | null } | undefined;
   function knownRecord(): AllocationRecord | null {
     if (reconciled) return record;
-    try {
-      return store.read();
-    } catch {
-      return null;
+    if (!onDisk) {
+      try {
+        onDisk = { record: store.read() };
+      } catch {
+        onDisk = { record: null };
+      }
     }
+    return onDisk.record;
   }
 
   const manager: ContainerManager = {
     sshPort: options.sshPort,
 
-    holds(pem) {
+    holds(digest) {
       const current = knownRecord();
-      return current !== null && isHolder(current, pem);
+      return current !== null && timingSafeEqual(recordHolderDigest(current), digest);
     },
 
     held() {
@@ -793,7 +815,7 @@ export function createContainerManager(options: ContainerManagerOptions): Contai
       stopped = true;
       expiry.cancel();
       // The standby is only useful to a running miner; the allocation container stays.
-      await serialize(async () => { await dropStandby(); await removeNetwork(takeSpareNetwork() ?? undefined); }).catch(() => undefined);
+      await serialize(async () => { await dropStandby(); await removeNetwork(takeSpareNetwork()); }).catch(() => undefined);
     },
 
     state() {

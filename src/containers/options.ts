@@ -185,6 +185,7 @@ export const DEFAULT_RESTART_RETRIES = 5;
 
 /** The Docker Engine create options of an allocation's container. */
 export function containerCreateOptions(plan: ContainerPlan): ContainerCreateOptions {
+  const renter = renterPortBindings(plan.sshBind, plan.renterPorts ?? {});
   const hostConfig: NonNullable<ContainerCreateOptions['HostConfig']> = {
     ...containmentHostConfig(plan.containment),
     CpusetCpus: plan.cpuset,
@@ -195,7 +196,7 @@ export function containerCreateOptions(plan: ContainerPlan): ContainerCreateOpti
     // docker-init as PID 1 reaps zombies and forwards SIGTERM to sshd.
     Init: true,
     RestartPolicy: { Name: 'on-failure', MaximumRetryCount: plan.restartRetries },
-    PortBindings: { '22/tcp': [{ HostIp: plan.sshBind, HostPort: String(plan.sshPort) }] },
+    PortBindings: { '22/tcp': [{ HostIp: plan.sshBind, HostPort: String(plan.sshPort) }], ...renter.PortBindings },
     NetworkMode: plan.network,
   };
   if (plan.diskBytes !== null) hostConfig.StorageOpt = { size: String(plan.diskBytes) };
@@ -205,8 +206,6 @@ export function containerCreateOptions(plan: ContainerPlan): ContainerCreateOpti
   } else if (plan.gpus !== 0) {
     hostConfig.DeviceRequests = [{ Driver: 'nvidia', Count: plan.gpus === 'all' ? -1 : plan.gpus, Capabilities: [['gpu']] }];
   }
-  const renter = renterPortBindings(plan.sshBind, plan.renterPorts ?? {});
-  Object.assign(hostConfig.PortBindings!, renter.PortBindings);
   return {
     name: plan.name,
     Image: plan.image,

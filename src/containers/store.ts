@@ -32,8 +32,6 @@ const recordSchema = z.object({
   diskBytes: z.number().int().nonnegative().optional(),
   /** GPU indices it holds. */
   gpuIds: z.array(z.number().int().nonnegative()).optional(),
-  /** The renter's own ports: container port → host port. */
-  ports: z.record(z.string(), z.number().int()).optional(),
 });
 export type AllocationRecord = z.infer<typeof recordSchema>;
 

@@ -3,7 +3,7 @@
 // (same data dir layout, same names); a pool or a hosts file gets a fleet.
 import { join } from 'node:path';
 import type Dockerode from 'dockerode';
-import { createContainerManager, type ContainerManager, type ContainerManagerOptions } from '../containers/manager.js';
+import { createContainerManager, DEFAULT_RENTAL_DISK_BYTES, type ContainerManager, type ContainerManagerOptions } from '../containers/manager.js';
 import { DEFAULT_BASE_TAG, LABELS } from '../containers/names.js';
 import type { Logger } from '../log.js';
 import { engineClient } from './engine.js';
@@ -117,7 +117,7 @@ export function composeRentals(setup: RentalSetup): Rentals {
     return { name: host.name, endpoint: host.endpoint, slots, ...(host.address !== undefined ? { address: host.address } : {}) };
   });
   if (!many) return { manager: plans[0]!.slots[0]!, fleet: null };
-  const fleet = createFleet({ hosts: plans, log: setup.log, defaultDiskBytes: setup.common.defaultDiskBytes ?? 10 * 1024 ** 3 });
+  const fleet = createFleet({ hosts: plans, log: setup.log, defaultDiskBytes: setup.common.defaultDiskBytes ?? DEFAULT_RENTAL_DISK_BYTES });
   return { manager: fleet, fleet };
 }
 

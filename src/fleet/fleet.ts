@@ -2,11 +2,13 @@
 // port), placement across them, and the holder's requests routed to the slot that holds its key.
 // Each slot keeps today's one-rental lifecycle (record, expiry, reconcile, crash safety); the
 // fleet only decides where a rental goes and reserves it there before anything is awaited.
+import { timingSafeEqual } from 'node:crypto';
 import type { Logger } from '../log.js';
 import { DockerUnavailableError } from '../containers/docker.js';
 import { UnavailableError } from '../containers/errors.js';
-import type {
-  AllocationRequest, AllocationResult, ContainerManager, HeldRental, ManagerHealth, ManagerState, Outcome,
+import {
+  baseImageNotReady, holderDigest, NO_ALLOCATION, NOT_HOLDER,
+  type AllocationRequest, type AllocationResult, type ContainerManager, type HeldRental, type ManagerHealth, type ManagerState, type Outcome,
 } from '../containers/manager.js';
 import type { HostResources } from '../containers/options.js';
 import type { DeviceRequirement } from '../containers/options.js';
@@ -65,16 +67,14 @@ export interface Fleet extends ContainerManager {
 }
 
 export const DEFAULT_MEMORY_RESERVE_BYTES = 1024 ** 3;
-const NOT_HOLDER = 'permission denied: public_key is not the holder of this allocation';
-const NO_ALLOCATION = 'no allocation on this miner';
 
 interface HostRuntime {
   plan: FleetHostPlan;
   up: boolean;
   error?: string;
   last: HostResources | null;
-  /** Slots reserved by an allocation that has not finished yet, and what they will hold. */
-  pending: Map<ContainerManager, PlacedRental>;
+  /** Slots reserved by an allocation that has not finished yet: what they will hold, and for whom. */
+  pending: Map<ContainerManager, { rental: PlacedRental; holder: Buffer }>;
 }
 
 export function createFleet(options: FleetOptions): Fleet {
@@ -116,7 +116,7 @@ export function createFleet(options: FleetOptions): Fleet {
       const held = slot.held();
       if (held) rentals.push(held);
       const pending = host.pending.get(slot);
-      if (pending) rentals.push(pending);
+      if (pending) rentals.push(pending.rental);
     }
     const r = resources ?? host.last;
     return {
@@ -147,8 +147,14 @@ export function createFleet(options: FleetOptions): Fleet {
     return host.plan.slots.find((slot) => slot.held() === null && !host.pending.has(slot) && slot.state().baseImage === 'ready');
   }
 
-  function holderSlot(pem: string): { host: HostRuntime; slot: ContainerManager } | undefined {
-    return allSlots().find(({ slot }) => slot.holds(pem));
+  /** The slot that holds the key of `digest` (holderDigest: the request's key is parsed once). */
+  function holderSlot(digest: Buffer): { host: HostRuntime; slot: ContainerManager } | undefined {
+    return allSlots().find(({ slot }) => slot.holds(digest));
+  }
+
+  /** A rental being made for the key of `digest`, not yet recorded by its slot. */
+  function pendingFor(digest: Buffer): boolean {
+    return hosts.some((h) => [...h.pending.values()].some((p) => timingSafeEqual(p.holder, digest)));
   }
 
   function requestOf(device: DeviceRequirement) {
@@ -162,7 +168,7 @@ export function createFleet(options: FleetOptions): Fleet {
 
   /** A holder's request on the slot that holds its key; a host that is down answers for itself. */
   async function onHolder(pem: string, act: (slot: ContainerManager) => Promise<Outcome>): Promise<Outcome> {
-    const found = holderSlot(pem);
+    const found = holderSlot(holderDigest(pem));
     if (!found) return { status: false, error: allSlots().some(({ slot }) => slot.held() !== null) ? NOT_HOLDER : NO_ALLOCATION };
     try {
       return await act(found.slot);
@@ -175,8 +181,9 @@ export function createFleet(options: FleetOptions): Fleet {
   }
 
   async function allocate(request: AllocationRequest): Promise<AllocationResult> {
+    const holder = holderDigest(request.publicKeyPem);
     const decided = await decide(async () => {
-      if (holderSlot(request.publicKeyPem) || hosts.some((h) => [...h.pending.keys()].some((s) => s.holds(request.publicKeyPem)))) {
+      if (holderSlot(holder) || pendingFor(holder)) {
         return { refused: 'already allocated: this public_key holds a rental on this miner (release it first)' } as const;
       }
       const { list, full } = await placeable();
@@ -189,9 +196,9 @@ export function createFleet(options: FleetOptions): Fleet {
         if (holder) await holder.end(id, 'a production rental needs its room');
       }
       const slot = freeSlot(host)!;
-      const reservedId = `pending-${slot.sshPort}`;
       host.pending.set(slot, {
-        id: reservedId, cpuset: placement.cpuset, gpus: placement.gpus, memoryBytes: req.memoryBytes, diskBytes: req.diskBytes, testing: req.testing,
+        rental: { id: `pending-${slot.sshPort}`, cpuset: placement.cpuset, gpus: placement.gpus, memoryBytes: req.memoryBytes, diskBytes: req.diskBytes, testing: req.testing },
+        holder,
       });
       return { host, slot, placement } as const;
     });
@@ -254,7 +261,7 @@ export function createFleet(options: FleetOptions): Fleet {
         const health = host.up ? await slot.health().catch(() => undefined) : undefined;
         return { host: host.plan.name, port: slot.sshPort, ...(health?.rental ?? { container: 'unknown', ok: false, restarts: 0, reason: `host ${host.plan.name} is down` }) };
       }));
-      return { ...state, ...(rentals[0] ? { rental: rentals[0] } : {}), rentals: rentals };
+      return { ...state, ...(rentals[0] ? { rental: rentals[0] } : {}), rentals };
     },
 
     baseImageReady: () => first.baseImageReady(),
@@ -268,7 +275,11 @@ export function createFleet(options: FleetOptions): Fleet {
 
     checkFree: (device) => decide(async () => {
       const base = first.state();
-      if (base.baseImage !== 'ready') throw new UnavailableError(base.baseImageError ? `base image not ready yet: the last build failed (${base.baseImageError})` : 'base image not ready yet: building');
+      if (base.baseImage !== 'ready') {
+        // As a single manager answers: a failed build is started again.
+        if (base.baseImage === 'failed') void first.baseImageReady().catch(() => undefined);
+        throw new UnavailableError(baseImageNotReady(base.baseImageError));
+      }
       const { list, full } = await placeable();
       const answer = checkFits(list.map((l) => l.inventory), requestOf(device));
       return answer.fits ? { status: true } : { status: false, error: shortOfPorts(answer.reason ?? 'does not fit', full) };
@@ -282,7 +293,7 @@ export function createFleet(options: FleetOptions): Fleet {
     pause: (pem) => onHolder(pem, (slot) => slot.pause(pem)),
     unpause: (pem) => onHolder(pem, (slot) => slot.unpause(pem)),
 
-    holds: (pem) => holderSlot(pem) !== undefined,
+    holds: (digest) => holderSlot(digest) !== undefined,
     held: () => null,
     inventory: () => first.inventory(),
     reconcileAgain: async () => { await Promise.all(allSlots().map(({ slot }) => slot.reconcileAgain())); },

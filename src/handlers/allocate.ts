@@ -5,7 +5,10 @@ import {
   allocateIntent, allocateRequestSchema, encryptAllocationInfo, type AllocateRequest, type AllocateResponse,
 } from '../../protocol/index.js';
 import { SynapseError, type RequestContext, type SynapsePlugin } from '../axon/synapse.js';
-import { UnavailableError, type ContainerManager, type Outcome } from '../containers/index.js';
+import { UnavailableError, type AllocationResult, type ContainerManager, type Outcome } from '../containers/index.js';
+
+/** What a successful allocate puts in the reply beside `status`. */
+type Granted = Pick<Extract<AllocationResult, { status: true }>, 'hostKeys' | 'port' | 'host' | 'ports'> & { info: string };
 
 /**
  * One Allocate at a time reaches the manager (which serializes anyway); the others wait in
@@ -14,7 +17,7 @@ import { UnavailableError, type ContainerManager, type Outcome } from '../contai
 export const ALLOCATE_CONCURRENCY = 1;
 
 export function allocatePlugin(manager: ContainerManager): SynapsePlugin<typeof allocateRequestSchema, AllocateResponse> {
-  const reply = (outcome: Outcome, granted?: { info: string; hostKeys: string[]; port: number; host?: string; ports: Record<string, number> }): AllocateResponse => ({
+  const reply = (outcome: Outcome, granted?: Granted): AllocateResponse => ({
     output: {
       status: outcome.status,
       ...(granted ? { info: granted.info } : {}),
@@ -46,10 +49,7 @@ export function allocatePlugin(manager: ContainerManager): SynapsePlugin<typeof 
         });
         if (!result.status) return reply(result);
         ctx.log.info({ timeline: req.timeline }, 'allocation made');
-        return reply({ status: true }, {
-          info: encryptAllocationInfo(result.credentials, req.public_key), hostKeys: result.hostKeys, port: result.port,
-          ...(result.host !== undefined ? { host: result.host } : {}), ports: result.ports,
-        });
+        return reply({ status: true }, { ...result, info: encryptAllocationInfo(result.credentials, req.public_key) });
       }
       case 'deallocate':
         return reply(await manager.deallocate(req.public_key));
