@@ -176,6 +176,15 @@ fleetSuite('one 1-core rental per core of both hosts and no more: own SSH and re
   assert.equal(await ctx.fleet.checkFree(device()), { status: true });
 });
 
+fleetSuite('two allocates of one key at once: one rental, the other refused while the first is still being made', async (ctx) => {
+  const keys = renterKeys();
+  const ask = () => ctx.fleet.allocate({ timelineDays: 1, device: device(), publicKeyPem: keys.publicKeyPem, sshKey: '', dockerfile: '' });
+  const results = await Promise.all([ask(), ask()]);
+  for (const r of results) if (r.status) ctx.held.push({ pem: keys.publicKeyPem, result: r });
+  assert.is(results.filter((r) => r.status).length, 1);
+  assert.match((results.find((r) => !r.status) as { error: string }).error, /already allocated: this public_key holds a rental/);
+});
+
 fleetSuite('a new fleet over the same data dirs (the miner started again) finds every rental on both hosts', async (ctx) => {
   const local = await rent(ctx);
   const localCores = (await ctx.local.info()).NCPU;
