@@ -25,7 +25,7 @@ const WARMUP_ROUNDS = 1;
 const RUN_LABEL = 'compute-miner.bench-run';
 const MiB = 1024 * 1024;
 
-function freePort(): Promise<number> {
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer().once('error', reject);
     server.listen(0, '127.0.0.1', () => {
@@ -37,7 +37,7 @@ function freePort(): Promise<number> {
 
 const ms = (v: number) => v.toFixed(0);
 
-interface Figures { allocations: number[]; deallocations: number[] }
+export interface Figures { allocations: number[]; deallocations: number[] }
 
 async function until(check: () => boolean, timeoutMs = 30_000): Promise<void> {
   const end = Date.now() + timeoutMs;
@@ -48,7 +48,7 @@ async function until(check: () => boolean, timeoutMs = 30_000): Promise<void> {
 }
 
 /** Rounds of allocate + de-allocate; with `standby`, each allocate waits for the idle miner's standby first. */
-async function rounds(standby: boolean): Promise<Figures> {
+export async function rounds(standby: boolean, count = ROUNDS, tag = standby ? 'standby' : 'cold'): Promise<Figures> {
   // The product's own rental daemon: btrfs pool (disk quotas), a network per rental.
   const docker = connectDocker(rentalHostLayout().socket);
   const runId = randomBytes(4).toString('hex');
@@ -75,7 +75,7 @@ async function rounds(standby: boolean): Promise<Figures> {
   const ours = () => docker.listContainers({ all: true, filters: { label: [`${RUN_LABEL}=${runId}`] } });
   try {
     await dendrite.connect();
-    for (let round = 0; round < WARMUP_ROUNDS + ROUNDS; round++) {
+    for (let round = 0; round < WARMUP_ROUNDS + count; round++) {
       // A miner between rentals has its standby started; back-to-back rounds would not.
       if (standby) await until(() => manager.state().standby);
       let t = performance.now();
@@ -99,7 +99,7 @@ async function rounds(standby: boolean): Promise<Figures> {
         allocations.push(allocateMs);
         deallocations.push(deallocateMs);
       }
-      process.stdout.write(`${standby ? 'standby' : 'cold'} round ${round + 1 - WARMUP_ROUNDS}: allocate ${ms(allocateMs)} ms, de-allocate ${ms(deallocateMs)} ms${round < WARMUP_ROUNDS ? ' (warm-up)' : ''}\n`);
+      process.stdout.write(`${tag} round ${round + 1 - WARMUP_ROUNDS}: allocate ${ms(allocateMs)} ms, de-allocate ${ms(deallocateMs)} ms${round < WARMUP_ROUNDS ? ' (warm-up)' : ''}\n`);
     }
   } finally {
     await dendrite.close();

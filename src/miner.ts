@@ -137,7 +137,7 @@ async function startLocked(config: MinerConfig, log: Logger, extraPlugins: Synap
     hostReady: () => rentalEngine!.hostReady(),
   }];
   const docker = hosts[0]!.docker;
-  const { manager, fleet } = composeRentals({
+  const { manager, fleet, sources } = composeRentals({
     common: {
       containment: { pidsLimit: config.pidsLimit, nofile: config.nofile, logMaxBytes: config.logMaxBytes, logFiles: config.logFiles },
       minerHotkey: hotkey.ss58Address,
@@ -165,7 +165,7 @@ async function startLocked(config: MinerConfig, log: Logger, extraPlugins: Synap
   // /health and the status page need no signature: anyone may call them, so Docker is asked at most once a second.
   const ping = dockerodeEngine(docker).ping;
   const dockerReachable = cachedReader(() => ping(1000), 1000);
-  const rentals = cachedReader(rentalReader(config.dataDir, docker), 1000);
+  const rentals = cachedReader(rentalReader(sources), 1000);
   const rentalHealth = cachedReader(() => manager.health(), 1000);
   const startedAt = Date.now();
   // The axon's metrics registry exists once the axon does; the history samples it from then on.
@@ -177,6 +177,8 @@ async function startLocked(config: MinerConfig, log: Logger, extraPlugins: Synap
     dockerReachable,
     manager: () => manager.state(),
     rentals,
+    rentalsOnManyEngines: hosts.length > 1,
+    ...(fleet ? { hosts: () => fleet.state().hosts } : {}),
     history: () => history!,
     challenge: () => challenge.service.info(),
     challengeQueued: () => challenge.service.queued(),

@@ -8,6 +8,7 @@ import { createAxonMetrics } from '../src/axon/metrics.js';
 import type { StatusDocument } from '../src/status/document.js';
 import { requestHistory } from '../src/status/history.js';
 import { renderStatusPage, requestGraph } from '../src/status/page.js';
+import { formatStatus } from '../src/commands/status.js';
 import { cpusetSize, gpusOf, holderFingerprint } from '../src/status/rentals.js';
 
 test('cpusets, GPU device requests and holder fingerprints', () => {
@@ -58,6 +59,29 @@ test('the page escapes every text, shows a dead container as dead, sizes in GiB'
   assert.match(html, /<td>1 h<\/td>/);
   assert.not.match(html, /2147483648/);
   assert.match(renderStatusPage(doc({ rentals: [] })), /<p id="no-rentals">No rental\.<\/p>/);
+});
+
+test('several hosts: a host column for each rental, a table of hosts with a host down and its reason, the same in the CLI text', () => {
+  const base = doc().rentals[0]!;
+  const many = doc({
+    rentals: [{ ...base, host: 'gpu-1', state: 'running' }, { ...base, host: '<b>gpu-2</b>', state: 'unreachable', port: 4445 }],
+    hosts: [
+      { name: 'gpu-1', up: true, slots: 4, rentals: 1, baseImage: 'ready' },
+      { name: '<b>gpu-2</b>', up: false, error: 'connect ECONNREFUSED 10.0.0.2:2376', slots: 2, rentals: 1, baseImage: 'ready' },
+    ],
+  });
+  const html = renderStatusPage(many);
+  assert.match(html, /<th>host<\/th><th>role<\/th>/);
+  assert.match(html, /<tr class="rental"><td>gpu-1<\/td><td>ssh-container<\/td><td><span class="badge ok">running<\/span>/);
+  assert.match(html, /<tr class="rental"><td>&lt;b&gt;gpu-2&lt;\/b&gt;<\/td><td>ssh-container<\/td><td><span class="badge bad">unreachable<\/span>/);
+  assert.match(html, /<tr class="host"><td>&lt;b&gt;gpu-2&lt;\/b&gt;<\/td><td><span class="badge bad">unreachable<\/span> connect ECONNREFUSED 10\.0\.0\.2:2376<\/td><td><span class="badge ok">ready<\/span><\/td><td>1 of 2<\/td><\/tr>/);
+  assert.not.ok(renderStatusPage(doc()).includes('<th>host</th>'), 'one host, one port: no host column');
+  assert.not.ok(renderStatusPage(doc()).includes('id="hosts"'));
+  const text = formatStatus(many);
+  assert.match(text, /^host        gpu-1  up  base image ready  1 of 4 rented$/m);
+  assert.match(text, /^host        <b>gpu-2<\/b>  DOWN \(connect ECONNREFUSED 10\.0\.0\.2:2376\)  base image ready  1 of 2 rented$/m);
+  assert.match(text, /^  gpu-1  ssh-container  running  holder SHA256:abc/m);
+  assert.match(text, /^  <b>gpu-2<\/b>  ssh-container  unreachable  .* port 4445 /m);
 });
 
 test('the graph has one slot per bucket of the hour, newest on the right, a latency line where there were requests', () => {

@@ -47,8 +47,8 @@ async function fake(ctx: Ctx, answer: FakeAnswer, hotkey?: Hotkey): Promise<Test
   return axon;
 }
 
-async function sshServer(ctx: Ctx, password: string | null): Promise<TestSshServer> {
-  const server = await startSshServer(password);
+async function sshServer(ctx: Ctx, password: string | null, address?: string): Promise<TestSshServer> {
+  const server = await startSshServer(password, address);
   ctx.closers.push(() => server.close());
   return server;
 }
@@ -110,6 +110,23 @@ check('the login is pinned to the reply\'s host_keys: the served key is OK, anot
   assert.match(swapped.reason, /port \d+: host key mismatch: the host offered ssh-ed25519 SHA256:\S+, not the pinned SHA256:\S+ from the miner's signed Allocate reply/);
   assert.equal(ssh.attempts, [password], 'no password is offered to a host that is not the pinned one');
   assert.equal(stepsOf(swapped), ['check:ok', 'allocate:ok', 'ssh:fail', 'deallocate:ok']);
+});
+
+check('the reply\'s host is where the login goes (a miner fronting another machine); a host that is no address is ALLOCATION_ERROR, released', async (ctx) => {
+  const password = 'elsewhere-password-0123456789';
+  // The axon on 127.0.0.1, the rental's SSH on 127.0.0.3: only the reply's host finds it.
+  const ssh = await sshServer(ctx, password, '127.0.0.3');
+  const answering = (host: string) => fake(ctx, allocatesWith((req) => output(true, {
+    port: ssh.port, host, info: encryptAllocationInfo({ username: 'root', password, port: ssh.port, version: 1 }, req.public_key),
+  })));
+  const there = await checkMiner({ url: (await answering('127.0.0.3')).url }, deps(ctx));
+  assert.is(there.verdict, 'OK', there.reason);
+  assert.equal(ssh.attempts, [password]);
+  const bad = await checkMiner({ url: (await answering('127.0.0.3;id')).url }, deps(ctx));
+  assert.is(bad.verdict, 'ALLOCATION_ERROR');
+  assert.match(bad.reason, /the miner's host "127\.0\.0\.3;id" is neither an IP address nor a host name/);
+  assert.equal(stepsOf(bad), ['check:ok', 'allocate:ok', 'deallocate:ok']);
+  assert.equal(ssh.attempts, [password], 'no login was tried for the bad host');
 });
 
 check('a miner that refuses the check: ALLOCATION_FAILED with its reason, nothing allocated', async (ctx) => {

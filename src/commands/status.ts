@@ -42,10 +42,13 @@ export function formatStatus(doc: StatusDocument): string {
     `standby     ${doc.standby ? 'a started container waits for the next rental' : 'none'}`,
   ];
   if (doc.storageLimit) lines.push(`disk limit  ${doc.storageLimit}`);
+  for (const h of doc.hosts ?? []) {
+    lines.push(`host        ${h.name}  ${h.up ? 'up' : `DOWN${h.error ? ` (${h.error})` : ''}`}  base image ${h.baseImage}  ${h.rentals} of ${h.slots} rented`);
+  }
   lines.push(`rentals     ${doc.rentals.length === 0 ? 'none' : doc.rentals.length}${doc.rentalsError ? ` (${doc.rentalsError})` : ''}`);
   for (const r of doc.rentals) {
     lines.push(
-      `  ${r.role}  ${r.state}  holder ${r.holder}  ${r.cores} core${r.cores === 1 ? "" : "s"} (${r.cpuset})  ${r.memoryBytes === null ? 'no memory limit' : humanBytes(r.memoryBytes)}  GPUs ${r.gpus}  port ${r.port}  ` +
+      `  ${r.host !== undefined ? `${r.host}  ` : ''}${r.role}  ${r.state}  holder ${r.holder}  ${r.cores} core${r.cores === 1 ? "" : "s"} (${r.cpuset})  ${r.memoryBytes === null ? 'no memory limit' : humanBytes(r.memoryBytes)}  GPUs ${r.gpus}  port ${r.port}  ` +
         `${r.secondsLeft > 0 ? `${humanDuration(r.secondsLeft)} left` : 'time is up'} (until ${r.deadline})`,
     );
   }

@@ -8,7 +8,7 @@ import { decryptAllocationInfo, generateRenterKeyPair } from '../validator/crede
 import type { Dendrite } from '../validator/dendrite.js';
 import { knownHostsPath, knownHostsText } from '../validator/host-pin.js';
 import {
-  actionRequest, allocateOutput, allocateRequest, exchangeKeyRequest, hostOf, readRenterKey, readSshPublicKey, releaseRequest, sshCommandLine,
+  actionRequest, allocateOutput, allocateRequest, exchangeKeyRequest, readRenterKey, rentalHost, readSshPublicKey, releaseRequest, sshCommandLine,
   writeRenterKey, type ContainerAction,
 } from '../validator/rent.js';
 import { formatSize, parseSize } from '../validator/sizes.js';
@@ -139,7 +139,13 @@ export async function runAllocate(argv: string[]): Promise<number> {
     }
     if (output.info === undefined) throw new Error(`the miner allocated but sent no credentials; release with "validator release ${url} --key ${keyPath}"`);
     const credentials = decryptAllocationInfo(output.info, keys.privateKeyPem);
-    const host = hostOf(url);
+    let host: string;
+    try {
+      host = rentalHost(url, output.host);
+    } catch (err) {
+      throw new Error(`${(err as Error).message}; release with "validator release ${url} --key ${keyPath}"`);
+    }
+    const ports = output.ports ?? {};
     // The host keys of the signed reply, pinned beside the key file for ssh to check.
     let pinned = `the miner sent no host keys: the rental's host is not pinned\n`;
     let knownHosts: string | undefined;
@@ -161,6 +167,7 @@ export async function runAllocate(argv: string[]): Promise<number> {
       allocatedAt: allocatedAt.toISOString(), deadline: new Date(allocatedAt.getTime() + days * 86_400_000).toISOString(),
       cpu, ramBytes: device.ram.capacity, diskBytes: device.hard_disk.capacity, gpu: (device.gpu as { count?: number | 'all' }).count ?? 0,
       ...(hostKeys ? { hostKeys } : {}),
+      ...(Object.keys(ports).length > 0 ? { ports } : {}),
     };
     // Remembered for "validator rentals"; a failure here must not lose the rental's credentials.
     let remembered = true;
@@ -178,7 +185,8 @@ export async function runAllocate(argv: string[]): Promise<number> {
       `key file: ${keyPath} (keep it: it releases and manages the container)\n` +
       pinned +
       `${sshCommandLine(host, credentials.port, knownHosts)}\n` +
-      `password: ${credentials.password}\n`,
+      `password: ${credentials.password}\n` +
+      Object.entries(ports).map(([inside, published]) => `port ${inside} of the container: ${host}:${published}\n`).join(''),
     );
     if (!remembered) process.stderr.write('note: this rental could not be recorded for "validator rentals"\n');
     return 0;

@@ -42,6 +42,7 @@ export function formatRental(r: RentalLine): string {
   return [
     `${r.minerHotkey.slice(0, 8)}… ${r.miner}  ${r.cpu} CPU, ${humanBytes(r.ramBytes)} RAM, ${humanBytes(r.diskBytes)} disk${r.gpu ? `, ${r.gpu} GPU` : ''}  ${left}`,
     `  ${r.ssh}`,
+    ...Object.entries(r.ports ?? {}).map(([inside, published]) => `  port ${inside} of the container: ${r.host}:${published}`),
     `  host key: ${r.hostKeyFingerprints.length ? r.hostKeyFingerprints.join(', ') : 'no pin (the miner sent no host keys)'}`,
     `  key file: ${r.keyFile}${r.keyFilePresent ? '' : ' (missing: this rental can no longer be managed from here)'}`,
   ].join('\n');

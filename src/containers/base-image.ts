@@ -173,8 +173,11 @@ function progressLogger(log: Logger, phase: string): ProgressFn {
 }
 
 /** Root file system tar of Debian bookworm, from mmdebstrap on stdout, counted as it flows. */
-function debianRootfs(packages: string[], log: Logger): { tar: NodeJS.ReadableStream & import('node:stream').Readable; done: Promise<void> } {
-  const child = spawn('mmdebstrap', ['--variant=minbase', `--include=${packages.join(',')}`, 'bookworm', '-'], { stdio: ['ignore', 'pipe', 'pipe'] });
+function debianRootfs(packages: string[], log: Logger): { tar: NodeJS.ReadableStream & import('node:stream').Readable; done: Promise<void>; stop(): void } {
+  // Its own process group: mmdebstrap's apt, dpkg and tar go with it when the import fails.
+  const child = spawn('mmdebstrap', ['--variant=minbase', `--include=${packages.join(',')}`, 'bookworm', '-'], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  let exited = false;
+  child.once('exit', () => { exited = true; });
   let bytes = 0;
   let lastLog = 0;
   const counter = new Transform({
@@ -197,7 +200,11 @@ function debianRootfs(packages: string[], log: Logger): { tar: NodeJS.ReadableSt
       else { const err = new Error(`mmdebstrap exited with ${code}: ${stderrTail.trim().split('\n').slice(-3).join(' | ')}`); counter.destroy(err); reject(err); }
     });
   });
-  return { tar: counter, done };
+  const stop = () => {
+    if (exited || child.pid === undefined) return;
+    try { process.kill(-child.pid, 'SIGKILL'); } catch { /* already gone */ }
+  };
+  return { tar: counter, done, stop };
 }
 
 function processAlive(pid: number): boolean {
@@ -288,14 +295,16 @@ async function resolveFrom(engine: DockerEngine, from: string, options: BaseImag
   const rootfs = options.rootfsTag ?? rootfsTag(packages);
   if ((await engine.imageLabels(rootfs)) !== null) return rootfs;
   log.info({ packages }, 'making a Debian bookworm root file system with mmdebstrap');
-  const { tar, done } = debianRootfs(packages, log);
+  const { tar, done, stop } = debianRootfs(packages, log);
   const { repo, tag } = splitTag(rootfs);
   const temp = `${repo}:import-${randomBytes(6).toString('hex')}`;
   const imported = engine.importImage(tar, { ...splitTag(temp), changes: [`LABEL ${LABELS.kind}=rootfs`] });
   try {
-    await Promise.all([done, imported]);
+    // An import that fails (the engine gone, the upload cut) ends mmdebstrap too: nothing else would read its output.
+    await Promise.all([done, imported.catch((err: unknown) => { stop(); throw err; })]);
     await engine.tagImage(temp, repo, tag);
   } finally {
+    stop();
     await engine.removeImage(temp).catch(() => undefined);
   }
   return rootfs;

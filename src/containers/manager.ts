@@ -33,6 +33,11 @@ import { allocationStore, type AllocationRecord } from './store.js';
 export interface ContainerManagerOptions {
   /** A dockerode client; default: the daemon on `dockerSocket`. */
   docker?: Dockerode;
+  /**
+   * A client of the same engine for the base image build, whose import uploads for minutes: a
+   * client with a connect timeout would cut it (docker-modem's timer runs until the answer begins). Absent: `docker`.
+   */
+  transferDocker?: Dockerode;
   /** Docker's unix socket [/var/run/docker.sock]. */
   dockerSocket?: string;
   /** Where the allocation record, the allocation_key file and the build lock live. */
@@ -335,7 +340,7 @@ export function createContainerManager(options: ContainerManagerOptions): Contai
   /** Starts (or restarts after a failure) the base image build in the background. */
   function buildBaseImage(): Promise<void> {
     if (base && base.state !== 'failed') return base.done;
-    const made = options.ensureBase ? options.ensureBase() : ensureBaseImage(engine, { ...options.baseImage, dataDir: options.dataDir, log });
+    const made = options.ensureBase ? options.ensureBase() : ensureBaseImage(options.transferDocker ? dockerodeEngine(options.transferDocker) : engine, { ...options.baseImage, dataDir: options.dataDir, log });
     const done = made.then(
       () => { base = { state: 'ready', done }; baseBytes = undefined; scheduleStandby(); },
       (err: unknown) => {

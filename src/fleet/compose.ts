@@ -11,10 +11,11 @@ import { createFleet, type Fleet, type FleetHostPlan } from './fleet.js';
 import type { HostEntry } from './hosts-file.js';
 import { ensureImage } from './image-copy.js';
 import { renterPortMap, type PortPool } from './ports.js';
+import type { RentalSource } from '../status/rentals.js';
 
 /** What every slot shares; the per-slot fields are decided here. */
 export type SlotCommon = Omit<ContainerManagerOptions,
-  'docker' | 'dockerSocket' | 'dataDir' | 'sshPort' | 'sshBind' | 'namePrefix' | 'labels' | 'renterPorts' | 'ensureBase' | 'standby' | 'localEngine' | 'endpoint' | 'hostReady'>;
+  'docker' | 'transferDocker' | 'dockerSocket' | 'dataDir' | 'sshPort' | 'sshBind' | 'namePrefix' | 'labels' | 'renterPorts' | 'ensureBase' | 'standby' | 'localEngine' | 'endpoint' | 'hostReady'>;
 
 /** One Docker host before its managers exist. */
 export interface HostSetup {
@@ -54,6 +55,8 @@ export interface Rentals {
   manager: ContainerManager;
   /** Present when the miner has several ports or hosts. */
   fleet: Fleet | null;
+  /** Every slot's record and engine, for the status page (read-only). */
+  sources: RentalSource[];
 }
 
 /** Data dir, name prefix and labels of one slot. The first port of the first host keeps the one-port layout. Pure. */
@@ -76,6 +79,7 @@ export function composeRentals(setup: RentalSetup): Rentals {
   const baseTag = setup.common.baseImage?.tag ?? DEFAULT_BASE_TAG;
   let builder: ContainerManager | undefined;
   let builderDocker: Dockerode | undefined;
+  const sources: RentalSource[] = [];
   const plans: FleetHostPlan[] = setup.hosts.map((host, h) => {
     const slots: ContainerManager[] = [];
     host.sshPorts.ports.forEach((port, i) => {
@@ -97,6 +101,7 @@ export function composeRentals(setup: RentalSetup): Rentals {
       const slot = createContainerManager({
         ...setup.common,
         docker: host.docker,
+        ...(host.transfer ? { transferDocker: host.transfer } : {}),
         endpoint: host.endpoint,
         localEngine: host.localEngine,
         ...(host.hostReady ? { hostReady: host.hostReady } : {}),
@@ -112,13 +117,14 @@ export function composeRentals(setup: RentalSetup): Rentals {
         log: setup.log.child({ host: host.name, sshPort: port }),
       });
       slots.push(slot);
+      sources.push({ ...(many ? { host: host.name } : {}), dataDir: plan.dataDir, docker: host.docker });
       if (h === 0 && i === 0) { builder = slot; builderDocker = host.docker; }
     });
     return { name: host.name, endpoint: host.endpoint, slots, ...(host.address !== undefined ? { address: host.address } : {}) };
   });
-  if (!many) return { manager: plans[0]!.slots[0]!, fleet: null };
+  if (!many) return { manager: plans[0]!.slots[0]!, fleet: null, sources };
   const fleet = createFleet({ hosts: plans, log: setup.log, defaultDiskBytes: setup.common.defaultDiskBytes ?? DEFAULT_RENTAL_DISK_BYTES });
-  return { manager: fleet, fleet };
+  return { manager: fleet, fleet, sources };
 }
 
 /** The hosts of a hosts file as setups: each engine's own client (mutual TLS for tcp). */

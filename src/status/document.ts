@@ -16,10 +16,21 @@ export interface StatusDocument {
   /** Set when the storage driver cannot enforce a rental's disk size. */
   storageLimit?: string;
   rentals: RentalView[];
+  /** A miner with several hosts: each one's engine state (a host down is named, with its reason). */
+  hosts?: HostView[];
   /** Set when the rentals could not be read (Docker down, unreadable record). */
   rentalsError?: string;
   requests: { intervalSeconds: number; points: HistoryPoint[] };
   challenge: { solver: string; hashcat: { state: string; version?: string; warmUpSeconds?: number; error?: string }; queued: number };
+}
+
+export interface HostView {
+  name: string;
+  up: boolean;
+  error?: string;
+  slots: number;
+  rentals: number;
+  baseImage: string;
 }
 
 export interface StatusSources {
@@ -29,6 +40,9 @@ export interface StatusSources {
   dockerReachable(): Promise<boolean>;
   manager(): { baseImage: string; baseImageError?: string; standby: boolean; storageLimit?: string };
   rentals(): Promise<RentalView[]>;
+  /** Rentals on several engines are read even when the first one does not answer. */
+  rentalsOnManyEngines?: boolean;
+  hosts?(): HostView[];
   /** The request history (made with the axon, after this collector: hence a getter). */
   history(): { points(): Promise<HistoryPoint[]>; intervalMs: number };
   challenge(): { solver: string; hashcat: { state: string; version?: string; warmUpSeconds?: number; error?: string } };
@@ -42,8 +56,8 @@ export function statusCollector(s: StatusSources): () => Promise<StatusDocument>
     let rentals: RentalView[] = [];
     let rentalsError: string | undefined;
     try {
-      rentals = reachable ? await s.rentals() : [];
-      if (!reachable) rentalsError = 'Docker does not answer';
+      rentals = reachable || s.rentalsOnManyEngines ? await s.rentals() : [];
+      if (!reachable && !s.rentalsOnManyEngines) rentalsError = 'Docker does not answer';
     } catch (err) {
       rentalsError = (err as Error).message;
     }
@@ -59,6 +73,7 @@ export function statusCollector(s: StatusSources): () => Promise<StatusDocument>
       standby: m.standby,
       ...(m.storageLimit ? { storageLimit: m.storageLimit } : {}),
       rentals,
+      ...(s.hosts ? { hosts: s.hosts().map((h) => ({ name: h.name, up: h.up, ...(h.error ? { error: h.error } : {}), slots: h.slots, rentals: h.rentals, baseImage: h.baseImage })) } : {}),
       ...(rentalsError ? { rentalsError } : {}),
       requests: { intervalSeconds: history.intervalMs / 1000, points },
       challenge: {

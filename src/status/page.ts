@@ -43,11 +43,18 @@ ${line ? `<polyline points="${line}" class="latency"/>` : ''}
 }
 
 export function renderStatusPage(doc: StatusDocument, refreshSeconds = DEFAULT_STATUS_REFRESH_SECONDS): string {
+  // A miner with several hosts or ports says where each rental runs.
+  const hosts = doc.rentals.some((r) => r.host !== undefined);
   const rentals = doc.rentals.length === 0
     ? `<p id="no-rentals">No rental${doc.rentalsError ? ` (${escape(doc.rentalsError)})` : ''}.</p>`
-    : `<table id="rentals"><thead><tr><th>role</th><th>state</th><th>holder key</th><th>cores</th><th>memory</th><th>GPUs</th><th>SSH port</th><th>time left</th><th>deadline</th></tr></thead><tbody>${
-      doc.rentals.map((r) => `<tr class="rental"><td>${escape(r.role)}</td><td>${badge(r.state)}</td><td class="mono">${escape(r.holder)}</td><td>${r.cores} (${escape(r.cpuset)})</td><td>${r.memoryBytes === null ? '—' : escape(humanBytes(r.memoryBytes))}</td><td>${escape(r.gpus)}</td><td class="port">${r.port}</td><td>${escape(humanDuration(r.secondsLeft))}</td><td class="mono">${escape(r.deadline)}</td></tr>`).join('')
+    : `<table id="rentals"><thead><tr>${hosts ? '<th>host</th>' : ''}<th>role</th><th>state</th><th>holder key</th><th>cores</th><th>memory</th><th>GPUs</th><th>SSH port</th><th>time left</th><th>deadline</th></tr></thead><tbody>${
+      doc.rentals.map((r) => `<tr class="rental">${hosts ? `<td>${escape(r.host ?? '')}</td>` : ''}<td>${escape(r.role)}</td><td>${badge(r.state)}</td><td class="mono">${escape(r.holder)}</td><td>${r.cores} (${escape(r.cpuset)})</td><td>${r.memoryBytes === null ? '—' : escape(humanBytes(r.memoryBytes))}</td><td>${escape(r.gpus)}</td><td class="port">${r.port}</td><td>${escape(humanDuration(r.secondsLeft))}</td><td class="mono">${escape(r.deadline)}</td></tr>`).join('')
     }</tbody></table>`;
+  const hostTable = doc.hosts
+    ? `<table id="hosts"><thead><tr><th>host</th><th>engine</th><th>base image</th><th>rentals</th></tr></thead><tbody>${
+      doc.hosts.map((h) => `<tr class="host"><td>${escape(h.name)}</td><td>${badge(h.up ? 'running' : 'unreachable')}${h.error ? ` ${escape(h.error)}` : ''}</td><td>${badge(h.baseImage)}</td><td>${h.rentals} of ${h.slots}</td></tr>`).join('')
+    }</tbody></table>`
+    : '';
   const c = doc.challenge;
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
@@ -74,7 +81,7 @@ svg{background:#fff;border:1px solid #d8dce3}.bar{fill:#90b4e8}.latency{fill:non
 ${doc.storageLimit ? `<dt>disk limit</dt><dd>${escape(doc.storageLimit)}</dd>` : ''}
 <dt>version</dt><dd>${escape(doc.version)}, up ${escape(humanDuration(doc.uptimeSeconds))}</dd>
 </dl>
-<h2>Rentals</h2>
+${hostTable ? `<h2>Hosts</h2>\n${hostTable}\n` : ''}<h2>Rentals</h2>
 ${rentals}
 <h2>Requests, last hour</h2>
 ${requestGraph(doc.requests.points, doc.requests.intervalSeconds)}

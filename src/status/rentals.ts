@@ -7,10 +7,15 @@ import type Dockerode from 'dockerode';
 import { allocationStore } from '../containers/store.js';
 
 export interface RentalView {
+  /** The host it runs on, for a miner with several hosts or SSH ports. */
+  host?: string;
   /** ssh-container (a rental) or ssh-test-container (a validator's test). */
   role: string;
   container: string;
-  /** Docker's state: running, paused, restarting, exited, dead; "gone" when Docker has no such container. */
+  /**
+   * Docker's state: running, paused, restarting, exited, dead; "gone" when Docker has no such
+   * container; "unreachable" when its host's engine does not answer (another host's rentals still show).
+   */
   state: string;
   /** SHA256 of the holder's public key (DER), as OpenSSH prints fingerprints. */
   holder: string;
@@ -60,29 +65,47 @@ export function gpusOf(requests: NonNullable<Inspected['HostConfig']>['DeviceReq
   return n;
 }
 
-export function rentalReader(dataDir: string, docker: Dockerode): () => Promise<RentalView[]> {
-  const store = allocationStore(dataDir);
+/** Where one rental slot keeps its record, and the engine its container runs on. */
+export interface RentalSource {
+  /** Named only when the miner has several slots. */
+  host?: string;
+  dataDir: string;
+  docker: Dockerode;
+}
+
+/** Every slot's rental, in slot order. One engine down marks its rentals unreachable; it does not hide the others. */
+export function rentalReader(sources: readonly RentalSource[]): () => Promise<RentalView[]> {
+  const slots = sources.map((s) => ({ ...s, store: allocationStore(s.dataDir) }));
   return async () => {
-    const record = store.read();
-    if (!record) return [];
-    let inspected: Inspected | null = null;
-    try {
-      inspected = (await docker.getContainer(record.containerId).inspect()) as Inspected;
-    } catch (err) {
-      if ((err as { statusCode?: number }).statusCode !== 404) throw err;
-    }
-    return [{
-      role: record.role,
-      container: record.containerName,
-      state: inspected?.State?.Status ?? 'gone',
-      holder: holderFingerprint(record.holderKey),
-      cores: cpusetSize(record.cpuset),
-      cpuset: record.cpuset,
-      memoryBytes: inspected?.HostConfig?.Memory || null,
-      gpus: gpusOf(inspected?.HostConfig?.DeviceRequests),
-      port: record.port,
-      deadline: new Date(record.deadline).toISOString(),
-      secondsLeft: Math.max(0, Math.round((record.deadline - Date.now()) / 1000)),
-    }];
+    const views = await Promise.all(slots.map(async ({ host, docker, store }): Promise<RentalView | null> => {
+      const record = store.read();
+      if (!record) return null;
+      let inspected: Inspected | null = null;
+      let state: string;
+      try {
+        inspected = (await docker.getContainer(record.containerId).inspect()) as Inspected;
+        state = inspected.State?.Status ?? 'gone';
+      } catch (err) {
+        const status = (err as { statusCode?: number }).statusCode;
+        // One slot: the page says the engine's fault; several: the other hosts' rentals still show.
+        if (status !== 404 && slots.length === 1) throw err;
+        state = status === 404 ? 'gone' : 'unreachable';
+      }
+      return {
+        ...(host !== undefined ? { host } : {}),
+        role: record.role,
+        container: record.containerName,
+        state,
+        holder: holderFingerprint(record.holderKey),
+        cores: cpusetSize(record.cpuset),
+        cpuset: record.cpuset,
+        memoryBytes: inspected?.HostConfig?.Memory || (record.memoryBytes ?? null),
+        gpus: inspected ? gpusOf(inspected.HostConfig?.DeviceRequests) : (record.gpuIds?.length ?? 0),
+        port: record.port,
+        deadline: new Date(record.deadline).toISOString(),
+        secondsLeft: Math.max(0, Math.round((record.deadline - Date.now()) / 1000)),
+      };
+    }));
+    return views.filter((v): v is RentalView => v !== null);
   };
 }

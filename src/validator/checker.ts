@@ -9,7 +9,7 @@ import {
 import type { Logger } from '../log.js';
 import { decryptAllocationInfo, generateRenterKeyPairAsync } from './credentials.js';
 import { Dendrite } from './dendrite.js';
-import { hostOf, releaseRequest } from './rent.js';
+import { releaseRequest, rentalHost } from './rent.js';
 import { checkHardware, type HardwareOptions, type ProofReport } from './hardware.js';
 import type { Measured } from './measure.js';
 import { sshRun, type SshLogin } from './ssh-login.js';
@@ -271,7 +271,12 @@ export async function checkMiner(target: CheckTarget, deps: CheckDeps): Promise<
       return fail('ALLOCATION_ERROR', `allocate: ${message(err)}`);
     }
 
-    const host = hostOf(target.url);
+    let host: string;
+    try {
+      host = rentalHost(target.url, answer.output.host);
+    } catch (err) {
+      return fail('ALLOCATION_ERROR', `allocate: ${message(err)}`);
+    }
     const budget = Math.min(deps.sshTimeoutMs ?? DEFAULT_SSH_TIMEOUT_MS, left());
     const login: SshLogin = {
       host,

@@ -2,6 +2,7 @@
 // the requests for renting, releasing and acting on a container, and reading their answers.
 import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { BlockList, isIP } from 'node:net';
 import {
   allocateResponseSchema, parseWith, rsaPublicKeyProblem, sshPublicKeyProblem, type AllocateResponse,
 } from '../../protocol/index.js';
@@ -107,6 +108,40 @@ export function allocateOutput(reply: { code: number; message: string; body?: un
 /** The host of a miner's axon URL, where its SSH port is published too (IPv6 without brackets). */
 export function hostOf(url: string): string {
   return new URL(url).hostname.replace(/^\[|\]$/g, '');
+}
+
+// Loopback, private, link-local, shared (CGNAT) and unspecified ranges: where a miner reached on
+// a public address must not send a validator's SSH (it would probe the validator's own network).
+const NOT_PUBLIC = new BlockList();
+for (const [net, bits] of [['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['127.0.0.0', 8], ['169.254.0.0', 16], ['172.16.0.0', 12], ['192.168.0.0', 16]] as const) NOT_PUBLIC.addSubnet(net, bits, 'ipv4');
+for (const [net, bits] of [['::', 128], ['::1', 128], ['fc00::', 7], ['fe80::', 10]] as const) NOT_PUBLIC.addSubnet(net, bits, 'ipv6');
+
+/** Whether an address literal is loopback, private, link-local or unspecified (IPv4-mapped IPv6 as its IPv4). */
+export function isNonPublicAddress(address: string): boolean {
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address)?.[1];
+  if (mapped) return NOT_PUBLIC.check(mapped, 'ipv4');
+  const family = isIP(address);
+  if (family === 0) return false;
+  return NOT_PUBLIC.check(address, family === 4 ? 'ipv4' : 'ipv6');
+}
+
+const HOST_NAME = /^(?=.{1,253}$)(?!-)[A-Za-z0-9-]{1,63}(?<!-)(?:\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))*\.?$/;
+
+/**
+ * Where to SSH to a rental: the reply's `host` when the miner names one (it fronts several
+ * machines), else the axon's host. The named host must be an IP address or a DNS name; a miner
+ * on a public address may not point at a loopback or private address.
+ */
+export function rentalHost(url: string, named: string | undefined): string {
+  const axon = hostOf(url);
+  if (named === undefined) return axon;
+  const host = named.replace(/^\[|\]$/g, '');
+  if (isIP(host) === 0 && !HOST_NAME.test(host)) throw new Error(`the miner's host ${JSON.stringify(named.slice(0, 80))} is neither an IP address nor a host name`);
+  const local = (h: string) => isNonPublicAddress(h) || /^localhost\.?$/i.test(h);
+  if (local(host) && !local(axon)) {
+    throw new Error(`the miner at ${axon} names a non-public SSH host ${host}: refused, it would reach into this machine's own network`);
+  }
+  return host;
 }
 
 /** A word as a POSIX shell reads it back unchanged (single quotes unless it is plain). */

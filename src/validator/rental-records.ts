@@ -32,6 +32,8 @@ export interface RentalRecord {
   gpu: number | 'all';
   /** The rental's SSH host public keys ("type base64"), when the miner's reply had `host_keys`. */
   hostKeys?: string[];
+  /** Container port → published port on `host`, for the renter's own services (the reply's `ports`). */
+  ports?: Record<string, number>;
 }
 
 /** host_keys of a raw Allocate reply output, when it has a list of OpenSSH public keys. */

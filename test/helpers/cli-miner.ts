@@ -28,6 +28,8 @@ export interface CliMinerOptions {
   sshPort?: number;
   args?: string[];
   env?: NodeJS.ProcessEnv;
+  /** Pass --ssh-port/--ssh-bind [true]; a miner with --hosts takes its ports from the file. */
+  sshFlags?: boolean;
 }
 
 export async function spawnCliMiner(run: TestRun, name: string, o: CliMinerOptions = {}): Promise<CliMiner> {
@@ -37,8 +39,9 @@ export async function spawnCliMiner(run: TestRun, name: string, o: CliMinerOptio
   const sshPort = o.sshPort ?? (await freePort());
   const namePrefix = `${run.namePrefix}${name}-`;
   const child = spawn(process.execPath, [
-    CLI, 'miner', '--data-dir', dataDir, '--host', '127.0.0.1', '--port', String(port), '--ssh-port', String(sshPort),
-    '--ssh-bind', '127.0.0.1', '--name-prefix', namePrefix, '--log-format', 'json', ...(o.args ?? ['--allow-any']),
+    CLI, 'miner', '--data-dir', dataDir, '--host', '127.0.0.1', '--port', String(port),
+    ...(o.sshFlags === false ? [] : ['--ssh-port', String(sshPort), '--ssh-bind', '127.0.0.1']),
+    '--name-prefix', namePrefix, '--log-format', 'json', ...(o.args ?? ['--allow-any']),
   ], { stdio: ['ignore', 'pipe', 'pipe'], env: o.env ?? process.env });
   let out = '';
   let err = '';

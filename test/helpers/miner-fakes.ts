@@ -22,7 +22,7 @@ export function fakeAllocatePlugin(answer: FakeAnswer): SynapsePlugin {
   };
 }
 
-export const output = (status: boolean, extra: { info?: string; port?: number; error?: string; host_keys?: string[] } = {}): AllocateResponse => ({
+export const output = (status: boolean, extra: { info?: string; port?: number; error?: string; host_keys?: string[]; host?: string } = {}): AllocateResponse => ({
   output: {
     status, port: extra.port ?? 0, ...(extra.info !== undefined ? { info: extra.info } : {}), ...(extra.error !== undefined ? { error: extra.error } : {}),
     ...(extra.host_keys !== undefined ? { host_keys: extra.host_keys } : {}),
@@ -54,8 +54,8 @@ export interface TestSshServer {
   close(): Promise<void>;
 }
 
-/** An SSH server on 127.0.0.1 that lets `root` in only with `password` (never, when null) and answers any command with "ok". */
-export function startSshServer(password: string | null): Promise<TestSshServer> {
+/** An SSH server on 127.0.0.1 (or another loopback `address`) that lets `root` in only with `password` (never, when null) and answers any command with "ok". */
+export function startSshServer(password: string | null, address = '127.0.0.1'): Promise<TestSshServer> {
   const hostKey = sshKeyPair('host');
   const attempts: string[] = [];
   const clients = new Set<ssh2.Connection>();
@@ -80,7 +80,7 @@ export function startSshServer(password: string | null): Promise<TestSshServer> 
       });
     });
   });
-  return listenOnLoopback(server, () => { for (const c of clients) c.end(); }).then((l) => ({ ...l, attempts, hostKey: hostKey.public }));
+  return listenOnLoopback(server, () => { for (const c of clients) c.end(); }, address).then((l) => ({ ...l, attempts, hostKey: hostKey.public }));
 }
 
 /** A port that accepts TCP connections and never answers: not even the WebSocket upgrade. */
@@ -94,14 +94,16 @@ export function startSilentListener(): Promise<{ port: number; url: string; clos
   return listenOnLoopback(server, () => { for (const s of sockets) s.destroy(); }).then((l) => ({ ...l, url: `ws://127.0.0.1:${l.port}` }));
 }
 
-/** Listens on a free port of 127.0.0.1; close() drops the open connections, then the server. */
+/** Listens on a free port of 127.0.0.1 (or another loopback address); close() drops the open connections, then the server. */
 function listenOnLoopback(
   server: { listen(port: number, host: string, cb: () => void): unknown; once(event: 'error', cb: (err: Error) => void): unknown; address(): unknown; close(cb: () => void): unknown },
   dropConnections: () => void,
+  address = '127.0.0.1',
 ): Promise<{ port: number; close(): Promise<void> }> {
+  if (!address.startsWith('127.')) throw new Error('test servers listen on loopback only');
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
+    server.listen(0, address, () => {
       const { port } = server.address() as { port: number };
       resolve({
         port,
