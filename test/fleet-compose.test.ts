@@ -2,6 +2,7 @@
 // share of the renter port pool; a remote host in the Specs shapes; the container options of a
 // placed rental (GPUs by index, the renter's ports beside SSH); the miner's pool flags.
 import { test } from 'uvu';
+import { ALL_GPUS_REQUEST, parseGpuIndexes } from '../src/fleet/engine-gpus.js';
 import * as assert from 'uvu/assert';
 import { join } from 'node:path';
 import { parseMinerArgs } from '../src/config.js';
@@ -85,6 +86,14 @@ test('miner flags: --ssh-ports pools, --renter-ports from its own pool, --hosts 
   assert.match(err(['--hosts', 'h.json', '--ssh-ports', '4444-4445']), /^--hosts and --ssh-ports exclude each other/);
   assert.match(err(['--hosts', 'h.json', '--docker-socket', '/x']), /^--hosts and --docker-socket exclude each other/);
   assert.ok(ok(['--hosts', 'h.json']).hostsFile!.endsWith('h.json'));
+});
+
+test('nvidia-smi index lines: GPUs counted, anything else is not a GPU; the request is that of --gpus all', () => {
+  assert.equal(parseGpuIndexes('0\r\n1\n2\n'), [0, 1, 2]);
+  assert.equal(parseGpuIndexes(''), []);
+  assert.equal(parseGpuIndexes('No devices were found\n'), []);
+  assert.equal(parseGpuIndexes('NVIDIA-SMI has failed because it couldn\'t communicate with the NVIDIA driver.\n'), []);
+  assert.equal(ALL_GPUS_REQUEST, { Driver: 'nvidia', Count: -1, Capabilities: [['gpu', 'utility']] });
 });
 
 test.run();

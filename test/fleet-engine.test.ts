@@ -12,6 +12,7 @@ import type Dockerode from 'dockerode';
 import tar from 'tar-stream';
 import { engineClient, EngineError, pingEngine } from '../src/fleet/engine.js';
 import { ensureImage, ImageCopyError } from '../src/fleet/image-copy.js';
+import { countEngineGpus } from '../src/fleet/engine-gpus.js';
 import { parseHostsText, type HostEntry } from '../src/fleet/hosts-file.js';
 import { freePort, requireDocker, RUN_LABEL } from './helpers/docker.js';
 import { makeTlsSet, type TlsSet } from './helpers/tls-certs.js';
@@ -114,6 +115,11 @@ test('an image made ready on the TLS engine from the local one through the engin
     assert.is(await ensureImage(shared, remote, ref), 'copied');
     assert.is((await remote.getImage(ref).inspect()).Id, sourceId);
     assert.is(await ensureImage(shared, remote, ref), 'present');
+    // The remote engine's GPUs, through its API: this engine has no NVIDIA toolkit, so none, and why.
+    const gpus = await countEngineGpus(remote, ref, { [RUN_LABEL]: id });
+    assert.is(gpus.count, 0);
+    assert.match(gpus.reason ?? '', /could not select device driver "nvidia"/);
+    assert.is((await remote.listContainers({ all: true, filters: { label: [`${RUN_LABEL}=${id}`] } })).length, 0, 'the probe container is removed');
     try {
       await ensureImage(shared, remote, `cm-fleet-absent-${id}:1`);
       assert.unreachable('an absent image was copied');

@@ -115,8 +115,12 @@ async function rent(ctx: Ctx, over: { testing?: boolean } = {}): Promise<{ pem: 
   return { pem: keys.publicKeyPem, privateKeyPem: keys.privateKeyPem, result };
 }
 
+/** The SSH port of a holder's rental, as the fleet granted it. */
+const portOf = (ctx: Ctx, pem: string) => ctx.held.find((h) => h.pem === pem)?.result.port;
+
 async function release(ctx: Ctx, pem: string): Promise<void> {
-  assert.equal(await ctx.fleet.deallocate(pem), { status: true });
+  // A holder's answer names its own rental's port, not the first slot's.
+  assert.equal(await ctx.fleet.deallocate(pem), { status: true, port: portOf(ctx, pem) });
   ctx.held = ctx.held.filter((h) => h.pem !== pem);
 }
 
@@ -160,12 +164,12 @@ fleetSuite('one 1-core rental per core of both hosts and no more: own SSH and re
 
   // A holder's action touches only its own rental.
   const [paused, ...others] = ctx.held;
-  assert.equal(await ctx.fleet.pause(paused!.pem), { status: true });
-  for (const o of others) assert.equal(await ctx.fleet.checkHolder(o.pem), { status: true });
+  assert.equal(await ctx.fleet.pause(paused!.pem), { status: true, port: paused!.result.port });
+  for (const o of others) assert.equal(await ctx.fleet.checkHolder(o.pem), { status: true, port: o.result.port });
   const states = async () => (await Promise.all([ctx.local, ctx.remote.docker].map((d) => d.listContainers({ all: true, filters: { label: [`${RUN_LABEL}=${ctx.run.id}`] } }))))
     .flat().filter((c) => !c.Names.some((n) => n.endsWith('ssh-standby'))).map((c) => c.State).sort();
   assert.equal(await states(), ['paused', ...others.map(() => 'running')], 'only its own container is paused');
-  assert.equal(await ctx.fleet.unpause(paused!.pem), { status: true });
+  assert.equal(await ctx.fleet.unpause(paused!.pem), { status: true, port: paused!.result.port });
 
   // A holder has one rental: a second allocate with the same key is refused and changes nothing.
   const first = ctx.held[0]!;
@@ -198,7 +202,7 @@ fleetSuite('a new fleet over the same data dirs (the miner started again) finds 
     dataDir: ctx.run.dataDir, namePrefix: ctx.run.namePrefix, labels: ctx.run.labels, hosts: ctx.hosts, renterPorts: 1, log: silentLogger(),
   }).fleet!;
   await ctx.fleet.start();
-  for (const h of ctx.held) assert.equal(await ctx.fleet.checkHolder(h.pem), { status: true }, 'restored');
+  for (const h of ctx.held) assert.equal(await ctx.fleet.checkHolder(h.pem), { status: true, port: h.result.port }, 'restored');
   const g = remote.result as AllocationResult & { status: true };
   assert.is((await sshRun(g.port, { password: g.credentials.password }, 'echo back')).trim(), 'back');
 });
@@ -233,7 +237,7 @@ fleetSuite('the Allocate reply carries host and ports beside info; Specs reports
   const reply = await allocatePlugin(ctx.fleet).forward(parsed.value, requestContext());
   const out = reply.output as { status: boolean; info?: string; port: number; host?: string; ports?: Record<string, number>; host_keys?: string[] };
   assert.ok(out.status);
-  ctx.held.push({ pem: keys.publicKeyPem, result: { status: true } as never });
+  ctx.held.push({ pem: keys.publicKeyPem, result: { status: true, port: out.port } as never });
   const credentials = JSON.parse(privateDecrypt({ key: keys.privateKeyPem, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' }, Buffer.from(out.info!, 'base64')).toString('utf8'));
   assert.is(credentials.port, out.port, 'the credentials name the rental\'s own port');
   assert.is(out.host, '127.0.0.1');

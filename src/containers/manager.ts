@@ -71,6 +71,11 @@ export interface ContainerManagerOptions {
   /** GPUs on this host; default: counted with nvidia-smi at start. */
   gpuCount?: number;
   /**
+   * How a remote engine's GPUs are counted (through its API, with the base image): asked once
+   * the base image is ready on it. Absent: a remote engine has none.
+   */
+  countGpus?: () => Promise<number>;
+  /**
    * Keep one started standby container while idle, so a rental is served without waiting for
    * Docker to start a container [true]. Rentals with GPUs, an enforced disk size or renter
    * Dockerfile commands, and test containers, always get a container of their own.
@@ -130,6 +135,8 @@ export interface ManagerHealth extends ManagerState {
 export interface Outcome {
   status: boolean;
   error?: string;
+  /** The SSH port of the holder's rental, when it is not the manager's own (a fleet's slot). */
+  port?: number;
 }
 
 export type AllocationResult =
@@ -332,9 +339,14 @@ export function createContainerManager(options: ContainerManagerOptions): Contai
 
   async function hostResources(known?: DockerInfo): Promise<HostResources> {
     const info = known ?? await dockerInfo();
-    // nvidia-smi counts this machine's GPUs; a remote engine's are not known through its API.
-    gpuCount ??= localEngine ? await countGpus() : 0;
-    return probeHost(info, gpuCount, storageOf(info), localEngine);
+    // nvidia-smi counts this machine's GPUs; a remote engine's are counted through its API once
+    // the base image is there to count them with (none until then).
+    if (gpuCount === undefined) {
+      if (localEngine) gpuCount = await countGpus();
+      else if (!options.countGpus) gpuCount = 0;
+      else if (base?.state === 'ready') gpuCount = await options.countGpus();
+    }
+    return probeHost(info, gpuCount ?? 0, storageOf(info), localEngine);
   }
 
   /** Starts (or restarts after a failure) the base image build in the background. */

@@ -9,13 +9,14 @@ import type { Logger } from '../log.js';
 import { engineClient } from './engine.js';
 import { createFleet, type Fleet, type FleetHostPlan } from './fleet.js';
 import type { HostEntry } from './hosts-file.js';
+import { countEngineGpus } from './engine-gpus.js';
 import { ensureImage } from './image-copy.js';
 import { renterPortMap, type PortPool } from './ports.js';
 import type { RentalSource } from '../status/rentals.js';
 
 /** What every slot shares; the per-slot fields are decided here. */
 export type SlotCommon = Omit<ContainerManagerOptions,
-  'docker' | 'transferDocker' | 'dockerSocket' | 'dataDir' | 'sshPort' | 'sshBind' | 'namePrefix' | 'labels' | 'renterPorts' | 'ensureBase' | 'standby' | 'localEngine' | 'endpoint' | 'hostReady'>;
+  'docker' | 'transferDocker' | 'countGpus' | 'dockerSocket' | 'dataDir' | 'sshPort' | 'sshBind' | 'namePrefix' | 'labels' | 'renterPorts' | 'ensureBase' | 'standby' | 'localEngine' | 'endpoint' | 'hostReady'>;
 
 /** One Docker host before its managers exist. */
 export interface HostSetup {
@@ -82,6 +83,13 @@ export function composeRentals(setup: RentalSetup): Rentals {
   const sources: RentalSource[] = [];
   const plans: FleetHostPlan[] = setup.hosts.map((host, h) => {
     const slots: ContainerManager[] = [];
+    // A remote engine's GPUs, counted once for the host by a short container of the base image.
+    let gpus: Promise<number> | undefined;
+    const countGpus = () => (gpus ??= countEngineGpus(host.docker, baseTag, { ...setup.labels, [LABELS.owner]: setup.common.minerHotkey }).then((found) => {
+      if (found.reason) setup.log.info({ host: host.name, reason: found.reason }, 'no GPUs on host');
+      else setup.log.info({ host: host.name, gpus: found.count }, 'GPUs on host');
+      return found.count;
+    }));
     host.sshPorts.ports.forEach((port, i) => {
       const plan = slotPlan(setup, host.name, port, h === 0 && i === 0, many);
       const hostFirst = slots[0];
@@ -104,6 +112,7 @@ export function composeRentals(setup: RentalSetup): Rentals {
         ...(host.transfer ? { transferDocker: host.transfer } : {}),
         endpoint: host.endpoint,
         localEngine: host.localEngine,
+        ...(host.localEngine ? {} : { countGpus }),
         ...(host.hostReady ? { hostReady: host.hostReady } : {}),
         dataDir: plan.dataDir,
         namePrefix: plan.namePrefix,
@@ -118,7 +127,7 @@ export function composeRentals(setup: RentalSetup): Rentals {
       });
       slots.push(slot);
       sources.push({ ...(many ? { host: host.name } : {}), dataDir: plan.dataDir, docker: host.docker });
-      if (h === 0 && i === 0) { builder = slot; builderDocker = host.docker; }
+      if (h === 0 && i === 0) { builder = slot; builderDocker = host.transfer ?? host.docker; }
     });
     return { name: host.name, endpoint: host.endpoint, slots, ...(host.address !== undefined ? { address: host.address } : {}) };
   });

@@ -170,11 +170,13 @@ export function createFleet(options: FleetOptions): Fleet {
   async function onHolder(pem: string, act: (slot: ContainerManager) => Promise<Outcome>): Promise<Outcome> {
     const found = holderSlot(holderDigest(pem));
     if (!found) return { status: false, error: allSlots().some(({ slot }) => slot.held() !== null) ? NOT_HOLDER : NO_ALLOCATION };
+    // The reply's port is the holder's own rental's, not the first slot's.
+    const port = found.slot.sshPort;
     try {
-      return await act(found.slot);
+      return { ...(await act(found.slot)), port };
     } catch (err) {
       if (err instanceof DockerUnavailableError || (err instanceof UnavailableError && !found.host.up)) {
-        return { status: false, error: `host ${found.host.plan.name} is down: ${(err as Error).message}` };
+        return { status: false, error: `host ${found.host.plan.name} is down: ${(err as Error).message}`, port };
       }
       throw err;
     }

@@ -23,7 +23,7 @@ export function allocatePlugin(manager: ContainerManager): SynapsePlugin<typeof 
       ...(granted ? { info: granted.info } : {}),
       // Beside `info` in the signed output, so the renter can pin the rental's host keys.
       ...(granted ? { host_keys: granted.hostKeys } : {}),
-      port: granted?.port ?? manager.sshPort,
+      port: granted?.port ?? outcome.port ?? manager.sshPort,
       // Where the rental is when it is not on the axon's machine, and the renter's own ports.
       ...(granted?.host !== undefined ? { host: granted.host } : {}),
       ...(granted && Object.keys(granted.ports).length > 0 ? { ports: granted.ports } : {}),
