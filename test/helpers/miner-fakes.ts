@@ -26,6 +26,7 @@ export const output = (status: boolean, extra: { info?: string; port?: number; e
   output: {
     status, port: extra.port ?? 0, ...(extra.info !== undefined ? { info: extra.info } : {}), ...(extra.error !== undefined ? { error: extra.error } : {}),
     ...(extra.host_keys !== undefined ? { host_keys: extra.host_keys } : {}),
+    ...(extra.host !== undefined ? { host: extra.host } : {}),
   },
 });
 
