@@ -99,8 +99,13 @@ export async function removeLabelled(docker: Dockerode, label: string): Promise<
   await Promise.all(containers.map((c) => docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined)));
   const images = await docker.listImages({ all: true, filters: { label: [label] } });
   for (const image of images) await docker.getImage(image.Id).remove({ force: true }).catch(() => undefined);
-  const networks = await docker.listNetworks({ filters: { label: [label] } });
-  for (const network of networks) await docker.getNetwork(network.Id).remove().catch(() => undefined);
+  // A network a container just left may still count its endpoint for a moment: asked again.
+  for (let attempt = 0; attempt < 10; attempt++) {
+    const networks = await docker.listNetworks({ filters: { label: [label] } });
+    if (networks.length === 0) return;
+    for (const network of networks) await docker.getNetwork(network.Id).remove().catch(() => undefined);
+    await new Promise((r) => setTimeout(r, 200));
+  }
 }
 
 /**
