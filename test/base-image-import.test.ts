@@ -29,7 +29,7 @@ test('an import cut off ends mmdebstrap and its children; no image is left', asy
   process.env.PATH = `${dir}:${path}`;
   try {
     // The same engine through a client whose connect timer (300 ms) runs until the answer begins.
-    const cutting = dockerodeEngine(new Dockerode({ socketPath: RENTAL_SOCKET, timeout: undefined, ...{ connectionTimeout: 300 } } as Dockerode.DockerOptions));
+    const cutting = dockerodeEngine(new Dockerode({ socketPath: RENTAL_SOCKET, connectionTimeout: 300 } as Dockerode.DockerOptions));
     const err = await ensureBaseImage(cutting, {
       from: `cm-test-absent-${id}:x`, tag: `cm-test-base-${id}:x`, rootfsTag: rootfs, pullTimeoutMs: 2000, dataDir: dir, log: silentLogger(),
     }).then(() => null, (e: unknown) => e as Error);

@@ -22,7 +22,7 @@ import { parsePortPool } from '../src/fleet/ports.js';
 import { fleetSpecsSource } from '../src/fleet/specs-source.js';
 import { allocatePlugin } from '../src/handlers/allocate.js';
 import { silentLogger } from '../src/log.js';
-import { freePort, removeLabelled, renterKeys, requireDocker, RUN_LABEL, sshRun, testRun, type TestRun } from './helpers/docker.js';
+import { freePorts, removeLabelled, renterKeys, requireDocker, RUN_LABEL, sshRun, testRun, type TestRun } from './helpers/docker.js';
 import { startTlsDockerd, type TlsDockerd } from './helpers/tls-dockerd.js';
 import { until } from './helpers/wait.js';
 import type Dockerode from 'dockerode';
@@ -43,14 +43,7 @@ interface Ctx {
 }
 const fleetSuite = suite<Ctx>('rentals on two hosts');
 
-async function ports(n: number): Promise<string> {
-  const list: number[] = [];
-  while (list.length < n) {
-    const p = await freePort();
-    if (!list.includes(p)) list.push(p);
-  }
-  return list.join(',');
-}
+const ports = async (n: number): Promise<string> => (await freePorts(n)).join(',');
 
 fleetSuite.before(async (ctx) => {
   ctx.local = await requireDocker();

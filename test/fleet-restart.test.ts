@@ -13,7 +13,7 @@ import { generateHotkey } from '../protocol/index.js';
 import { decryptAllocationInfo } from '../src/validator/credentials.js';
 import { Dendrite } from '../src/validator/dendrite.js';
 import { cleanupCliMiners, healthy, spawnCliMiner, type CliMiner } from './helpers/cli-miner.js';
-import { freePort, renterKeys, requireDocker, sshRun, testRun, RENTAL_SOCKET, type TestRun } from './helpers/docker.js';
+import { freePort, freePorts, renterKeys, requireDocker, sshRun, testRun, RENTAL_SOCKET, type TestRun } from './helpers/docker.js';
 import { startTlsDockerd, type TlsDockerd } from './helpers/tls-dockerd.js';
 
 const MiB = 1024 * 1024;
@@ -30,15 +30,6 @@ interface Ctx {
 }
 const restart = suite<Ctx>('a miner of two hosts killed with SIGKILL');
 
-async function distinctPorts(n: number, taken: number[]): Promise<number[]> {
-  const out: number[] = [];
-  while (out.length < n) {
-    const p = await freePort();
-    if (!out.includes(p) && !taken.includes(p)) out.push(p);
-  }
-  return out;
-}
-
 restart.before(async (ctx) => {
   ctx.local = await requireDocker();
   ctx.run = testRun(ctx.local, 'fleet-kill');
@@ -46,8 +37,8 @@ restart.before(async (ctx) => {
   ctx.dir = mkdtempSync(join(tmpdir(), 'cm-fleet-kill-'));
   ctx.remote = await startTlsDockerd(ctx.dir, `k${randomBytes(3).toString('hex')}`);
   ctx.port = await freePort();
-  const a = await distinctPorts(2, [ctx.port]);
-  const b = await distinctPorts(2, [ctx.port, ...a]);
+  const a = await freePorts(2, [ctx.port]);
+  const b = await freePorts(2, [ctx.port, ...a]);
   ctx.hostsFile = join(ctx.dir, 'hosts.json');
   writeFileSync(ctx.hostsFile, JSON.stringify({ hosts: [
     { name: 'a', engine: `unix://${RENTAL_SOCKET}`, address: '127.0.0.1', ssh_bind: '127.0.0.1', ssh_ports: a.join(',') },

@@ -13,7 +13,7 @@ export interface EngineGpus {
 }
 
 /** The device request of `docker run --gpus all`, with nvidia-smi's capability. */
-export const ALL_GPUS_REQUEST = Object.freeze({ Driver: 'nvidia', Count: -1, Capabilities: [['gpu', 'utility']] });
+export const ALL_GPUS_REQUEST: Readonly<Dockerode.DeviceRequest> = { Driver: 'nvidia', Count: -1, Capabilities: [['gpu', 'utility']] };
 
 /** GPU indexes in `nvidia-smi --query-gpu=index --format=csv,noheader` output; anything else is not a GPU line. Pure. */
 export function parseGpuIndexes(text: string): number[] {
@@ -32,7 +32,7 @@ export async function countEngineGpus(docker: Dockerode, image: string, labels: 
       Tty: true, // one plain output stream
       Labels: labels,
       NetworkDisabled: true,
-      HostConfig: { DeviceRequests: [{ ...ALL_GPUS_REQUEST, Capabilities: ALL_GPUS_REQUEST.Capabilities.map((c) => [...c]) }], NetworkMode: 'none', Memory: 256 * 1024 * 1024 },
+      HostConfig: { DeviceRequests: [ALL_GPUS_REQUEST], NetworkMode: 'none', Memory: 256 * 1024 * 1024 },
     });
     const stream = await container.attach({ stream: true, stdout: true, stderr: true });
     let out = '';

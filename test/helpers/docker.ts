@@ -135,6 +135,16 @@ export function freePort(): Promise<number> {
   });
 }
 
+/** `n` distinct ports that were free a moment ago, none of them in `taken`. */
+export async function freePorts(n: number, taken: readonly number[] = []): Promise<number[]> {
+  const out: number[] = [];
+  while (out.length < n) {
+    const p = await freePort();
+    if (!out.includes(p) && !taken.includes(p)) out.push(p);
+  }
+  return out;
+}
+
 export function renterKeys(): { publicKeyPem: string; privateKeyPem: string } {
   const { publicKey, privateKey } = generateKeyPairSync('rsa', {
     modulusLength: 2048,
