@@ -14,7 +14,7 @@ import { containmentProblem, DEFAULT_CONTAINMENT } from './containers/options.js
 import { DEFAULT_POOL_SIZE_BYTES } from './host/pool.js';
 import { DEFAULT_STATE_DIR } from './host/rental-dockerd.js';
 import { formatSize, parseSize } from './sizes.js';
-import { parsePortPool, parseRenterPortCount, sharedPorts, singlePortPool, type PortPool } from './fleet/ports.js';
+import { parsePortPool, parseRenterPortCount, sharedPorts, singlePortPool, type PortPool } from './resources/ports.js';
 
 export interface MinerConfig {
   host: string;
@@ -31,6 +31,8 @@ export interface MinerConfig {
   renterPortPool: PortPool | null;
   /** Docker hosts to rent on instead of this machine alone. */
   hostsFile?: string;
+  /** Warm containers kept started per host for the next rentals; 0: none. */
+  standby: number;
   validatorsFile?: string;
   allowAny: boolean;
   minStake: number;
@@ -69,6 +71,7 @@ export const MINER_DEFAULTS = {
   sshBind: '0.0.0.0',
   renterPorts: 0,
   renterPortPool: '30000-30999',
+  standby: 1,
   minStake: 0,
   dockerSocket: DEFAULT_DOCKER_SOCKET,
   stateDir: DEFAULT_STATE_DIR,
@@ -98,6 +101,8 @@ export const MINER_USAGE = `Usage: compute-miner miner [options]
                             20000… published from --renter-port-pool [${MINER_DEFAULTS.renterPorts}]
   --renter-port-pool POOL   host ports of the renters' own services [${MINER_DEFAULTS.renterPortPool}]
   --hosts FILE              rent on these Docker hosts (JSON; see README "Many hosts")
+  --standby N               warm containers kept started per host, so a rental is served
+                            at once; each holds an SSH port, no cores; 0 turns it off [${MINER_DEFAULTS.standby}]
   --ssh-bind ADDR           address the SSH port is published on [${MINER_DEFAULTS.sshBind}]
   --validators FILE         validator hotkeys allowed ("<ss58> [stake]" a line, "!<ss58>" denies)
   --min-stake N             refuse allowed validators with less stake [${MINER_DEFAULTS.minStake}]
@@ -156,6 +161,7 @@ export const MINER_OPTIONS = {
   'renter-ports': { type: 'string' },
   'renter-port-pool': { type: 'string' },
   hosts: { type: 'string' },
+  standby: { type: 'string' },
   'ssh-bind': { type: 'string' },
   validators: { type: 'string' },
   'min-stake': { type: 'string' },
@@ -250,6 +256,7 @@ export function parseMinerArgs(argv: string[], sources: MinerSources = {}): Conf
       sshPorts,
       renterPorts,
       renterPortPool,
+      standby: integer('standby', values.standby, MINER_DEFAULTS.standby, 0, 16),
       ...(values.hosts !== undefined ? { hostsFile: resolve(values.hosts) } : {}),
       sshBind: address('ssh-bind', values['ssh-bind'], MINER_DEFAULTS.sshBind),
       validatorsFile: values.validators === undefined ? undefined : resolve(values.validators),
@@ -302,6 +309,7 @@ export function minerFlags(config: MinerConfig): string[] {
   else if (config.sshPorts.ports.length > 1) out.push('--ssh-ports', config.sshPorts.text);
   else add('ssh-port', config.sshPort, MINER_DEFAULTS.sshPort);
   add('renter-ports', config.renterPorts, MINER_DEFAULTS.renterPorts);
+  add('standby', config.standby, MINER_DEFAULTS.standby);
   if (config.renterPortPool && config.renterPortPool.text !== MINER_DEFAULTS.renterPortPool) out.push('--renter-port-pool', config.renterPortPool.text);
   add('ssh-bind', config.sshBind, MINER_DEFAULTS.sshBind);
   if (config.validatorsFile !== undefined) out.push('--validators', config.validatorsFile);

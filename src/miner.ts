@@ -21,7 +21,6 @@ import { createProgress } from './progress.js';
 import { statusCollector } from './status/document.js';
 import { requestHistory, type RequestHistory } from './status/history.js';
 import { statusRoutes } from './status/page.js';
-import { rentalReader } from './status/rentals.js';
 import { PACKAGE_VERSION } from './version.js';
 import { loadOrCreateHotkey } from './keystore.js';
 import type { Logger } from './log.js';
@@ -39,9 +38,9 @@ function announceStandby(manager: { state(): { standby: boolean; allocated: bool
   const until = Date.now() + STANDBY_WAIT_MS;
   const look = () => {
     const { standby, allocated } = manager.state();
-    if (standby) return log.info('standby container started: the next rental is served from it');
-    if (allocated) return log.info('no standby container while rented out');
-    if (Date.now() > until) return log.warn('no standby container: each rental starts its own (see the log above for why)');
+    if (standby) return log.info('warm container started: the next rental is served from it');
+    if (allocated) return log.info('no warm container while every SSH port is rented out');
+    if (Date.now() > until) return log.warn('no warm container: each rental starts its own (see the log above for why)');
     setTimeout(look, 250).unref();
   };
   look();
@@ -137,7 +136,7 @@ async function startLocked(config: MinerConfig, log: Logger, extraPlugins: Synap
     hostReady: () => rentalEngine!.hostReady(),
   }];
   const docker = hosts[0]!.docker;
-  const { manager, fleet, sources } = composeRentals({
+  const rentals = composeRentals({
     common: {
       containment: { pidsLimit: config.pidsLimit, nofile: config.nofile, logMaxBytes: config.logMaxBytes, logFiles: config.logFiles },
       minerHotkey: hotkey.ss58Address,
@@ -148,6 +147,7 @@ async function startLocked(config: MinerConfig, log: Logger, extraPlugins: Synap
     namePrefix: config.namePrefix,
     hosts,
     renterPorts: config.renterPorts,
+    warm: config.standby,
     log,
   });
   const challenge = challengePlugin({
@@ -160,13 +160,13 @@ async function startLocked(config: MinerConfig, log: Logger, extraPlugins: Synap
   });
   cleanup.push(() => challenge.close());
   const machineProbe = createSpecsProbe({ dataDir: config.dataDir, docker });
-  // A fleet reports its totals, its free room and each host (PROTOCOL.md, "Version 1 additions").
-  const probe = fleet ? fleetSpecsSource(fleet, hostEntries ? null : { host: 'local', probe: machineProbe }) : machineProbe;
+  // Specs report the totals, the free room and each host (PROTOCOL.md, "Version 1 additions"), one host as many.
+  const many = hosts.length > 1;
+  const probe = many ? fleetSpecsSource(rentals, hostEntries ? null : { host: 'local', probe: machineProbe }) : machineProbe;
   // /health and the status page need no signature: anyone may call them, so Docker is asked at most once a second.
   const ping = dockerodeEngine(docker).ping;
   const dockerReachable = cachedReader(() => ping(1000), 1000);
-  const rentals = cachedReader(rentalReader(sources), 1000);
-  const rentalHealth = cachedReader(() => manager.health(), 1000);
+  const rentalList = cachedReader(() => rentals.rentals(), 1000);
   const startedAt = Date.now();
   // The axon's metrics registry exists once the axon does; the history samples it from then on.
   let history: RequestHistory | undefined;
@@ -175,10 +175,11 @@ async function startLocked(config: MinerConfig, log: Logger, extraPlugins: Synap
     version: PACKAGE_VERSION,
     startedAt,
     dockerReachable,
-    manager: () => manager.state(),
-    rentals,
-    rentalsOnManyEngines: hosts.length > 1,
-    ...(fleet ? { hosts: () => fleet.state().hosts } : {}),
+    manager: () => rentals.state(),
+    rentals: rentalList,
+    // Read from the ledger: a host that does not answer marks only its own rentals.
+    rentalsOnManyEngines: true,
+    ...(many ? { hosts: () => rentals.state().hosts } : {}),
     history: () => history!,
     challenge: () => challenge.service.info(),
     challengeQueued: () => challenge.service.queued(),
@@ -187,23 +188,21 @@ async function startLocked(config: MinerConfig, log: Logger, extraPlugins: Synap
     hotkey,
     host: config.host,
     port: config.port,
-    plugins: [specsPlugin(probe, () => ({ challenge: challenge.service.info() })), allocatePlugin(manager), challenge, ...extraPlugins],
+    plugins: [specsPlugin(probe, () => ({ challenge: challenge.service.info() })), allocatePlugin(rentals), challenge, ...extraPlugins],
     access,
     health: async () => {
       const reachable = await dockerReachable();
-      const state = manager.state();
-      const [rental] = reachable ? await rentals().catch(() => []) : [];
-      const read = reachable ? await rentalHealth().catch(() => undefined) : undefined;
-      const health = read?.rental;
+      const state = rentals.state();
+      const list = await rentalList().catch(() => []);
+      const first = list[0];
       return {
         docker: { reachable, ...(rentalEngine?.report() ?? {}) },
-        // Deadlines as ISO times, and the container's own state (paused, exited, dead) beside the record's.
+        // Deadlines as ISO times, and each rental's container state beside the ledger's record.
         allocation: {
-          ...state, ...(state.deadline !== undefined ? { deadline: new Date(state.deadline).toISOString() } : {}), ...(rental ? { container: rental.state } : {}),
-          // A fleet: every rental's container by host and SSH port (`hosts` comes with the state).
-          ...(read?.rentals ? { rentals: read.rentals } : {}),
+          ...state, ...(state.deadline !== undefined ? { deadline: new Date(state.deadline).toISOString() } : {}),
+          ...(first ? { container: first.state } : {}),
+          rentals: list,
         },
-        ...(health ? { rental: health } : {}),
         challenge: challenge.service.info(),
       };
     },
@@ -211,7 +210,7 @@ async function startLocked(config: MinerConfig, log: Logger, extraPlugins: Synap
     log: log.child({ component: 'axon' }),
   });
   history = requestHistory(axon.metrics);
-  if (fleet) registerFleetMetrics(axon.metrics, fleet);
+  registerFleetMetrics(axon.metrics, rentals);
   cleanup.push(async () => history?.stop());
   let port: number;
   try {
@@ -228,17 +227,17 @@ async function startLocked(config: MinerConfig, log: Logger, extraPlugins: Synap
 
   // Docker is touched from here on: the data dir is locked and the port is ours.
   await rentalEngine?.prepare();
-  await manager.start();
-  cleanup.push(() => manager.stop());
-  const state = manager.state();
+  await rentals.start();
+  cleanup.push(() => rentals.stop());
+  const state = rentals.state();
   // The base image and the standby are said in their own lines below, once each is known.
-  log.info({ allocated: state.allocated, ...(state.deadline ? { deadline: new Date(state.deadline).toISOString() } : {}) }, 'containers reconciled');
-  const ready = () => manager.baseImageReady();
+  log.info({ rentals: state.hosts.reduce((n, h) => n + h.rentals, 0), ...(state.deadline ? { deadline: new Date(state.deadline).toISOString() } : {}) }, 'containers reconciled');
+  const ready = () => rentals.baseImageReady();
   if (state.baseImage === 'building') {
     // Checking an existing image takes a moment; only a real build is announced as long work.
     const quick = await Promise.race([ready().then(() => true, () => true), new Promise<false>((r) => setTimeout(r, BASE_IMAGE_CHECK_MS, false).unref())]);
     if (quick) {
-      if (manager.state().baseImage === 'ready') log.info('base image ready');
+      if (rentals.state().baseImage === 'ready') log.info('base image ready');
     } else {
       const work = progress.start('base image build', { image: 'ssh-image-base', from: config.baseImageFrom });
       ready().then(
@@ -247,7 +246,7 @@ async function startLocked(config: MinerConfig, log: Logger, extraPlugins: Synap
       );
     }
   }
-  void ready().then(() => announceStandby(manager, log), () => undefined);
+  void ready().then(() => announceStandby(rentals, log), () => undefined);
   log.info({
     hotkey: hotkey.ss58Address, host: config.host, port, signatures: ed25519().name,
     ...(hostEntries ? { hosts: hostEntries.map((h) => h.name) } : { sshPorts: config.sshPorts.text, sshBind: config.sshBind }),
@@ -260,7 +259,7 @@ async function startLocked(config: MinerConfig, log: Logger, extraPlugins: Synap
     async close() {
       history?.stop();
       await axon.close();
-      await Promise.all([manager.stop(), challenge.close()]);
+      await Promise.all([rentals.stop(), challenge.close()]);
       rentalEngine?.close();
       await lock.release();
     },

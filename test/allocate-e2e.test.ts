@@ -113,7 +113,7 @@ overAxon('allocate → decrypt info → SSH → exchange key → pause → unpau
   assert.is((await sshRun(credentials.port, { password: credentials.password }, 'echo again')).trim(), 'again');
 
   assert.equal(await call({ timeline: 0, checking: false, public_key: renter.publicKeyPem }), { status: true, port: ctx.sshPort });
-  assert.is((await allocationContainers(ctx.docker, ctx.run)).length, 0);
+  assert.is((await allocationContainers(ctx.docker, ctx.run, ctx.manager)).length, 0);
   assert.not.ok(existsSync(join(ctx.run.dataDir, HOLDER_KEY_FILE)));
 });
 
@@ -132,7 +132,7 @@ overAxon('bad input over the wire: 422 with the field path, nothing created', as
     assert.is(reply.code, 422);
     assert.match(reply.message, pattern);
   }
-  assert.is((await allocationContainers(ctx.docker, ctx.run)).length, 0);
+  assert.is((await allocationContainers(ctx.docker, ctx.run, ctx.manager)).length, 0);
   assert.is(ctx.miner.manager.state().allocated, false);
 });
 

@@ -55,7 +55,7 @@ const holders = trackedHolders();
 handler.after.each((ctx) => holders.release(ctx.manager));
 
 const device = { cpu: { count: 1 }, ram: { capacity: 256 * MiB }, hard_disk: { capacity: 1024 * MiB }, gpu: {} };
-const runContainers = async (ctx: Ctx) => allocationContainers(ctx.docker, ctx.run);
+const runContainers = async (ctx: Ctx) => allocationContainers(ctx.docker, ctx.run, ctx.manager);
 
 handler('every case of the table: check free → allocate → check holder → actions → de-allocate', async (ctx) => {
   const renter = holders.keys();

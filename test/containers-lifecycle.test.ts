@@ -6,7 +6,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { AllocationRequest } from '../src/containers/manager.js';
+import type { AllocationRequest } from '../src/rentals/service.js';
 import { HOLDER_KEY_FILE, RECORD_FILE } from '../src/containers/store.js';
 import { sshAnswers } from '../src/containers/ssh-ready.js';
 import { allocationContainers, MEMORY_LIMIT_COMMAND, RUN_LABEL, sshRun, standbyContainers, startManagerRun, stopManagerRun, trackedHolders, type ManagerRun } from './helpers/docker.js';
@@ -39,7 +39,7 @@ async function expectRejection(promise: Promise<unknown>, pattern: RegExp): Prom
   assert.match(outcome!.message, pattern);
 }
 
-const runContainers = async (ctx: ManagerRun) => allocationContainers(ctx.docker, ctx.run);
+const runContainers = async (ctx: ManagerRun) => allocationContainers(ctx.docker, ctx.run, ctx.manager);
 
 lifecycle('allocate → SSH → exchange keys → pause → unpause → restart → de-allocate', async (ctx) => {
   const holder = holderKeys();
@@ -121,7 +121,7 @@ lifecycle('allocate → SSH → exchange keys → pause → unpause → restart 
 });
 
 lifecycle('the idle miner keeps a started standby; a rental claims it with its limits; a fresh one follows de-allocation', async (ctx) => {
-  const standbyId = await until('a standby', async () => (await standbyContainers(ctx.docker, ctx.run))[0]?.Id);
+  const standbyId = await until('a standby', async () => (await standbyContainers(ctx.docker, ctx.run, ctx.manager))[0]?.Id);
   const renter = holderKeys();
   const r = await ctx.manager.allocate(request(renter.publicKeyPem, { device: { cpu: { count: 1 }, ram: { capacity: 192 * MiB }, hard_disk: { capacity: 0 }, gpu: {}, testing: false } }));
   assert.ok(r.status);
@@ -129,7 +129,7 @@ lifecycle('the idle miner keeps a started standby; a rental claims it with its l
   const [claimed] = await runContainers(ctx);
   assert.is(claimed?.Id, standbyId);
   assert.equal(claimed?.Names, [`/${ctx.run.namePrefix}ssh-container`]);
-  assert.is((await standbyContainers(ctx.docker, ctx.run)).length, 0);
+  assert.is((await standbyContainers(ctx.docker, ctx.run, ctx.manager)).length, 0);
   // The limits were applied to the running standby, not left at its idle settings.
   const [nproc, memory] = (await sshRun(ctx.port, { password: r.credentials.password }, `nproc; ${MEMORY_LIMIT_COMMAND}`)).trim().split('\n');
   assert.is(nproc, '1');
@@ -140,7 +140,7 @@ lifecycle('the idle miner keeps a started standby; a rental claims it with its l
 
   assert.equal(await ctx.manager.deallocate(renter.publicKeyPem), { status: true });
   assert.is(await ctx.docker.getContainer(standbyId).inspect().then(() => 'exists', (e: { statusCode?: number }) => e.statusCode), 404);
-  const next = await until('a fresh standby', async () => (await standbyContainers(ctx.docker, ctx.run))[0]?.Id);
+  const next = await until('a fresh standby', async () => (await standbyContainers(ctx.docker, ctx.run, ctx.manager))[0]?.Id);
   assert.is.not(next, standbyId);
 
   // A test container never takes the standby: it gets its own, and the standby returns after it.
@@ -149,9 +149,9 @@ lifecycle('the idle miner keeps a started standby; a rental claims it with its l
   assert.ok(t.status);
   const [testContainer] = await runContainers(ctx);
   assert.is.not(testContainer?.Id, next);
-  assert.is((await standbyContainers(ctx.docker, ctx.run)).length, 0);
+  assert.is((await standbyContainers(ctx.docker, ctx.run, ctx.manager)).length, 0);
   assert.equal(await ctx.manager.deallocate(validator.publicKeyPem), { status: true });
-  await until('the standby back', async () => (await standbyContainers(ctx.docker, ctx.run))[0]?.Id);
+  await until('the standby back', async () => (await standbyContainers(ctx.docker, ctx.run, ctx.manager))[0]?.Id);
 });
 
 lifecycle('a paused container is de-allocated (and removed) too', async (ctx) => {

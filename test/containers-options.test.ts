@@ -19,7 +19,7 @@ import { randomSalt, sha512Crypt } from '../src/containers/shadow.js';
 import { packFiles } from '../src/containers/archive.js';
 import tar from 'tar-stream';
 import { execFileSync } from 'node:child_process';
-import { isHolder } from '../src/containers/manager.js';
+import { holderDigest, sameHolder, storedHolderDigest } from '../src/rentals/holder.js';
 import { createExpiryScheduler, MAX_TIMER_MS } from '../src/containers/scheduler.js';
 import { allocationStore, HOLDER_KEY_FILE, RECORD_FILE, type AllocationRecord } from '../src/containers/store.js';
 import { serializer } from '../src/serial.js';
@@ -191,10 +191,11 @@ test('generatePassword: ≥ 20 characters, different every time, refuses shorter
   assert.throws(() => generatePassword(12), /at least 20/);
 });
 
-test('isHolder: the same key (even wrapped differently) matches; another key does not', () => {
+test('the holder: the same key (even wrapped differently) matches; another key does not', () => {
   const pem = generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey.export({ type: 'spki', format: 'pem' }).toString();
   const other = generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey.export({ type: 'spki', format: 'pem' }).toString();
   const record = { holderKey: Buffer.from(pem).toString('base64') };
+  const isHolder = (r: typeof record, key: string) => sameHolder(storedHolderDigest(r.holderKey), holderDigest(key));
   assert.ok(isHolder(record, pem));
   assert.ok(isHolder(record, pem.replace(/\n/g, '\r\n')));
   assert.not.ok(isHolder(record, other));

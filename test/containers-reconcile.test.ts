@@ -62,7 +62,7 @@ async function allocate(m: ContainerManager, timelineDays = 1) {
   return { renter, password: r.credentials.password };
 }
 
-const containers = async (ctx: Ctx) => allocationContainers(ctx.docker, ctx.run);
+const containers = async (ctx: Ctx) => allocationContainers(ctx.docker, ctx.run, ctx.manager);
 const files = (ctx: Ctx) => [RECORD_FILE, HOLDER_KEY_FILE].filter((f) => existsSync(join(ctx.run.dataDir, f)));
 
 recovery('the deadline ends the allocation by itself (timeline of 2 seconds)', async (ctx) => {

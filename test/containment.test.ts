@@ -55,14 +55,14 @@ attacks.before(async (ctx) => {
   ctx.a = await startManagerRun('jail-a', { containment, restartRetries: 1 });
   ctx.b = await startManagerRun('jail-b');
   ctx.c = await startManagerRun('jail-c');
-  await until('standby of A', async () => (await standbyContainers(ctx.a.docker, ctx.a.run)).length === 1, 30_000);
+  await until('standby of A', async () => (await standbyContainers(ctx.a.docker, ctx.a.run, ctx.a.manager)).length === 1, 30_000);
   const ra = await ctx.a.manager.allocate(request(ctx.holders.keys().publicKeyPem));
   assert.ok(ra.status, ra.status ? '' : ra.error);
   ctx.passwordA = ra.status ? ra.credentials.password : '';
   const rb = await ctx.b.manager.allocate(request(ctx.holders.keys().publicKeyPem));
   assert.ok(rb.status, rb.status ? '' : rb.error);
   ctx.passwordB = rb.status ? rb.credentials.password : '';
-  await until('standby of C', async () => (await standbyContainers(ctx.c.docker, ctx.c.run)).length === 1, 30_000);
+  await until('standby of C', async () => (await standbyContainers(ctx.c.docker, ctx.c.run, ctx.c.manager)).length === 1, 30_000);
 });
 
 attacks.after(async (ctx) => {
@@ -146,7 +146,7 @@ attacks('dd of 1.5× the disk stops at the request (+5%) with EDQUOT/ENOSPC', as
 
 attacks('flooding PID 1\'s stdout leaves the log under its cap', async (ctx) => {
   await sshRun(ctx.a.port, { password: ctx.passwordA }, 'head -c 20000000 /dev/urandom | base64 > /proc/1/fd/1; echo done', 60_000);
-  const [rental] = await allocationContainers(ctx.a.docker, ctx.a.run);
+  const [rental] = await allocationContainers(ctx.a.docker, ctx.a.run, ctx.a.manager);
   const info = await ctx.a.docker.getContainer(rental!.Id).inspect();
   assert.is(info.HostConfig.LogConfig?.Type, 'json-file');
   let total = 0;
@@ -179,9 +179,9 @@ attacks('network: the host gateway, another rental and a standby are unreachable
   ctx.ns = { name, veth, server };
   await new Promise((r) => setTimeout(r, 500));
 
-  const [rentalA] = await allocationContainers(ctx.a.docker, ctx.a.run);
-  const [rentalB] = await allocationContainers(ctx.b.docker, ctx.b.run);
-  const [standbyC] = await standbyContainers(ctx.c.docker, ctx.c.run);
+  const [rentalA] = await allocationContainers(ctx.a.docker, ctx.a.run, ctx.a.manager);
+  const [rentalB] = await allocationContainers(ctx.b.docker, ctx.b.run, ctx.b.manager);
+  const [standbyC] = await standbyContainers(ctx.c.docker, ctx.c.run, ctx.c.manager);
   const a = await network(ctx.a.docker, rentalA!.Id);
   const b = await network(ctx.b.docker, rentalB!.Id);
   const c = await network(ctx.c.docker, standbyC!.Id);
@@ -230,7 +230,7 @@ attacks('release gives the disk back to the pool', async (ctx) => {
   execFileSync('btrfs', ['filesystem', 'sync', pool]);
   const used = free();
   await ctx.holders.release(ctx.b.manager);
-  assert.is((await allocationContainers(ctx.b.docker, ctx.b.run)).length, 0);
+  assert.is((await allocationContainers(ctx.b.docker, ctx.b.run, ctx.b.manager)).length, 0);
   // btrfs frees a deleted subvolume's extents in its cleaner thread, behind any earlier deletions
   // (other suites' rentals): wait for that backlog, then for this rental's space.
   execFileSync('btrfs', ['subvolume', 'sync', pool], { timeout: 120_000 });

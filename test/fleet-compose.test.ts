@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { parseMinerArgs } from '../src/config.js';
 import { containerCreateOptions, DEFAULT_CONTAINMENT } from '../src/containers/options.js';
 import { slotPlan, slotRenterPorts } from '../src/fleet/compose.js';
-import { parsePortPool } from '../src/fleet/ports.js';
+import { parsePortPool } from '../src/resources/ports.js';
 import { engineSpecs } from '../src/fleet/specs-source.js';
 
 const GiB = 1024 ** 3;

@@ -3,7 +3,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { specsOutputSchema, type SpecsOutput } from '../protocol/index.js';
-import { formatCpuset, parseCpuset } from '../src/fleet/cpuset.js';
+import { formatCpuset, parseCpuset } from '../src/resources/cpuset.js';
 import { fleetSpecs, type HostReport } from '../src/fleet/fleet-specs.js';
 import { placementRequest } from '../src/fleet/request.js';
 import {

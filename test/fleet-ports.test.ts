@@ -5,7 +5,7 @@ import * as assert from 'uvu/assert';
 import {
   bindsOverlap, findPoolOverlaps, freePortCount, parsePortPool, parseRenterPortCount, PortPoolError, releasePorts,
   renterPortBindings, renterPortMap, singlePortPool, takePort, takePorts, type PublishedPool,
-} from '../src/fleet/ports.js';
+} from '../src/resources/ports.js';
 
 test('parsePortPool: ranges and lists, ascending, spaces tolerated', () => {
   assert.equal(parsePortPool('4444-4447,4470', '--ssh-ports').ports, [4444, 4445, 4446, 4447, 4470]);

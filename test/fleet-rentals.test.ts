@@ -18,7 +18,7 @@ import { composeRentals, type HostSetup } from '../src/fleet/compose.js';
 import { engineClient } from '../src/fleet/engine.js';
 import type { Fleet } from '../src/fleet/fleet.js';
 import { parseHostsText } from '../src/fleet/hosts-file.js';
-import { parsePortPool } from '../src/fleet/ports.js';
+import { parsePortPool } from '../src/resources/ports.js';
 import { fleetSpecsSource } from '../src/fleet/specs-source.js';
 import { allocatePlugin } from '../src/handlers/allocate.js';
 import { silentLogger } from '../src/log.js';

@@ -37,6 +37,8 @@ export interface ContainerSummary {
   labels: Record<string, string>;
   /** created, running, paused, restarting, exited, dead */
   state: string;
+  /** Published TCP ports: container port → host port (listings only). */
+  ports?: Record<string, number>;
 }
 
 /** What `docker inspect` says of a container beyond its summary: why it is not running. */
@@ -160,6 +162,12 @@ function summary(id: string, name: string, labels: Record<string, string> | unde
   return { id, name: name.replace(/^\//, ''), labels: labels ?? {}, state };
 }
 
+function publishedPorts(ports: Dockerode.Port[] | undefined): Record<string, number> {
+  const map: Record<string, number> = {};
+  for (const p of ports ?? []) if (p.Type === 'tcp' && p.PublicPort) map[String(p.PrivatePort)] = p.PublicPort;
+  return map;
+}
+
 export function dockerodeEngine(docker: Dockerode): DockerEngine {
   return {
     async ping(timeoutMs = 2000) {
@@ -277,7 +285,7 @@ export function dockerodeEngine(docker: Dockerode): DockerEngine {
     }),
     listContainers: (labels) => guarded(async () => {
       const list = await docker.listContainers({ all: true, filters: { label: labels } });
-      return list.map((c) => summary(c.Id, c.Names[0] ?? c.Id, c.Labels, c.State));
+      return list.map((c) => ({ ...summary(c.Id, c.Names[0] ?? c.Id, c.Labels, c.State), ports: publishedPorts(c.Ports) }));
     }),
   };
 }

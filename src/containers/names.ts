@@ -16,7 +16,7 @@ export const LABELS = {
   kind: 'compute-miner.kind',
   /** Digest of the base image recipe, so a changed recipe rebuilds the base image. */
   recipe: 'compute-miner.recipe',
-  /** "<host>/<ssh port>": the rental slot of a miner with several, so slots never sweep each other's objects. */
+  /** "<host>/<ssh port>": set by older releases, one container manager per SSH port; read by none now. */
   slot: 'compute-miner.slot',
 } as const;
 
@@ -26,6 +26,11 @@ export const ROOTFS_TAG = 'ssh-image-rootfs:bookworm';
 
 export function containerName(namePrefix: string, role: ContainerRole): string {
   return `${namePrefix}${role}`;
+}
+
+/** A rental's container: its role and its id, so many rentals share one engine. */
+export function rentalContainerName(namePrefix: string, role: ContainerRole, rentalId: string): string {
+  return `${namePrefix}${role}-${rentalId}`;
 }
 
 /**

@@ -2,8 +2,9 @@
 // options. No I/O here: tests read these functions directly.
 import type { ContainerCreateOptions } from 'dockerode';
 import type { AllocateRequest } from '../../protocol/index.js';
-import { formatCpuset } from '../fleet/cpuset.js';
-import { renterPortBindings } from '../fleet/ports.js';
+import { formatCpuset } from '../resources/cpuset.js';
+import { renterPortBindings } from '../resources/ports.js';
+import { RENTAL_BRIDGE_PREFIX } from '../resources/bridge.js';
 
 export type DeviceRequirement = AllocateRequest['device_requirement'];
 
@@ -218,8 +219,7 @@ export function containerCreateOptions(plan: ContainerPlan): ContainerCreateOpti
   };
 }
 
-/** Prefix of every rental bridge's interface name: the firewall matches `-i cmr+`. */
-export const RENTAL_BRIDGE_PREFIX = 'cmr';
+export { RENTAL_BRIDGE_PREFIX };
 
 /**
  * A rental's own network: a bridge of its own (interface `cmr` + 8 hex, within IFNAMSIZ), with

@@ -1,34 +1,33 @@
-// Builds the rental side of the miner: one container manager per SSH port of every host, and the
-// fleet over them. A miner with one host and one port gets that one manager as it always did
-// (same data dir layout, same names); a pool or a hosts file gets a fleet.
+// Builds the rental side of the miner: one Docker runtime per host, the ledger, and the rental
+// service over them. One machine is a fleet of one host; `--ssh-port N` is a pool of one port.
+// Records of older releases (one per SSH port) are adopted into the ledger first.
 import { join } from 'node:path';
 import type Dockerode from 'dockerode';
-import { createContainerManager, DEFAULT_RENTAL_DISK_BYTES, type ContainerManager, type ContainerManagerOptions } from '../containers/manager.js';
+import { createDockerRuntime, type DockerRuntimeOptions } from '../containers/runtime.js';
 import { DEFAULT_BASE_TAG, LABELS } from '../containers/names.js';
 import type { Logger } from '../log.js';
+import type { PortPool } from '../resources/ports.js';
+import { createLedger } from '../rentals/ledger.js';
+import { adoptLegacyRecords } from '../rentals/legacy.js';
+import { createRentalService, DEFAULT_RENTAL_DISK_BYTES, type RentalService } from '../rentals/service.js';
+import type { RentalHost } from '../rentals/hosts.js';
 import { engineClient } from './engine.js';
-import { createFleet, type Fleet, type FleetHostPlan } from './fleet.js';
-import type { HostEntry } from './hosts-file.js';
 import { countEngineGpus } from './engine-gpus.js';
+import type { HostEntry } from './hosts-file.js';
 import { ensureImage } from './image-copy.js';
-import { renterPortMap, type PortPool } from './ports.js';
-import type { RentalSource } from '../status/rentals.js';
 
-/** What every slot shares; the per-slot fields are decided here. */
-export type SlotCommon = Omit<ContainerManagerOptions,
-  'docker' | 'transferDocker' | 'countGpus' | 'dockerSocket' | 'dataDir' | 'sshPort' | 'sshBind' | 'namePrefix' | 'labels' | 'renterPorts' | 'ensureBase' | 'standby' | 'localEngine' | 'endpoint' | 'hostReady'>;
+/** What every host's runtime shares; the per-host fields are decided here. */
+export type RuntimeCommon = Omit<DockerRuntimeOptions,
+  'host' | 'docker' | 'transferDocker' | 'dataDir' | 'sshBind' | 'namePrefix' | 'labels' | 'localEngine' | 'ensureBase' | 'countGpus' | 'warm'>;
 
-/** One Docker host before its managers exist. */
+/** One Docker host before its runtime exists. */
 export interface HostSetup {
   name: string;
   docker: Dockerode;
-  /**
-   * A client for long uploads (an image load): docker-modem's connection timer runs until the
-   * response begins, so it would cut an upload that takes longer. Absent: `docker`.
-   */
+  /** A client for long uploads (an image load): docker-modem's connect timer would cut them. */
   transfer?: Dockerode;
   endpoint: string;
-  /** The engine runs on this machine and the miner is root (standby, disk size of a claimed standby). */
+  /** The engine runs on this machine and the miner is root (warm claims, disk sizes set from the host). */
   localEngine: boolean;
   /** Renters SSH here; absent: the axon's own address. */
   address?: string;
@@ -39,7 +38,7 @@ export interface HostSetup {
 }
 
 export interface RentalSetup {
-  common: SlotCommon;
+  common: RuntimeCommon;
   dataDir: string;
   namePrefix: string;
   /** Extra labels on everything (tests mark their run). */
@@ -47,42 +46,32 @@ export interface RentalSetup {
   hosts: HostSetup[];
   /** Ports per rental for the renter's own services. */
   renterPorts: number;
-  /** Keep a started standby on each host's first port [true]. */
-  standby?: boolean;
+  /** Warm containers kept per host [1]; 0 turns them off. */
+  warm?: number;
+  /** Disk of a rental whose request names none [10 GiB]. */
+  defaultDiskBytes?: number;
+  /** Memory kept back from rentals on every host [1 GiB]. */
+  memoryReserveBytes?: number;
+  /** How long a host's engine may take to answer a question [1500 ms]. */
+  answerBoundMs?: number;
   log: Logger;
 }
 
-export interface Rentals {
-  manager: ContainerManager;
-  /** Present when the miner has several ports or hosts. */
-  fleet: Fleet | null;
-  /** Every slot's record and engine, for the status page (read-only). */
-  sources: RentalSource[];
+/** Where a host's runtime keeps its build contexts and build lock: the first host in the data dir itself. */
+export function hostDataDir(dataDir: string, host: string, first: boolean): string {
+  return first ? dataDir : join(dataDir, 'hosts', host);
 }
 
-/** Data dir, name prefix and labels of one slot. The first port of the first host keeps the one-port layout. Pure. */
-export function slotPlan(setup: Pick<RentalSetup, 'dataDir' | 'namePrefix' | 'labels'>, host: string, port: number, first: boolean, many: boolean): { dataDir: string; namePrefix: string; labels: Record<string, string> } {
-  const labels = { ...setup.labels, ...(many ? { [LABELS.slot]: `${host}/${port}` } : {}) };
-  if (first) return { dataDir: setup.dataDir, namePrefix: setup.namePrefix, labels };
-  return { dataDir: join(setup.dataDir, 'slots', host, String(port)), namePrefix: `${setup.namePrefix}${host}-p${port}-`, labels };
-}
-
-/** The renter ports of the slot at `index`: its own share of the host's pool. Pure. */
-export function slotRenterPorts(pool: PortPool | null, perRental: number, index: number): Record<string, number> {
-  if (!pool || perRental === 0) return {};
-  const share = pool.ports.slice(index * perRental, (index + 1) * perRental);
-  if (share.length < perRental) throw new Error(`renter port pool ${pool.text}: too few ports for SSH port number ${index + 1} (${perRental} each)`);
-  return renterPortMap(share);
-}
-
-export function composeRentals(setup: RentalSetup): Rentals {
-  const many = setup.hosts.length > 1 || setup.hosts.some((h) => h.sshPorts.ports.length > 1);
+export function composeRentals(setup: RentalSetup): RentalService {
   const baseTag = setup.common.baseImage?.tag ?? DEFAULT_BASE_TAG;
-  let builder: ContainerManager | undefined;
-  let builderDocker: Dockerode | undefined;
-  const sources: RentalSource[] = [];
-  const plans: FleetHostPlan[] = setup.hosts.map((host, h) => {
-    const slots: ContainerManager[] = [];
+  const ledger = createLedger(setup.dataDir);
+  const first = setup.hosts[0];
+  if (!first) throw new Error('no host to rent on');
+  const adopted = adoptLegacyRecords(setup.dataDir, first.name, ledger);
+  for (const rental of adopted.adopted) setup.log.info({ rental: rental.id, host: rental.host, port: rental.grant.sshPort }, 'rental of an older release taken into the ledger');
+  for (const problem of adopted.problems) setup.log.error({ problem }, 'a record of an older release could not be read; its container will be removed');
+  let builder: ReturnType<typeof createDockerRuntime> | undefined;
+  const hosts: RentalHost[] = setup.hosts.map((host, h) => {
     // A remote engine's GPUs, counted once for the host by a short container of the base image.
     let gpus: Promise<number> | undefined;
     const countGpus = () => (gpus ??= countEngineGpus(host.docker, baseTag, { ...setup.labels, [LABELS.owner]: setup.common.minerHotkey }).then((found) => {
@@ -90,50 +79,47 @@ export function composeRentals(setup: RentalSetup): Rentals {
       else setup.log.info({ host: host.name, gpus: found.count }, 'GPUs on host');
       return found.count;
     }));
-    host.sshPorts.ports.forEach((port, i) => {
-      const plan = slotPlan(setup, host.name, port, h === 0 && i === 0, many);
-      const hostFirst = slots[0];
-      let ensureBase: (() => Promise<void>) | undefined;
-      if (h > 0 && i === 0) {
-        // Another engine gets the first host's image by save and load, checked by image id.
-        const source = builder!;
-        const sourceDocker = builderDocker!;
-        ensureBase = async () => {
-          await source.baseImageReady();
-          const done = await ensureImage(sourceDocker, host.transfer ?? host.docker, baseTag);
-          setup.log.info({ host: host.name, image: baseTag, done }, 'base image ready on host');
-        };
-      } else if (i > 0) {
-        ensureBase = () => hostFirst!.baseImageReady();
-      }
-      const slot = createContainerManager({
-        ...setup.common,
-        docker: host.docker,
-        ...(host.transfer ? { transferDocker: host.transfer } : {}),
-        endpoint: host.endpoint,
-        localEngine: host.localEngine,
-        ...(host.localEngine ? {} : { countGpus }),
-        ...(host.hostReady ? { hostReady: host.hostReady } : {}),
-        dataDir: plan.dataDir,
-        namePrefix: plan.namePrefix,
-        labels: plan.labels,
-        sshPort: port,
-        sshBind: host.sshBind,
-        renterPorts: slotRenterPorts(host.renterPortPool, setup.renterPorts, i),
-        // One standby per host, on its first port: the others get a container of their own.
-        standby: (setup.standby ?? true) && i === 0,
-        ...(ensureBase ? { ensureBase } : {}),
-        log: setup.log.child({ host: host.name, sshPort: port }),
-      });
-      slots.push(slot);
-      sources.push({ ...(many ? { host: host.name } : {}), dataDir: plan.dataDir, docker: host.docker });
-      if (h === 0 && i === 0) { builder = slot; builderDocker = host.transfer ?? host.docker; }
+    let ensureBase: (() => Promise<void>) | undefined;
+    if (h > 0) {
+      // Another engine gets the first host's image by save and load, checked by image id.
+      const source = builder!;
+      const sourceDocker = first.transfer ?? first.docker;
+      ensureBase = async () => {
+        await source.baseImageReady();
+        const done = await ensureImage(sourceDocker, host.transfer ?? host.docker, baseTag);
+        setup.log.info({ host: host.name, image: baseTag, done }, 'base image ready on host');
+      };
+    }
+    const runtime = createDockerRuntime({
+      ...setup.common,
+      host: host.name,
+      docker: host.docker,
+      ...(host.transfer ? { transferDocker: host.transfer } : {}),
+      dataDir: hostDataDir(setup.dataDir, host.name, h === 0),
+      sshBind: host.sshBind,
+      namePrefix: setup.namePrefix,
+      ...(setup.labels ? { labels: setup.labels } : {}),
+      localEngine: host.localEngine,
+      ...(host.localEngine ? {} : { countGpus }),
+      ...(ensureBase ? { ensureBase } : {}),
+      warm: (setup.warm ?? 1) > 0,
+      log: setup.log.child({ host: host.name }),
     });
-    return { name: host.name, endpoint: host.endpoint, slots, ...(host.address !== undefined ? { address: host.address } : {}) };
+    if (h === 0) builder = runtime;
+    return {
+      name: host.name, endpoint: host.endpoint, runtime, sshPorts: host.sshPorts, renterPorts: host.renterPortPool,
+      ...(host.address !== undefined ? { address: host.address } : {}),
+      ...(host.hostReady ? { ready: host.hostReady } : {}),
+    };
   });
-  if (!many) return { manager: plans[0]!.slots[0]!, fleet: null, sources };
-  const fleet = createFleet({ hosts: plans, log: setup.log, defaultDiskBytes: setup.common.defaultDiskBytes ?? DEFAULT_RENTAL_DISK_BYTES });
-  return { manager: fleet, fleet, sources };
+  return createRentalService({
+    hosts, ledger, log: setup.log, renterPortsPerRental: setup.renterPorts,
+    defaultDiskBytes: setup.defaultDiskBytes ?? DEFAULT_RENTAL_DISK_BYTES,
+    ...(setup.memoryReserveBytes !== undefined ? { memoryReserveBytes: setup.memoryReserveBytes } : {}),
+    ...(setup.answerBoundMs !== undefined ? { answerBoundMs: setup.answerBoundMs } : {}),
+    warmPerHost: setup.warm ?? 1,
+    ...(setup.common.passwordLength !== undefined ? { passwordLength: setup.common.passwordLength } : {}),
+  });
 }
 
 /** The hosts of a hosts file as setups: each engine's own client (mutual TLS for tcp). */

@@ -11,7 +11,7 @@ import { isIP } from 'node:net';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 import { jsonSyntaxFault } from './json-syntax.js';
-import { findPoolOverlaps, parsePortPool, PortPoolError, type PortPool, type PublishedPool } from './ports.js';
+import { findPoolOverlaps, parsePortPool, PortPoolError, type PortPool, type PublishedPool } from '../resources/ports.js';
 import { readTlsMaterial, TlsFileError, type TlsPaths } from './tls-files.js';
 
 /** Largest hosts file read. */

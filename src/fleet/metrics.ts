@@ -1,9 +1,9 @@
-// Each host of a fleet in /metrics: whether its engine answers and how many rentals it holds,
-// read from the fleet at scrape time.
+// Each host in /metrics (one machine is a fleet of one): whether its engine answers and how many
+// rentals it holds, read from the ledger at scrape time.
 import { Gauge, type Registry } from 'prom-client';
-import type { Fleet } from './fleet.js';
+import type { RentalsState } from '../rentals/readout.js';
 
-export function registerFleetMetrics(registry: Registry, fleet: Pick<Fleet, 'state'>): void {
+export function registerFleetMetrics(registry: Registry, fleet: { state(): RentalsState }): void {
   new Gauge({
     name: 'miner_host_up',
     help: 'Whether the host\'s Docker engine answers (1) or not (0)',

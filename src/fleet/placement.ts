@@ -9,7 +9,7 @@
 // GPU indices) that holds the request, else the lowest free ones. Test rentals never end
 // another rental; a production rental that fits nowhere may end test rentals on one host, the
 // host where it ends the fewest.
-import { formatCpuset, parseCpuset } from './cpuset.js';
+import { formatCpuset, parseCpuset } from '../resources/cpuset.js';
 
 export interface HostGpu {
   /** The index Docker's DeviceIDs and nvidia-smi use. */

@@ -1,7 +1,7 @@
 // The host firewall that isolates rentals, as data: which chains, which rules, which jumps.
 // Pure, so tests read the rules; firewall.ts installs them. Every rule lives in a chain named
 // COMPUTE-MINER-*, so only the miner's own rules are ever flushed or replaced.
-import { RENTAL_BRIDGE_PREFIX } from '../containers/options.js';
+import { RENTAL_BRIDGE_PREFIX } from '../resources/bridge.js';
 
 export const CHAIN = {
   input: 'COMPUTE-MINER-INPUT',

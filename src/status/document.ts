@@ -2,7 +2,7 @@
 // identity, Docker and the base image, each rental, the standby, request rate and latency
 // over the last hour, and the challenge solver. Nothing secret is in it.
 import type { HistoryPoint } from './history.js';
-import type { RentalView } from './rentals.js';
+import type { RentalView } from '../rentals/readout.js';
 
 export interface StatusDocument {
   hotkey: string;

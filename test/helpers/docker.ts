@@ -1,4 +1,4 @@
-// Test helpers for the container manager on the real Docker daemon: a per-run identity
+// Test helpers for the rental service on the real Docker daemon: a per-run identity
 // (name prefix, owner hotkey, run label, data dir, free ports) whose cleanup removes every
 // container and image the run made, and an SSH client to log in to rented containers.
 import { randomBytes, generateKeyPairSync } from 'node:crypto';
@@ -8,7 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Dockerode from 'dockerode';
 import { generateHotkey, type Hotkey } from '../../protocol/index.js';
-import { createContainerManager, type ContainerManager, type ContainerManagerOptions } from '../../src/containers/index.js';
+import { composeRentals, type RentalSetup, type RuntimeCommon } from '../../src/fleet/compose.js';
+import type { RentalService } from '../../src/rentals/service.js';
+import { parsePortPool } from '../../src/resources/ports.js';
 import { silentLogger } from '../../src/log.js';
 import { sshRun as sshLogin } from '../../src/validator/ssh-login.js';
 import { rentalHostLayout } from '../../src/host/rental-dockerd.js';
@@ -56,28 +58,53 @@ export function testRun(docker: Dockerode, area: string): TestRun {
   };
 }
 
-/** Options of a container manager that belongs to this run: its prefix, labels and data dir, SSH on loopback. */
-export function runManagerOptions(docker: Dockerode, run: TestRun, sshPort: number, over: Partial<ContainerManagerOptions> = {}): ContainerManagerOptions {
+/** What a test may change of its run's rentals: the runtime's own options and the service's. */
+export type RunRentalOptions = Partial<RuntimeCommon> & Partial<Pick<RentalSetup, 'warm' | 'defaultDiskBytes' | 'memoryReserveBytes' | 'renterPorts' | 'answerBoundMs'>> & {
+  dataDir?: string;
+  /** The renters' port pool ("30000-30009"), with renterPorts per rental. */
+  renterPortPool?: string;
+  localEngine?: boolean;
+};
+
+/** The rentals of this run on one host: its prefix, labels and data dir, SSH on loopback on `sshPorts`. */
+export function runRentalSetup(docker: Dockerode, run: TestRun, sshPorts: number | readonly number[], over: RunRentalOptions = {}): RentalSetup {
+  const ports = typeof sshPorts === 'number' ? [sshPorts] : [...sshPorts];
+  const { dataDir, warm, defaultDiskBytes, memoryReserveBytes, renterPorts, renterPortPool, answerBoundMs, localEngine, ...common } = over;
   return {
-    docker, dataDir: run.dataDir, minerHotkey: run.hotkey.ss58Address, sshPort, sshBind: '127.0.0.1',
-    endpoint: `unix://${(docker.modem as { socketPath?: string }).socketPath ?? '?'}`,
-    namePrefix: run.namePrefix, labels: run.labels, log: silentLogger(), ...over,
+    common: { minerHotkey: run.hotkey.ss58Address, log: silentLogger(), ...common },
+    dataDir: dataDir ?? run.dataDir, namePrefix: run.namePrefix, labels: run.labels,
+    hosts: [{
+      name: 'local', docker, endpoint: `unix://${(docker.modem as { socketPath?: string }).socketPath ?? '?'}`,
+      localEngine: localEngine ?? (process.getuid?.() === 0),
+      sshBind: '127.0.0.1', sshPorts: parsePortPool(ports.join(','), 'test ssh ports'),
+      renterPortPool: renterPortPool ? parsePortPool(renterPortPool, 'test renter ports') : null,
+    }],
+    renterPorts: renterPorts ?? 0,
+    ...(warm !== undefined ? { warm } : {}),
+    ...(defaultDiskBytes !== undefined ? { defaultDiskBytes } : {}),
+    ...(memoryReserveBytes !== undefined ? { memoryReserveBytes } : {}),
+    ...(answerBoundMs !== undefined ? { answerBoundMs } : {}),
+    log: common.log ?? silentLogger(),
   };
 }
 
-/** A container manager of its own run: SSH on a free loopback port, started, its base image ready. */
+export function createRunRentals(docker: Dockerode, run: TestRun, sshPorts: number | readonly number[], over: RunRentalOptions = {}): RentalService {
+  return composeRentals(runRentalSetup(docker, run, sshPorts, over));
+}
+
+/** The rentals of their own run: SSH on a free loopback port, started, the base image ready. */
 export interface ManagerRun {
   docker: Dockerode;
   run: TestRun;
   port: number;
-  manager: ContainerManager;
+  manager: RentalService;
 }
 
-export async function startManagerRun(area: string, over: Partial<ContainerManagerOptions> = {}): Promise<ManagerRun> {
+export async function startManagerRun(area: string, over: RunRentalOptions = {}): Promise<ManagerRun> {
   const docker = await requireDocker();
   const run = testRun(docker, area);
   const port = await freePort();
-  const manager = createContainerManager(runManagerOptions(docker, run, port, over));
+  const manager = createRunRentals(docker, run, port, over);
   try {
     await manager.start();
     await manager.baseImageReady();
@@ -108,22 +135,20 @@ export async function removeLabelled(docker: Dockerode, label: string): Promise<
   }
 }
 
-/**
- * The run's allocation containers: everything labelled with the run except the manager's
- * idle standby (which exists whenever nothing is allocated).
- */
-export async function allocationContainers(docker: Dockerode, run: Pick<TestRun, 'id'>): Promise<Dockerode.ContainerInfo[]> {
+/** The run's rental containers: those the ledger of `rentals` holds (warm containers waiting for a rental are not). */
+export async function allocationContainers(docker: Dockerode, run: Pick<TestRun, 'id'>, rentals: Pick<RentalService, 'ledger'>): Promise<Dockerode.ContainerInfo[]> {
   const all = await docker.listContainers({ all: true, filters: { label: [`${RUN_LABEL}=${run.id}`] } });
-  return all.filter((c) => !c.Names.some((n) => n.endsWith('ssh-standby')));
+  const held = new Set(rentals.ledger.all().map((r) => r.workload?.container).filter(Boolean));
+  return all.filter((c) => held.has(c.Id));
 }
 
-/** The run's standby containers (zero or one). */
-export async function standbyContainers(docker: Dockerode, run: Pick<TestRun, 'id'>): Promise<Dockerode.ContainerInfo[]> {
+/** The run's warm containers: containers of the run that no rental of `rentals` holds. */
+export async function standbyContainers(docker: Dockerode, run: Pick<TestRun, 'id'>, rentals: Pick<RentalService, 'ledger'>): Promise<Dockerode.ContainerInfo[]> {
   const all = await docker.listContainers({ all: true, filters: { label: [`${RUN_LABEL}=${run.id}`] } });
-  return all.filter((c) => c.Names.some((n) => n.endsWith('ssh-standby')));
+  const held = new Set(rentals.ledger.all().map((r) => r.workload?.container).filter(Boolean));
+  return all.filter((c) => !held.has(c.Id));
 }
 
-/** A port that was free a moment ago on 127.0.0.1. */
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
@@ -159,7 +184,7 @@ export function renterKeys(): { publicKeyPem: string; privateKeyPem: string } {
  * Renter keys that are remembered, so an after-each hook can release whatever a failed
  * test left allocated and the next test starts on an idle miner.
  */
-export function trackedHolders(): { keys(): ReturnType<typeof renterKeys>; release(manager: Pick<ContainerManager, 'deallocate'>): Promise<void> } {
+export function trackedHolders(): { keys(): ReturnType<typeof renterKeys>; release(manager: Pick<RentalService, 'deallocate'>): Promise<void> } {
   const issued: string[] = [];
   return {
     keys() {

@@ -1,17 +1,17 @@
 // A real miner for tests: the axon (createAxon) with the Specs and Allocate synapses over a
-// container manager on the real Docker daemon, everything on 127.0.0.1, names and labels
+// rental service on the real Docker daemon, everything on 127.0.0.1, names and labels
 // unique to the run. close() stops the axon and removes every container and image it made.
 import type Dockerode from 'dockerode';
 import { generateHotkey, type Hotkey } from '../../protocol/index.js';
 import { createAxon, type Axon } from '../../src/axon/server.js';
 import type { SynapsePlugin } from '../../src/axon/synapse.js';
-import { createContainerManager, type ContainerManager } from '../../src/containers/index.js';
+import type { RentalService } from '../../src/rentals/service.js';
 import { allocatePlugin } from '../../src/handlers/allocate.js';
 import { specsPlugin } from '../../src/handlers/specs.js';
 import { silentLogger } from '../../src/log.js';
 import { createSpecsProbe } from '../../src/specs/hardware.js';
 import { openAccess } from './axon.js';
-import { freePort, requireDocker, runManagerOptions, RUN_LABEL, testRun, type TestRun } from './docker.js';
+import { createRunRentals, freePort, requireDocker, RUN_LABEL, testRun, type TestRun } from './docker.js';
 
 export interface TestMiner {
   /** ws://127.0.0.1:port of the axon. */
@@ -21,7 +21,7 @@ export interface TestMiner {
   hotkey: Hotkey;
   /** Host port the rented container's SSH is published on. */
   sshPort: number;
-  manager: ContainerManager;
+  manager: RentalService;
   run: TestRun;
   docker: Dockerode;
   close(): Promise<void>;
@@ -40,12 +40,12 @@ export async function startTestMiner(opts: TestMinerOptions = {}): Promise<TestM
   const docker = await requireDocker();
   const run = testRun(docker, opts.area ?? 'miner');
   const hotkey = generateHotkey();
-  let manager: ContainerManager | undefined;
+  let manager: RentalService | undefined;
   let axon: Axon | undefined;
   try {
     const sshPort = await freePort();
     const managerDocker = opts.managerDocker?.(docker) ?? docker;
-    manager = createContainerManager(runManagerOptions(managerDocker, run, sshPort, { minerHotkey: hotkey.ss58Address }));
+    manager = createRunRentals(managerDocker, run, sshPort, { minerHotkey: hotkey.ss58Address });
     await manager.start();
     await manager.baseImageReady();
     const probe = createSpecsProbe({ dataDir: run.dataDir, docker });
@@ -83,11 +83,11 @@ export async function startTestMiner(opts: TestMinerOptions = {}): Promise<TestM
 }
 
 /**
- * The miner's rented containers (production or test role) of this run, leaving out a standby
- * container the manager may keep started while idle.
+ * The miner's rented containers (production or test role) of this run: the ones its ledger
+ * holds, leaving out a warm container kept started while idle.
  */
 export async function rentedContainers(miner: TestMiner): Promise<Dockerode.ContainerInfo[]> {
   const all = await miner.docker.listContainers({ all: true, filters: { label: [`${RUN_LABEL}=${miner.run.id}`] } });
-  const rented = new Set([`/${miner.run.namePrefix}ssh-container`, `/${miner.run.namePrefix}ssh-test-container`]);
-  return all.filter((c) => c.Names.some((n) => rented.has(n)));
+  const held = new Set(miner.manager.ledger.all().map((r) => r.workload?.container).filter(Boolean));
+  return all.filter((c) => held.has(c.Id));
 }
