@@ -104,6 +104,9 @@ export function createRentalService(options: RentalServiceOptions) {
   let stopped = true;
 
   const viewOf = (rental: Rental): HostView | undefined => views.get(rental.host);
+  /** Why a host is not answering, in one line that names it. */
+  const notAnswering = (view: HostView, detail = view.error ?? 'no answer') =>
+    detail.startsWith(`host ${view.host.name} `) ? detail : `host ${view.host.name} is not answering: ${detail}`;
   const hostName = (view: HostView) => view.host.name;
 
   async function reconcile(view: HostView): Promise<void> {
@@ -130,7 +133,7 @@ export function createRentalService(options: RentalServiceOptions) {
         // Still held: it is released again once its host answers (reconcile), or at the next expiry pass.
         ledger.mark({ ...rental, phase: 'live' });
         log.error({ rental: id, err: (err as Error).message }, 'the rental could not be removed now; it stays held');
-        setTimeout(() => expiry.rearm(), 30_000).unref();
+        setTimeout(() => expiry.retry(id), 30_000).unref();
         throw err;
       }
       ledger.drop(id);
@@ -202,13 +205,13 @@ export function createRentalService(options: RentalServiceOptions) {
         const current = ledger.get(found.rental.id);
         if (!current || current.phase === 'ending') return { status: false, error: NO_ALLOCATION };
         if (current.phase !== 'live') return { status: false, error: 'the rental is still being made' };
-        if (!found.view.up) return { status: false, error: `host ${found.view.host.name} is not answering: ${found.view.error ?? 'no answer'}` };
+        if (!found.view.up) return { status: false, error: notAnswering(found.view) };
         return act(current, found.view);
       });
       return outcome;
     } catch (err) {
       const message = (err as Error).message;
-      if (err instanceof HostNotAnsweringError || err instanceof UnavailableError) return { status: false, error: message.startsWith('host ') ? message : `host ${found.view.host.name} is not answering: ${message}` };
+      if (err instanceof HostNotAnsweringError || err instanceof UnavailableError) return { status: false, error: notAnswering(found.view, message) };
       return { status: false, error: dockerMessage(err) };
     }
   }
@@ -320,13 +323,14 @@ export function createRentalService(options: RentalServiceOptions) {
       const found = holderRental(pem);
       if (!('rental' in found)) return found;
       const { rental, view } = found;
+      await views.refresh(freshMs);
       if (rental.phase !== 'live') return { status: false, error: rental.phase === 'ending' ? 'the rental is ending' : 'the rental is still being made' };
-      if (!view.up) return { status: false, error: `host ${hostName(view)} is not answering: ${view.error ?? 'no answer'}` };
+      if (!view.up) return { status: false, error: notAnswering(view) };
       try {
         const health = await bounded(view.host.runtime.health(rental.workload!), boundMs, hostName(view));
         return health.ok ? { status: true } : { status: false, error: `the container is not running: ${health.reason}` };
       } catch (err) {
-        return { status: false, error: err instanceof HostNotAnsweringError ? err.message : `host ${hostName(view)} is not answering: ${(err as Error).message}` };
+        return { status: false, error: notAnswering(view, (err as Error).message) };
       }
     },
 
