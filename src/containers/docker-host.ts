@@ -27,6 +27,16 @@ export interface DockerHostOptions {
   log: Logger;
 }
 
+/** How old the facts of an engine that answers may be before they are read again. */
+export const FACTS_MAX_AGE_MS = 10_000;
+
+function factsOf(r: HostResources): HostFacts {
+  return {
+    cpuCount: r.cpuCount, memoryBytes: r.totalMemoryBytes, diskBytes: r.totalDiskBytes, diskFreeBytes: r.totalDiskBytes === null ? null : r.freeDiskBytes,
+    gpuCount: r.gpuCount, storage: r.storage,
+  };
+}
+
 export function dockerHost(options: DockerHostOptions) {
   const { engine, log } = options;
   let storage: StoragePolicy | undefined;
@@ -36,6 +46,8 @@ export function dockerHost(options: DockerHostOptions) {
   let base: { state: BaseImageState; error?: string; done: Promise<void> } | undefined;
   let baseBytes: number | undefined;
   let last: HostResources | undefined;
+  let readAt = 0;
+  let rereading: Promise<HostResources> | undefined;
   const builtHooks: (() => void)[] = [];
 
   function storageOf(info: DockerInfo): StoragePolicy {
@@ -65,6 +77,7 @@ export function dockerHost(options: DockerHostOptions) {
       else if (base?.state === 'ready') gpuCount = await options.countGpus();
     }
     last = await probeHost(read, gpuCount ?? 0, storageOf(read), options.localEngine);
+    readAt = Date.now();
     return last;
   }
 
@@ -107,14 +120,22 @@ export function dockerHost(options: DockerHostOptions) {
   return {
     engine,
     resources,
-    /** The facts the rental service decides on. */
+    /**
+     * The facts the rental service decides on. Whether the engine answers is asked every time
+     * (a bounded ping); what it has is read again at most every FACTS_MAX_AGE_MS, in the
+     * background when known: a busy engine (a renter's build) answers slowly, yet it is up.
+     */
     async facts(timeoutMs: number): Promise<HostFacts> {
-      const r = await resources(timeoutMs);
-      return {
-        cpuCount: r.cpuCount, memoryBytes: r.totalMemoryBytes, diskBytes: r.totalDiskBytes, diskFreeBytes: r.totalDiskBytes === null ? null : r.freeDiskBytes,
-        gpuCount: r.gpuCount, storage: r.storage,
-      };
+      if (!(await engine.ping(timeoutMs))) throw new DockerUnavailableError();
+      const known = last;
+      if (known && Date.now() - readAt < FACTS_MAX_AGE_MS) return factsOf(known);
+      if (known) {
+        rereading ??= resources(timeoutMs).catch(() => known).finally(() => { rereading = undefined; });
+        return factsOf(known);
+      }
+      return factsOf(await resources(timeoutMs));
     },
+
     /** The last resources read (free memory for /dev/shm), reading them when there are none yet. */
     lastResources: async () => last ?? resources(),
     storage: () => storage,

@@ -48,7 +48,7 @@ export interface RentalServiceOptions {
   memoryReserveBytes?: number;
   /** Warm workloads kept per host [1]; 0 turns them off. */
   warmPerHost?: number;
-  /** How long a host's engine may take to answer a question [1500 ms]. */
+  /** How long a host's engine may take to answer a question [2000 ms]. */
   answerBoundMs?: number;
   /** Views older than this are read again before a decision [1000 ms]. */
   freshMs?: number;
@@ -87,7 +87,7 @@ export function createRentalService(options: RentalServiceOptions) {
   const { ledger } = options;
   if (options.hosts.length === 0) throw new Error('the rental service needs at least one host');
   const reserve = options.memoryReserveBytes ?? 1024 ** 3;
-  const boundMs = options.answerBoundMs ?? 1500;
+  const boundMs = options.answerBoundMs ?? 2000;
   const freshMs = options.freshMs ?? 1000;
   const queues = rentalQueues();
   const views = hostViews(options.hosts, boundMs,
