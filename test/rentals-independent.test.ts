@@ -22,14 +22,15 @@ interface Ctx {
 
 const independent = suite<Ctx>('rentals are independent');
 
-independent.before(async (ctx) => {
+// Each test its own run (names, labels, data dir, ports): one that fails leaves nothing to the next.
+independent.before.each(async (ctx) => {
   ctx.docker = await requireDocker();
   ctx.run = testRun(ctx.docker, 'indep');
   ctx.ports = (await freePorts(4)).sort((x, y) => x - y);
   ctx.services = [];
 });
 
-independent.after(async (ctx) => {
+independent.after.each(async (ctx) => {
   for (const s of ctx.services) await s.stop().catch(() => undefined);
   await ctx.run.cleanup();
 });
@@ -132,7 +133,8 @@ independent('a restart with only the first SSH port keeps both rentals, their co
   const before = await started(ctx, ctx.ports, 0);
   const ra = await before.allocate(request(a.publicKeyPem));
   const rb = await before.allocate(request(b.publicKeyPem));
-  assert.ok(ra.status && rb.status);
+  assert.ok(ra.status, ra.status ? '' : ra.error);
+  assert.ok(rb.status, rb.status ? '' : rb.error);
   if (!ra.status || !rb.status) return;
   await stopped(ctx, before);
   const after = await started(ctx, [ctx.ports[0]!], 0);
