@@ -9,6 +9,7 @@ import {
 import type { Logger } from '../log.js';
 import { decryptAllocationInfo, generateRenterKeyPairAsync } from './credentials.js';
 import { Dendrite } from './dendrite.js';
+import type { DeviceRequirement } from './device.js';
 import { releaseRequest, rentalHost } from './rent.js';
 import { checkHardware, type HardwareOptions, type ProofReport } from './hardware.js';
 import type { Measured } from './measure.js';
@@ -72,12 +73,7 @@ export interface CheckResult {
   claims: SpecsOutput | null;
 }
 
-export interface DeviceRequirement {
-  cpu: { count: number };
-  ram: { capacity: number };
-  hard_disk: { capacity: number };
-  gpu: { count?: number | 'all'; capacity?: number; type?: string };
-}
+export type { DeviceRequirement };
 
 /** The reference checker's request: 1 core, 1 GiB of memory, 1 GiB of disk, no GPU. */
 export const DEFAULT_CHECK_DEVICE: DeviceRequirement = Object.freeze({

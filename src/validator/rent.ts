@@ -6,7 +6,7 @@ import { BlockList, isIP } from 'node:net';
 import {
   allocateResponseSchema, parseWith, rsaPublicKeyProblem, sshPublicKeyProblem, type AllocateResponse,
 } from '../../protocol/index.js';
-import type { DeviceRequirement } from './checker.js';
+import type { DeviceRequirement } from './device.js';
 
 /** The renter's RSA key as read from its file: the private PEM and the public PEM derived from it. */
 export interface RenterKey {
