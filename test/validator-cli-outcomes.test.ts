@@ -11,12 +11,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import {
-  challengeRequestSchema, encryptAllocationInfo, generateHotkey, type AllocateRequest, type AllocateResponse, type ChallengeRequest,
+  challengeRequestSchema, encryptAllocationInfo, generateHotkey, specsRequestSchema, type AllocateRequest, type AllocateResponse, type ChallengeRequest,
 } from '../protocol/index.js';
 import type { AccessPolicy } from '../src/axon/access.js';
 import type { SynapsePlugin } from '../src/axon/synapse.js';
 import { loadOrCreateHotkey } from '../src/keystore.js';
 import { challengeHash } from '../src/validator/challenge.js';
+import { checkMiner } from '../src/validator/checker.js';
 import { CLI } from './helpers/cli-miner.js';
 import { startTestAxon, type TestAxon } from './helpers/axon.js';
 import { fakeAllocatePlugin, output, type FakeAnswer } from './helpers/miner-fakes.js';
@@ -161,6 +162,27 @@ cli('a busy miner: check gives BUSY, not ALLOCATION_FAILED, penalises nobody and
   const both = await run(ctx, ['validator', 'check', full.url, broken.url, '--no-proof', '--hotkey', ctx.hotkeyFile]);
   assert.is(both.code, 3);
   assert.match(both.stdout, /ALLOCATION_FAILED/);
+});
+
+cli('"insufficient memory" is busy from a miner whose Specs hold the request, a fault from one whose do not', async (ctx) => {
+  const GiB = 1024 ** 3;
+  const specsOf = (ramTotal: number): SynapsePlugin => ({
+    name: 'Specs', schema: specsRequestSchema, concurrency: 1,
+    forward: async () => ({
+      specs_output: {
+        cpu: { count: 4, frequency: 2000, vendor: 'x', model: 'x' }, gpu: { count: 0, capacity: 0, details: [] },
+        hard_disk: { total: 100 * GiB, free: 50 * GiB, used: 50 * GiB }, ram: { total: ramTotal, available: 0, used: ramTotal, free: 0 },
+        docker: { available: true, version: '1' },
+      },
+    }),
+  });
+  const short = () => output(false, { error: `insufficient memory: ${GiB} bytes requested, 0 available` });
+  const rentedOut = await fakeMiner(ctx, short, [specsOf(8 * GiB)]);
+  const small = await fakeMiner(ctx, short, [specsOf(GiB / 2)]);
+  const validator = generateHotkey();
+  const verdict = async (url: string) => (await checkMiner({ url }, { hotkey: validator, deadlineMs: 20_000 })).verdict;
+  assert.is(await verdict(rentedOut.url), 'BUSY');
+  assert.is(await verdict(small.url), 'ALLOCATION_FAILED');
 });
 
 cli('a busy miner: allocate exits 6 and keeps no key file', async (ctx) => {
