@@ -3,7 +3,7 @@
 // Each command lives in src/commands/; this file only dispatches and turns errors into one line.
 import { closestOption } from './args.js';
 import { explainErrnoCodes } from './errno-words.js';
-import { EXIT_STATUS_USAGE, EXIT_USAGE, exitCodeOf } from './commands/exit-codes.js';
+import { EXIT_USAGE, exitCodeOf, exitStatusUsage } from './commands/exit-codes.js';
 import { explainNetworkError } from './commands/net-errors.js';
 import { UsageError } from './commands/usage.js';
 import { PACKAGE_VERSION } from './version.js';
@@ -21,7 +21,7 @@ Commands:
 Options:
   -h, --help            help (also after any command: "validator allocate --help")
   --version             print the version
-${EXIT_STATUS_USAGE}`;
+${exitStatusUsage()}`;
 
 type Command = (argv: string[]) => Promise<number>;
 const COMMANDS: Record<string, () => Promise<Command>> = {

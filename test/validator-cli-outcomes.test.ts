@@ -285,10 +285,15 @@ cli('COMPUTE_MINER_HOME holds the validator hotkey too; no file under HOME', asy
   assert.not.ok(existsSync(join(ctx.env.HOME!, '.compute-miner', 'validator-hotkey.json')));
 });
 
-cli('"miner --version" (what "npm start -- --version" runs) prints the version', async (ctx) => {
+cli('"miner --version" (what "npm start -- --version" runs) prints the version; the usage texts list the exit statuses', async (ctx) => {
   const r = await run(ctx, ['miner', '--version']);
   assert.is(r.code, 0, r.stderr);
   assert.match(r.stdout, /^compute-miner \d+\.\d+\.\d+\n$/);
+  for (const args of [['--help'], ['validator', '--help'], ['validator', 'challenge', '--help'], ['validator', 'allocate', '--help']]) {
+    const help = (await run(ctx, args)).stdout.replace(/\s+/g, ' ');
+    assert.match(help, '3 the miner is at fault', args.join(' '));
+    assert.match(help, '5 the miner does not let this validator hotkey in, 6 the miner is busy', args.join(' '));
+  }
 });
 
 cli('file errors in words: no ENOENT on the screen', async (ctx) => {

@@ -14,10 +14,12 @@ export const EXIT_NOT_ALLOWED = 5;
 /** The miner has no room now (rented out, its queue full): try later, nobody is at fault. */
 export const EXIT_BUSY = 6;
 
-/** The exit status line of every usage text. */
-export const EXIT_STATUS_USAGE =
-  `Exit status: ${EXIT_DONE} done, ${EXIT_FAILED} failed, ${EXIT_USAGE} a usage mistake, ${EXIT_MINER_FAULT} the miner is at fault,\n` +
-  `${EXIT_DATA_DIR_LOCKED} the data dir is in use, ${EXIT_NOT_ALLOWED} the miner does not allow this validator hotkey, ${EXIT_BUSY} the miner is busy.\n`;
+/** The exit statuses as the usage texts list them; the validator's commands never meet a data dir. */
+export function exitStatusUsage({ dataDir = true } = {}): string {
+  return `Exit status: ${EXIT_DONE} done, ${EXIT_FAILED} failed, ${EXIT_USAGE} a usage mistake, ${EXIT_MINER_FAULT} the miner is at fault,\n` +
+    (dataDir ? `${EXIT_DATA_DIR_LOCKED} the data dir is in use, ` : '') +
+    `${EXIT_NOT_ALLOWED} the miner does not let this validator hotkey in, ${EXIT_BUSY} the miner is busy.\n`;
+}
 
 /** The miner refused the validator's hotkey. */
 export class NotAllowedError extends Error {

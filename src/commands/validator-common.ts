@@ -6,7 +6,7 @@ import { Dendrite } from '../validator/dendrite.js';
 import { renterHome } from '../validator/rental-records.js';
 import { parseFlags, type OptionSpec } from '../args.js';
 import { notAllowedMessage, refusalOfReply } from '../validator/refusals.js';
-import { BusyError, EXIT_STATUS_USAGE, NotAllowedError } from './exit-codes.js';
+import { BusyError, exitStatusUsage, NotAllowedError } from './exit-codes.js';
 import { UsageError } from './usage.js';
 
 /** The validator's hotkey file when --hotkey is absent: beside the rental records, in $COMPUTE_MINER_HOME or ~/.compute-miner. */
@@ -32,7 +32,7 @@ export const COMMON_USAGE = `  --hotkey FILE         the validator's hotkey file
   --axon-hotkey SS58    the miner's hotkey; read from the miner's /health when absent
   --json                print the result as one JSON document on standard output
   -h, --help            this help
-${EXIT_STATUS_USAGE.trimEnd()}`;
+${exitStatusUsage({ dataDir: false }).trimEnd()}`;
 
 /** The validator's hotkey at `path`; a new one is announced on stderr with its address. */
 export function validatorHotkey(path: string | undefined) {
