@@ -147,6 +147,7 @@ cli('a refused hotkey: check gives NOT_ALLOWED, penalises nobody and exits 5', a
   assert.is(r.code, 5, r.stderr);
   const doc = JSON.parse(r.stdout);
   assert.is(doc.results[0].verdict, 'NOT_ALLOWED');
+  assert.ok(doc.results[0].reason.includes(ctx.hotkey), doc.results[0].reason);
   assert.equal(doc.penalised, []);
 });
 

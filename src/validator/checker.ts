@@ -245,6 +245,11 @@ export async function checkMiner(target: CheckTarget, deps: CheckDeps): Promise<
       : isBusyAnswer(a.output.error ?? '', askedTotals(device), claims ? specsTotals(claims) : undefined) ? 'busy' : undefined;
     return kind === 'not_allowed' ? 'NOT_ALLOWED' : kind === 'busy' ? 'BUSY' : 'ALLOCATION_FAILED';
   };
+  /** Ends with the verdict of a refusal; a refused hotkey is named, so the validator knows which key to get allowed. */
+  const refused = (what: string, a: AllocateAnswer) => {
+    const v = refusedVerdict(a);
+    fail(v, v === 'NOT_ALLOWED' ? `${refusal(what, a)} (validator hotkey ${deps.hotkey.ss58Address})` : refusal(what, a));
+  };
 
   async function allocateAndLogIn(): Promise<void> {
     dendrite = new Dendrite({
@@ -273,7 +278,7 @@ export async function checkMiner(target: CheckTarget, deps: CheckDeps): Promise<
     }
 
     const check = await timed('check', () => allocate({ checking: true, timeline: 1, device_requirement: device }, 'check'), granted);
-    if (!granted(check)) return fail(refusedVerdict(check), refusal('check', check));
+    if (!granted(check)) return refused('check', check);
 
     keys = await within((deps.renterKeys ?? generateRenterKeyPairAsync)(), left(), 'key generation');
     const request = {
@@ -286,7 +291,7 @@ export async function checkMiner(target: CheckTarget, deps: CheckDeps): Promise<
     const answer = await timed('allocate', () => allocate(request, 'allocate'), granted);
     if (answer.kind === 'refused' || !answer.output.status) {
       allocated = 'no';
-      return fail(refusedVerdict(answer), refusal('allocate', answer));
+      return refused('allocate', answer);
     }
     allocated = 'yes';
     if (answer.output.info === undefined) return fail('ALLOCATION_ERROR', 'allocate: status true but no info');
