@@ -13,3 +13,4 @@ export * from './synapses/allocate.js';
 export * from './synapses/challenge.js';
 export * from './synapses/index.js';
 export * from './credentials.js';
+export * from './host-keys.js';

@@ -64,6 +64,15 @@ export function wantsHelp(argv: string[]): boolean {
   return false;
 }
 
+/** True when --version or -V comes before any "--" (a command that runs for long still answers it). */
+export function wantsVersion(argv: string[]): boolean {
+  for (const arg of argv) {
+    if (arg === '--') return false;
+    if (arg === '--version' || arg === '-V') return true;
+  }
+  return false;
+}
+
 /** The values parseFlags returns for `O`: strings, booleans, or lists for `multiple`. */
 export type FlagValues<O extends OptionSpec> = {
   [K in keyof O]?: O[K] extends { multiple: true } ? string[] : O[K] extends { type: 'boolean' } ? boolean : string;

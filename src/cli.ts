@@ -2,6 +2,8 @@
 // One command line for everything: the miner, key generation and the validator's tools.
 // Each command lives in src/commands/; this file only dispatches and turns errors into one line.
 import { closestOption } from './args.js';
+import { explainErrnoCodes } from './errno-words.js';
+import { EXIT_USAGE, exitCodeOf, exitStatusUsage } from './commands/exit-codes.js';
 import { explainNetworkError } from './commands/net-errors.js';
 import { UsageError } from './commands/usage.js';
 import { PACKAGE_VERSION } from './version.js';
@@ -19,8 +21,7 @@ Commands:
 Options:
   -h, --help            help (also after any command: "validator allocate --help")
   --version             print the version
-Exit status: 0 done, 1 failed, 2 a usage mistake, 3 a check found a fault, 4 the data dir is in use.
-`;
+${exitStatusUsage()}`;
 
 type Command = (argv: string[]) => Promise<number>;
 const COMMANDS: Record<string, () => Promise<Command>> = {
@@ -73,9 +74,9 @@ main(process.argv.slice(2)).then(
   },
   (err: unknown) => {
     // Mistakes get one line, not a stack trace; DEBUG=1 shows the stack.
-    const message = explainNetworkError(err instanceof Error ? err.message : String(err));
+    const message = explainErrnoCodes(explainNetworkError(err instanceof Error ? err.message : String(err)));
     process.stderr.write(`error: ${message}\n`);
     if (process.env.DEBUG && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
-    process.exitCode = err instanceof UsageError ? 2 : 1;
+    process.exitCode = err instanceof UsageError ? EXIT_USAGE : exitCodeOf(err);
   },
 );

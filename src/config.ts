@@ -128,6 +128,7 @@ export const MINER_USAGE = `Usage: compute-miner miner [options]
   --log-file FILE           append the log (JSON lines) to FILE instead of standard error
   --config FILE             read flags from a JSON file: {"port": 8091, "allow-any": true, ...}
   -h, --help                this help
+  --version                 print the version (so "npm start -- --version" answers too)
 
 Every flag can also be set as an environment variable COMPUTE_MINER_<FLAG> (COMPUTE_MINER_SSH_PORT=4444,
 COMPUTE_MINER_ALLOW_ANY=true). Precedence: command line > environment > --config file > default.

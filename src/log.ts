@@ -4,6 +4,7 @@ import { dirname } from 'node:path';
 import { Writable } from 'node:stream';
 import { pino, destination, type Logger } from 'pino';
 import { PinoPretty } from 'pino-pretty';
+import { fileErrorWords } from './errno-words.js';
 import { stderrTerminalLine } from './terminal-line.js';
 
 export type { Logger };
@@ -28,7 +29,7 @@ export function createLogger(options: LogOptions = {}): Logger {
       mkdirSync(dirname(options.file), { recursive: true });
       fd = openSync(options.file, 'a', 0o640);
     } catch (err) {
-      throw new Error(`--log-file ${options.file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      throw new Error(`--log-file ${options.file}: ${fileErrorWords(err)}`);
     }
     return pino(base, destination({ dest: fd, sync: false }));
   }

@@ -133,11 +133,11 @@ check('a miner that refuses the check: ALLOCATION_FAILED with its reason, nothin
   const kinds: string[] = [];
   const axon = await fake(ctx, (_req, intent) => {
     kinds.push(intent.kind);
-    return output(false, { error: 'busy: rented out' });
+    return output(false, { error: 'the base image is missing' });
   });
   const result = await checkMiner({ url: axon.url }, deps(ctx));
   assert.is(result.verdict, 'ALLOCATION_FAILED');
-  assert.match(result.reason, 'busy: rented out');
+  assert.match(result.reason, 'the base image is missing');
   assert.equal(kinds, ['check-free']);
   assert.equal(stepsOf(result), ['check:fail']);
   assert.equal(penalisedList([result]), [{ hotkey: axon.hotkey.ss58Address, url: axon.url, status_code: 'ALLOCATION_FAILED', description: result.reason }]);
@@ -239,7 +239,7 @@ check('a hanging miner gets its verdict at its deadline and does not hold up the
   const hanging = await fake(ctx, (_req, _intent, c) => hang(c));
   const silent = await startSilentListener();
   ctx.closers.push(() => silent.close());
-  const refusing = await fake(ctx, () => output(false, { error: 'busy' }));
+  const refusing = await fake(ctx, () => output(false, { error: 'the base image is missing' }));
   // A quick, honest miner: real SSH login against an SSH server that takes its password.
   const password = 'quick-password-0123456789';
   const ssh = await sshServer(ctx, password);

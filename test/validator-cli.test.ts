@@ -28,7 +28,7 @@ const cli = suite<Ctx>('validator CLI');
 cli.before(async (ctx) => {
   ctx.dir = mkdtempSync(join(tmpdir(), 'validator-cli-'));
   ctx.miner = await startTestMiner({ area: 'cli' });
-  ctx.refusing = await startFakeMiner(() => output(false, { error: 'busy: rented out' }));
+  ctx.refusing = await startFakeMiner(() => output(false, { error: 'the base image is missing' }));
 });
 
 cli.after(async (ctx) => {
@@ -64,7 +64,7 @@ cli('check: OK with timings for a working miner, ALLOCATION_FAILED for a refusin
   const ok = lines.find((l) => l.startsWith(`${ctx.miner.url}/`))!;
   assert.match(ok, /\sOK\s+\d+ms\s+\d+ms\s+\d+ms\s+\d+ms\s+\d+ms\s+\d+ms\s/);
   const refused = lines.find((l) => l.startsWith(`${ctx.refusing.url}/`))!;
-  assert.match(refused, /\sALLOCATION_FAILED\s+\d+ms✗\s+-\s+-\s+-\s+-\s+\d+ms\s+check: busy: rented out$/);
+  assert.match(refused, /\sALLOCATION_FAILED\s+\d+ms✗\s+-\s+-\s+-\s+-\s+\d+ms\s+check: the base image is missing$/);
   // The report: one object per miner, in the order given, with the issue's field names.
   const report = JSON.parse(readFileSync(reportFile, 'utf8')) as Record<string, any>[];
   assert.equal(report.map((e) => [e.url, e.verdict]), [[`${ctx.miner.url}/`, 'OK'], [`${ctx.refusing.url}/`, 'ALLOCATION_FAILED']]);
@@ -82,7 +82,7 @@ cli('check: OK with timings for a working miner, ALLOCATION_FAILED for a refusin
   assert.is(report[1]!.proof, null);
   assert.match(r.stdout, /1 OK, 1 penalised/);
   assert.equal(JSON.parse(readFileSync(json, 'utf8')), [
-    { hotkey: ctx.refusing.hotkey.ss58Address, url: `${ctx.refusing.url}/`, status_code: 'ALLOCATION_FAILED', description: 'check: busy: rented out' },
+    { hotkey: ctx.refusing.hotkey.ss58Address, url: `${ctx.refusing.url}/`, status_code: 'ALLOCATION_FAILED', description: 'check: the base image is missing' },
   ]);
   assert.is((await containers(ctx)).length, 0);
 });
@@ -107,10 +107,11 @@ cli('allocate → ssh with the printed password and with the key → pause, resu
   try {
     const r = await run(ctx, ['allocate', ctx.miner.url, '--cpu', '1', '--ram', '256m', '--disk', '1g', '--days', '0.01', '--ssh-key', userFile, '--key-out', keyFile]);
     assert.is(r.code, 0, r.stderr);
-    const sshLine = /^ssh (?:-o \S+ )*-p (\d+) root@127\.0\.0\.1$/m.exec(r.stdout);
+    const sshLine = /^ssh (?:-o \S+ )*-i (\S+) -p (\d+) root@127\.0\.0\.1$/m.exec(r.stdout);
     const password = /^password: (\S+)$/m.exec(r.stdout)?.[1];
     assert.ok(sshLine && password, r.stdout);
-    const port = Number(sshLine![1]);
+    assert.is(sshLine![1], userFile, 'the --ssh-key given (no private key beside it here)');
+    const port = Number(sshLine![2]);
     assert.is(port, ctx.miner.sshPort);
     assert.match(r.stdout, `key file: ${keyFile}`);
     assert.is(statSync(keyFile).mode & 0o777, 0o600);
@@ -144,7 +145,7 @@ cli('allocate → ssh with the printed password and with the key → pause, resu
     writeFileSync(stranger, generateRenterKeyPair().privateKeyPem, { mode: 0o600 });
     const denied = await run(ctx, ['release', ctx.miner.url, '--key', stranger]);
     assert.is(denied.code, 1);
-    assert.equal(denied.stderr.trim().split('\n'), ['error: the miner refused: permission denied: public_key is not the holder of this allocation']);
+    assert.equal(denied.stderr.trim().split('\n'), [`error: no rental for this key on ${ctx.miner.url}/ (released or expired?)`]);
     assert.is((await containers(ctx)).length, 1);
 
     const released = await run(ctx, ['release', ctx.miner.url, '--key', keyFile]);
@@ -153,7 +154,7 @@ cli('allocate → ssh with the printed password and with the key → pause, resu
     assert.is((await containers(ctx)).length, 0);
     const twice = await run(ctx, ['release', ctx.miner.url, '--key', keyFile]);
     assert.is(twice.code, 1);
-    assert.match(twice.stderr, /^error: the miner refused: no allocation on this miner\n$/);
+    assert.equal(twice.stderr, `error: no rental for this key on ${ctx.miner.url}/ (released or expired?)\n`);
   } finally {
     if (existsSync(keyFile)) await run(ctx, ['release', ctx.miner.url, '--key', keyFile]);
   }
@@ -165,7 +166,7 @@ cli('a refused allocate removes its unused key file and says why in one line', a
   const keyFile = join(ctx.dir, 'refused.pem');
   const r = await run(ctx, ['allocate', ctx.refusing.url, '--cpu', '1', '--ram', '256m', '--disk', '1g', '--days', '1', '--ssh-key', userFile, '--key-out', keyFile]);
   assert.is(r.code, 1);
-  assert.equal(r.stderr.trim().split('\n'), ['error: the miner refused: busy: rented out']);
+  assert.equal(r.stderr.trim().split('\n'), ['error: the miner refused: the base image is missing']);
   assert.not.ok(existsSync(keyFile));
 });
 
@@ -184,7 +185,7 @@ cli('typing mistakes: one line on stderr, exit 2, no stack trace, no key file, n
     [['allocate', url, ...base.slice(0, 6), '--days', '-1', '--ssh-key', pub], /--days/],
     [['allocate', url, ...base.slice(0, 6), '--days', '0', '--ssh-key', pub], /--days must be a number > 0/],
     [['allocate', url, ...base.slice(0, 8)], /--ssh-key is required/],
-    [['allocate', url, ...base.slice(0, 8), '--ssh-key', join(ctx.dir, 'missing.pub')], /cannot read the SSH key .*ENOENT/],
+    [['allocate', url, ...base.slice(0, 8), '--ssh-key', join(ctx.dir, 'missing.pub')], /cannot read the SSH key .*: no such file$/],
     [['allocate', url, ...base.slice(0, 8), '--ssh-key', priv], /is a private key/],
     [['allocate', url, ...base, '--gpu', 'x'], /--gpu must be a count or "all"/],
     [['allocate', url, '--cpu', '1', '--ram', '1m', ...base.slice(4)], /--ram must be at least 64 MiB/],
@@ -192,7 +193,7 @@ cli('typing mistakes: one line on stderr, exit 2, no stack trace, no key file, n
     [['allocate', 'not a url', ...base], /is not a URL|port is missing/],
     [['allocate', url, ...base, '--bogus'], /unknown option --bogus/],
     [['release', url], /--key is required/],
-    [['release', url, '--key', join(ctx.dir, 'missing.pem')], /cannot read the key file .*ENOENT/],
+    [['release', url, '--key', join(ctx.dir, 'missing.pem')], /cannot read the key file .*: no such file$/],
     [['release', url, '--key', pub], /is not a PEM private key/],
     [['exchange-key', url, '--key', pub], /is not a PEM private key|--ssh-key is required/],
     [['check'], /no miners to check/],
@@ -201,7 +202,7 @@ cli('typing mistakes: one line on stderr, exit 2, no stack trace, no key file, n
     [['check', url, '--cpu', '0'], /--cpu must be a whole number from 1/],
     [['check', url, '--gpu', 'two'], /--gpu must be a whole number from 1 to 64/],
     [['check', url, '--disk', '1x'], /--disk: "1x" is not a size/],
-    [['check', url, '--file', join(ctx.dir, 'missing.txt')], /cannot read .*ENOENT/],
+    [['check', url, '--file', join(ctx.dir, 'missing.txt')], /cannot read .*: no such file$/],
     [['frobnicate'], /unknown validator command "frobnicate"/],
   ];
   const before = readdirSync(ctx.dir).sort();

@@ -48,14 +48,14 @@ function run(file: string, args: string[], opts: { cwd?: string; input?: string 
 const cli = (ctx: Ctx, args: string[]) => run(process.execPath, [CLI, 'validator', ...args, '--hotkey', join(ctx.dir, 'validator.json')], { cwd: ctx.dir });
 
 /**
- * The printed ssh line, run as printed, with only what a non-interactive test needs put in
- * front: no user config, the renter's key, no prompts.
+ * The printed ssh line, run as printed (its -i names the renter's key), with only what a
+ * non-interactive test needs put in front: no user config, no other keys, no prompts.
  */
 function sshAsPrinted(ctx: Ctx, line: string, command: string): Promise<Run> {
   const words = line.split(' ');
   assert.is(words[0], 'ssh');
   assert.not.match(line, /['"]/, 'a plain temporary path needs no quoting');
-  return run('ssh', ['-F', '/dev/null', '-i', ctx.identity, '-o', 'IdentitiesOnly=yes', '-o', 'BatchMode=yes', '-o', 'ConnectTimeout=15', ...words.slice(1), command]);
+  return run('ssh', ['-F', '/dev/null', '-o', 'IdentitiesOnly=yes', '-o', 'BatchMode=yes', '-o', 'ConnectTimeout=15', ...words.slice(1), command]);
 }
 
 /** The host key lines of a known_hosts file, without the host field. */
@@ -70,7 +70,7 @@ async function rent(ctx: Ctx, name: string): Promise<{ keyFile: string; knownHos
   const sshLine = /^ssh .*$/m.exec(r.stdout)?.[0];
   const password = /^password: (\S+)$/m.exec(r.stdout)?.[1];
   assert.ok(sshLine && password, r.stdout);
-  assert.is(sshLine, `ssh -o UserKnownHostsFile=${knownHosts} -o StrictHostKeyChecking=yes -p ${ctx.miner.sshPort} root@127.0.0.1`);
+  assert.is(sshLine, `ssh -o UserKnownHostsFile=${knownHosts} -o StrictHostKeyChecking=yes -i ${ctx.identity} -p ${ctx.miner.sshPort} root@127.0.0.1`);
   assert.is(statSync(knownHosts).mode & 0o777, 0o600);
   const text = readFileSync(knownHosts, 'utf8');
   assert.match(text, new RegExp(`^\\[127\\.0\\.0\\.1\\]:${ctx.miner.sshPort} ssh-ed25519 AAAA[A-Za-z0-9+/=]+\\n$`));

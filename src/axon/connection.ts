@@ -7,6 +7,7 @@ import type { WebSocket } from 'ws';
 import { CloseCode, decode, readableId, Status, type SynapseName } from '../../protocol/index.js';
 import type { Logger } from '../log.js';
 import type { FloodReport } from './flood-report.js';
+import type { RefusalLog } from './refusal-log.js';
 import type { HotkeyShares } from './hotkey-share.js';
 import type { AxonLimits } from './limits.js';
 import type { AxonMetrics } from './metrics.js';
@@ -30,6 +31,7 @@ export interface AxonCore {
   shares: HotkeyShares;
   closing: ClosingSockets;
   floods: FloodReport;
+  refusals: RefusalLog;
   limits: AxonLimits;
   metrics: AxonMetrics;
   log: Logger;
@@ -237,6 +239,7 @@ export class AxonConnection implements Seat {
     if (!ok && reply.reason) {
       core.metrics.refused(reply.reason);
       core.floods.refusedRequest(reply.reason, this.address, address.dendriteHotkey);
+      core.refusals.refused(reply.reason, reply.message, address.dendriteHotkey, this.address, address.name);
     }
     if (ws.readyState !== ws.OPEN) return;
     if (ws.bufferedAmount > core.limits.maxBufferedBytes) return this.close(CloseCode.POLICY_VIOLATION, 'replies are not being read');

@@ -84,6 +84,8 @@ export interface AxonLimits {
   floodReportIntervalMs: number;
   /** Refused requests and connections in one period from which it is logged as a flood. Default 100. */
   floodReportMinRefusals: number;
+  /** Refused callers named one by one in the log per flood-report period (each hotkey and reason once). Default 20. */
+  refusalLogLines: number;
 }
 
 export const DEFAULT_LIMITS: Readonly<AxonLimits> = Object.freeze({
@@ -110,6 +112,7 @@ export const DEFAULT_LIMITS: Readonly<AxonLimits> = Object.freeze({
   rateTableSize: 10_000,
   floodReportIntervalMs: 60_000,
   floodReportMinRefusals: 100,
+  refusalLogLines: 20,
 });
 
 /** The range each limit must fall in: whole numbers unless `fraction`, at most `max`. */
@@ -137,6 +140,7 @@ const RANGES: Record<keyof AxonLimits, { max: number; fraction?: true }> = {
   rateTableSize: { max: 100_000_000 },
   floodReportIntervalMs: { max: 24 * 3600_000 },
   floodReportMinRefusals: { max: 1e12 },
+  refusalLogLines: { max: 1_000_000 },
 };
 
 /**

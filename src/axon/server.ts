@@ -9,6 +9,7 @@ import type { Logger } from '../log.js';
 import type { AccessPolicy } from './access.js';
 import { AxonConnection, ClosingSockets, type AxonCore } from './connection.js';
 import { FloodReport } from './flood-report.js';
+import { RefusalLog } from './refusal-log.js';
 import { createHttpHandler, type HealthSource } from './health.js';
 import { HotkeyShares } from './hotkey-share.js';
 import { PublicKeyCache } from './keys.js';
@@ -98,6 +99,7 @@ export function createAxon(options: AxonOptions): Axon {
     shares: new HotkeyShares(limits.maxPendingPerHotkey),
     closing,
     floods,
+    refusals: new RefusalLog(log, limits.floodReportIntervalMs, limits.refusalLogLines),
     limits,
     metrics,
     log,

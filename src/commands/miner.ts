@@ -1,19 +1,23 @@
 // `miner`: runs the miner until SIGINT/SIGTERM; SIGHUP re-reads the validators file.
 import { readFileSync } from 'node:fs';
-import { wantsHelp } from '../args.js';
+import { wantsHelp, wantsVersion } from '../args.js';
 import { MINER_USAGE, parseMinerArgs } from '../config.js';
 import { DataDirLockedError } from '../data-dir-lock.js';
 import { createLogger } from '../log.js';
 import { startMiner } from '../miner.js';
+import { PACKAGE_VERSION } from '../version.js';
+import { EXIT_DATA_DIR_LOCKED } from './exit-codes.js';
 import { UsageError } from './usage.js';
 import { HostsFileError, readHostsFile } from '../fleet/hosts-file.js';
-
-/** Exit status when another miner holds the data dir. */
-export const EXIT_DATA_DIR_LOCKED = 4;
 
 export async function runMiner(argv: string[]): Promise<number> {
   if (wantsHelp(argv)) {
     process.stdout.write(MINER_USAGE);
+    return 0;
+  }
+  // `npm start -- --version` runs "miner --version".
+  if (wantsVersion(argv)) {
+    process.stdout.write(`compute-miner ${PACKAGE_VERSION}\n`);
     return 0;
   }
   const parsed = parseMinerArgs(argv, { env: process.env, readFile: (path) => readFileSync(path, 'utf8') });

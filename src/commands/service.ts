@@ -6,6 +6,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeFileAtomic } from '../atomic-file.js';
+import { fileErrorWords } from '../errno-words.js';
 import { closestOption } from '../args.js';
 import { parseMinerArgs } from '../config.js';
 import { DEFAULT_SERVICE_NAME, DEFAULT_UNIT_DIR, unitFile } from '../service/unit.js';
@@ -108,7 +109,7 @@ export async function runService(argv: string[]): Promise<number> {
     try {
       writeFileAtomic(unitPath, text, 0o644);
     } catch (err) {
-      throw new Error(`cannot write ${unitPath}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message} (run as root, or give --unit-dir)`);
+      throw new Error(`cannot write ${unitPath}: ${fileErrorWords(err)} (run as root, or give --unit-dir)`);
     }
     process.stdout.write(`unit written to ${unitPath}\n`);
     if (service.enable) {

@@ -3,6 +3,7 @@
 import { parseFlags } from '../args.js';
 import type { StatusDocument } from '../status/document.js';
 import { humanBytes, humanDuration } from '../units.js';
+import { jsonDocument } from './json-output.js';
 import { UsageError } from './usage.js';
 
 /** Seconds to wait for the miner's answer [10]. */
@@ -89,6 +90,6 @@ export async function runStatus(argv: string[]): Promise<number> {
     throw new Error(`${url}: the answer is not JSON (is this a compute-miner axon?)`);
   }
   if (typeof doc?.hotkey !== 'string' || !Array.isArray(doc.rentals)) throw new Error(`${url}: the answer is not a status document`);
-  process.stdout.write(values.json ? `${JSON.stringify(doc, null, 2)}\n` : formatStatus(doc));
+  process.stdout.write(values.json ? jsonDocument(doc) : formatStatus(doc));
   return 0;
 }

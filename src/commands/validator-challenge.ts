@@ -1,9 +1,12 @@
 // `validator challenge URL --difficulty N [--rounds K]`: sends fresh proof-of-work challenges,
-// verifies every answer and prints the solve times.
+// verifies every answer and prints the solve times. Only a wrong, missing or late answer is the
+// miner's fault (exit 3); a miner that does not let this hotkey in (5) or is busy (6) is not.
 import { DEFAULT_MAX_DIFFICULTY } from '../../protocol/index.js';
 import { percentile } from '../stats.js';
 import { DEFAULT_CHALLENGE_TIMEOUT_SECONDS, runChallenges, type ChallengeRound } from '../validator/challenge.js';
 import { COMMON_USAGE, minerUrl, openDendrite, parseValidatorArgs, printJson } from './validator-common.js';
+import { notAllowedMessage } from '../validator/refusals.js';
+import { EXIT_BUSY, EXIT_DONE, EXIT_MINER_FAULT, EXIT_NOT_ALLOWED } from './exit-codes.js';
 import { UsageError } from './usage.js';
 
 const USAGE = `Usage: compute-miner validator challenge URL --difficulty N [--rounds K] [--timeout S] [options]
@@ -22,9 +25,25 @@ function wholeNumber(flag: string, raw: string | undefined, fallback: number | u
   return Number(raw);
 }
 
+/** What a round says of the miner: OK, FAILED (its fault), or the refusal that is nobody's fault. */
+function outcome(r: ChallengeRound): string {
+  if (r.verified) return 'OK';
+  if (r.refusal === 'not_allowed') return 'NOT ALLOWED';
+  if (r.refusal === 'busy') return 'BUSY';
+  return 'FAILED';
+}
+
 function line(r: ChallengeRound): string {
   const solved = r.localExecutionTime === null ? '' : ` solved in ${r.localExecutionTime.toFixed(3)} s`;
-  return `round ${r.round}: ${r.verified ? 'OK' : 'FAILED'} ${r.latencyMs.toFixed(0)} ms round trip${solved}${r.error ? ` (${r.error})` : ''}\n`;
+  return `round ${r.round}: ${outcome(r)} ${r.latencyMs.toFixed(0)} ms round trip${solved}${r.error ? ` (${r.error})` : ''}\n`;
+}
+
+/** The exit status of the rounds: a fault of the miner first, then a refused hotkey, then a busy miner. */
+export function challengeExitCode(rounds: ChallengeRound[]): number {
+  if (rounds.some((r) => outcome(r) === 'FAILED')) return EXIT_MINER_FAULT;
+  if (rounds.some((r) => r.refusal === 'not_allowed')) return EXIT_NOT_ALLOWED;
+  if (rounds.some((r) => r.refusal === 'busy')) return EXIT_BUSY;
+  return EXIT_DONE;
 }
 
 export async function runChallenge(argv: string[]): Promise<number> {
@@ -43,15 +62,19 @@ export async function runChallenge(argv: string[]): Promise<number> {
     const results = await runChallenges(dendrite, { difficulty, rounds, timeoutSeconds, onRound: (r) => { if (!values.json) process.stdout.write(line(r)); } });
     const ok = results.filter((r) => r.verified);
     const times = ok.map((r) => r.latencyMs).sort((a, b) => a - b);
+    const code = challengeExitCode(results);
+    const refused = results.find((r) => r.refusal === 'not_allowed');
+    // Said on stderr in both forms: the validator's own key is the matter, not the miner.
+    if (refused) process.stderr.write(`error: ${notAllowedMessage(dendrite.dendriteHotkey, `${refused.code} ${refused.error}`)}\n`);
     if (values.json) {
       printJson({ difficulty, rounds: results, verified: ok.length, total: results.length, ...(times.length ? { p50Ms: percentile(times, 50), maxMs: times[times.length - 1] } : {}) });
-      return ok.length === results.length ? 0 : 3;
+      return code;
     }
     process.stdout.write(
       `${ok.length}/${results.length} verified` +
         (times.length ? `; round trip p50 ${percentile(times, 50).toFixed(0)} ms, max ${times[times.length - 1]!.toFixed(0)} ms` : '') + '\n',
     );
-    return ok.length === results.length ? 0 : 3;
+    return code;
   } finally {
     await dendrite.close();
   }

@@ -6,21 +6,24 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { isSs58 } from '../../protocol/index.js';
 import {
-  checkMiners, DEFAULT_CHECK_CONCURRENCY, DEFAULT_CHECK_DEADLINE_MS, DEFAULT_CHECK_DEVICE, penalisedList, type CheckResult, type CheckTarget,
+  checkMiners, DEFAULT_CHECK_CONCURRENCY, DEFAULT_CHECK_DEADLINE_MS, DEFAULT_CHECK_DEVICE, isPenalised, penalisedList, type CheckResult, type CheckTarget,
   type DeviceRequirement, type StepName,
 } from '../validator/checker.js';
 import { formatSize, parseSize } from '../validator/sizes.js';
+import { fileErrorWords } from '../errno-words.js';
 import { explainNetworkError } from './net-errors.js';
 import { COMMON_USAGE, minerUrl, parseValidatorArgs, printJson, validatorHotkey } from './validator-common.js';
+import { EXIT_BUSY, EXIT_DONE, EXIT_MINER_FAULT, EXIT_NOT_ALLOWED } from './exit-codes.js';
 import { UsageError } from './usage.js';
 
 /** Exit code when the checks ran and at least one miner was penalised. */
-export const EXIT_PENALISED = 3;
+export const EXIT_PENALISED = EXIT_MINER_FAULT;
 
 const USAGE = `Usage: compute-miner validator check URL... [options]
 Rents a test container from each miner, logs in over SSH, measures and proves its hardware,
 releases it, and prints a verdict: OK, ALLOCATION_FAILED, ALLOCATION_ERROR, SSH_ACCESS_DISABLED,
-DEALLOCATION_FAILED, PROOF_FAILED or HARDWARE_MISMATCH.
+DEALLOCATION_FAILED, PROOF_FAILED or HARDWARE_MISMATCH; or, penalising nobody, BUSY (no room
+for the test rental now) or NOT_ALLOWED (the miner does not let this validator's hotkey in).
   --file FILE           more miners, one per line: URL [HOTKEY]  (# starts a comment)
   --concurrency N       miners checked at once [${DEFAULT_CHECK_CONCURRENCY}]
   --timeout S           overall deadline per miner, every step included [${DEFAULT_CHECK_DEADLINE_MS / 1000}]
@@ -32,7 +35,7 @@ DEALLOCATION_FAILED, PROOF_FAILED or HARDWARE_MISMATCH.
   --gpu N               GPUs of the test container [0]
   --no-proof            only log in over SSH (the reference checker's extent): no measurements, no proof
 ${COMMON_USAGE}
-Exit status: 0 all OK, ${EXIT_PENALISED} some miner penalised, 2 usage error, 1 other error.
+Here: ${EXIT_DONE} all OK, ${EXIT_PENALISED} some miner penalised; else ${EXIT_NOT_ALLOWED} some miner refused this hotkey; else ${EXIT_BUSY} some miner was busy.
 `;
 
 /** Parses a miners file: `URL [HOTKEY]` per line, blank lines and # comments ignored. */
@@ -91,14 +94,21 @@ export function formatTable(results: CheckResult[], color = false): string {
   ]);
   const header = ['MINER', 'HOTKEY', 'VERDICT', 'CHECK', 'ALLOCATE', 'SSH', 'PROOF', 'RELEASE', 'TOTAL', 'REASON'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
-  const paint = (verdict: string, text: string) => (!color ? text : verdict === 'OK' ? `\x1b[32m${text}\x1b[0m` : `\x1b[31m${text}\x1b[0m`);
+  // Green OK, yellow for what penalises nobody, red for a fault.
+  const paint = (verdict: string, text: string) => {
+    if (!color) return text;
+    const colour = verdict === 'OK' ? 32 : isPenalised(verdict as CheckResult['verdict']) ? 31 : 33;
+    return `\x1b[${colour}m${text}\x1b[0m`;
+  };
   const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd();
   const body = rows.map((row) => {
     const text = line(row);
     return row[2] === undefined ? text : text.replace(row[2].padEnd(widths[2]!), paint(row[2], row[2].padEnd(widths[2]!)));
   });
-  const penalised = results.filter((r) => r.verdict !== 'OK').length;
-  return `${[line(header), ...body].join('\n')}\n\n${results.length - penalised} OK, ${penalised} penalised\n`;
+  const count = (verdict: string) => results.filter((r) => r.verdict === verdict).length;
+  const penalised = results.filter((r) => isPenalised(r.verdict)).length;
+  const spared = [[count('BUSY'), 'busy'], [count('NOT_ALLOWED'), 'not allowed']].filter(([n]) => n).map(([n, what]) => `, ${n} ${what}`).join('');
+  return `${[line(header), ...body].join('\n')}\n\n${count('OK')} OK, ${penalised} penalised${spared}\n`;
 }
 
 export async function runCheck(argv: string[]): Promise<number> {
@@ -124,7 +134,7 @@ export async function runCheck(argv: string[]): Promise<number> {
     try {
       text = readFileSync(values.file, 'utf8');
     } catch (err) {
-      throw new UsageError(`cannot read ${values.file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      throw new UsageError(`cannot read ${values.file}: ${fileErrorWords(err)}`);
     }
     targets.push(...parseMinersFile(text, values.file));
   }
@@ -183,5 +193,8 @@ export async function runCheck(argv: string[]): Promise<number> {
     writeFileSync(path, `${JSON.stringify(results.map(reportEntry), null, 2)}\n`);
     (values.json ? process.stderr : process.stdout).write(`report written to ${path}\n`);
   }
-  return results.every((r) => r.verdict === 'OK') ? 0 : EXIT_PENALISED;
+  if (results.some((r) => isPenalised(r.verdict))) return EXIT_PENALISED;
+  if (results.some((r) => r.verdict === 'NOT_ALLOWED')) return EXIT_NOT_ALLOWED;
+  if (results.some((r) => r.verdict === 'BUSY')) return EXIT_BUSY;
+  return EXIT_DONE;
 }

@@ -1,13 +1,18 @@
 // What every validator command shares: the miner's URL, the validator's hotkey, a dendrite.
-import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { isSs58 } from '../../protocol/index.js';
 import { loadOrCreateHotkey } from '../keystore.js';
 import { Dendrite } from '../validator/dendrite.js';
+import { renterHome } from '../validator/rental-records.js';
 import { parseFlags, type OptionSpec } from '../args.js';
+import { notAllowedMessage, refusalOfReply } from '../validator/refusals.js';
+import { BusyError, exitStatusUsage, NotAllowedError } from './exit-codes.js';
 import { UsageError } from './usage.js';
 
-export const DEFAULT_VALIDATOR_HOTKEY = join(homedir(), '.compute-miner', 'validator-hotkey.json');
+/** The validator's hotkey file when --hotkey is absent: beside the rental records, in $COMPUTE_MINER_HOME or ~/.compute-miner. */
+export function defaultValidatorHotkey(env: Record<string, string | undefined> = process.env): string {
+  return join(renterHome(env), 'validator-hotkey.json');
+}
 
 /** Options every validator command accepts. */
 export const COMMON_OPTIONS = {
@@ -21,19 +26,17 @@ export function parseValidatorArgs<O extends OptionSpec>(argv: string[], options
   return parseFlags(argv, { ...COMMON_OPTIONS, ...options });
 }
 
-/** Writes `doc` as the one JSON document on standard output. */
-export function printJson(doc: unknown): void {
-  process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
-}
+export { printJson } from './json-output.js';
 
-export const COMMON_USAGE = `  --hotkey FILE         the validator's hotkey file, created when missing [${DEFAULT_VALIDATOR_HOTKEY}]
+export const COMMON_USAGE = `  --hotkey FILE         the validator's hotkey file, created when missing [${defaultValidatorHotkey()}]
   --axon-hotkey SS58    the miner's hotkey; read from the miner's /health when absent
   --json                print the result as one JSON document on standard output
-  -h, --help            this help`;
+  -h, --help            this help
+${exitStatusUsage({ dataDir: false }).trimEnd()}`;
 
 /** The validator's hotkey at `path`; a new one is announced on stderr with its address. */
 export function validatorHotkey(path: string | undefined) {
-  const file = resolve(path ?? DEFAULT_VALIDATOR_HOTKEY);
+  const file = resolve(path ?? defaultValidatorHotkey());
   const { hotkey, created } = loadOrCreateHotkey(file);
   if (created) process.stderr.write(`no hotkey at ${file}: created a new validator identity there, address ${hotkey.ss58Address}\n`);
   return hotkey;
@@ -60,6 +63,17 @@ export function minerUrl(raw: string | undefined): string {
 export interface CommonValues {
   hotkey?: string;
   'axon-hotkey'?: string;
+}
+
+/**
+ * The error of a reply that is not 200: a refused hotkey (named, exit 5) and a busy miner
+ * (exit 6) are told apart from a miner that failed.
+ */
+export function replyError(reply: { code: number; message: string }, validatorHotkey: string): Error {
+  const kind = refusalOfReply(reply.code, reply.message);
+  if (kind === 'not_allowed') return new NotAllowedError(notAllowedMessage(validatorHotkey, `${reply.code} ${reply.message}`));
+  if (kind === 'busy') return new BusyError(`the miner is busy (${reply.code} ${reply.message}); try again later`);
+  return new Error(`miner answered ${reply.code}: ${reply.message}`);
 }
 
 export function openDendrite(url: string, values: CommonValues, timeoutMs?: number): Dendrite {

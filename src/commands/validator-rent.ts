@@ -3,16 +3,18 @@
 import { unlinkSync } from 'node:fs';
 import { writeFileAtomic } from '../atomic-file.js';
 import { resolve } from 'node:path';
-import { MAX_CPU_COUNT, MAX_TIMELINE_DAYS, MIN_RAM_BYTES } from '../../protocol/index.js';
+import { MAX_CPU_COUNT, MAX_TIMELINE_DAYS, MIN_RAM_BYTES, Status } from '../../protocol/index.js';
 import { decryptAllocationInfo, generateRenterKeyPair } from '../validator/credentials.js';
-import type { Dendrite } from '../validator/dendrite.js';
+import type { Dendrite, DendriteReply } from '../validator/dendrite.js';
 import { knownHostsPath, knownHostsText } from '../validator/host-pin.js';
 import {
-  actionRequest, allocateOutput, allocateRequest, exchangeKeyRequest, readRenterKey, rentalHost, readSshPublicKey, releaseRequest, sshCommandLine,
-  writeRenterKey, type ContainerAction,
+  actionRequest, allocateOutput, allocateRequest, exchangeKeyRequest, identityFileOf, readRenterKey, rentalHost, readSshPublicKey, releaseRequest,
+  shellWord, sshCommandLine, writeNewRenterKey, writeRenterKey, type ContainerAction,
 } from '../validator/rent.js';
+import { isBusyAnswer, isNoRentalAnswer } from '../validator/refusals.js';
+import { BusyError } from './exit-codes.js';
 import { formatSize, parseSize } from '../validator/sizes.js';
-import { COMMON_USAGE, minerUrl, openDendrite, parseValidatorArgs, printJson, type CommonValues } from './validator-common.js';
+import { COMMON_USAGE, minerUrl, openDendrite, parseValidatorArgs, printJson, replyError, type CommonValues } from './validator-common.js';
 import type { OptionSpec } from '../args.js';
 import { humanBytes, humanizeByteCounts } from '../units.js';
 import { hostKeysOf, rentalRecords, sshFingerprint } from '../validator/rental-records.js';
@@ -73,6 +75,19 @@ function fromFile<T>(read: () => T): T {
   }
 }
 
+/** The release command for `keyPath`, with the flags that reach the same miner as the same validator. */
+export function releaseCommandLine(url: string, keyPath: string, values: CommonValues): string {
+  const hotkey = values.hotkey === undefined ? '' : ` --hotkey ${shellWord(resolve(values.hotkey))}`;
+  const axon = values['axon-hotkey'] === undefined ? '' : ` --axon-hotkey ${values['axon-hotkey']}`;
+  return `compute-miner validator release ${url} --key ${shellWord(keyPath)}${hotkey}${axon}`;
+}
+
+/** A domain refusal (status false) in words; "no room now" is a BusyError (exit 6). */
+function refusedError(error: string | undefined): Error {
+  const why = humanizeByteCounts(error ?? 'no reason given');
+  return isBusyAnswer(error ?? '') ? new BusyError(`the miner refused: ${why} (it is busy: try again later)`) : new Error(`the miner refused: ${why}`);
+}
+
 async function withDendrite<T>(url: string, values: CommonValues, timeoutSeconds: number, work: (d: Dendrite) => Promise<T>): Promise<T> {
   const dendrite = openDendrite(url, values, timeoutSeconds * 1000);
   try {
@@ -90,8 +105,9 @@ const ALLOCATE_USAGE = `Usage: compute-miner validator allocate URL --cpu N --ra
   --days D              rental length in days (fractions allowed, e.g. 0.5)
   --ssh-key FILE        your OpenSSH public key, installed for root (e.g. ~/.ssh/id_ed25519.pub)
   --key-out FILE        where to keep the allocation's private RSA key, mode 0600
-                        [./allocation-<first 8 characters of the miner's hotkey>.pem]; the
-                        rental's pinned SSH host keys go beside it (same name, .known_hosts)
+                        [./allocation-<first 8 characters of the miner's hotkey>.pem, or
+                        -2.pem, -3.pem… when taken]; the rental's pinned SSH host keys go
+                        beside it (same name, .known_hosts)
 ${TIMEOUT_USAGE} [${DEFAULT_ALLOCATE_TIMEOUT_SECONDS}]
 ${COMMON_USAGE}
 `;
@@ -116,34 +132,50 @@ export async function runAllocate(argv: string[]): Promise<number> {
   };
   const days = positiveNumber(required(values.days, '--days'), '--days', 0, MAX_TIMELINE_DAYS);
   const sshKey = fromFile(() => readSshPublicKey(required(values['ssh-key'], '--ssh-key')));
+  const identityFile = identityFileOf(values['ssh-key']!);
   const timeout = positiveNumber(values.timeout, '--timeout', DEFAULT_ALLOCATE_TIMEOUT_SECONDS);
 
   return withDendrite(url, values, timeout, async (dendrite) => {
     await dendrite.connect(); // learns the miner's hotkey, which names the key file
-    const keyPath = resolve(values['key-out'] ?? `allocation-${dendrite.axonHotkey!.slice(0, 8)}.pem`);
     const keys = generateRenterKeyPair();
     // The key is on disk before the request leaves: whatever happens next, it can release.
-    fromFile(() => writeRenterKey(keyPath, keys.privateKeyPem));
-    let output;
-    let raw: unknown;
+    const keyOut = values['key-out'];
+    const keyPath = fromFile(() => {
+      if (keyOut === undefined) return writeNewRenterKey(process.cwd(), `allocation-${dendrite.axonHotkey!.slice(0, 8)}`, keys.privateKeyPem);
+      writeRenterKey(resolve(keyOut), keys.privateKeyPem);
+      return resolve(keyOut);
+    });
+    const releaseHint = `release it with "${releaseCommandLine(url, keyPath, values)}"`;
+    let reply: DendriteReply;
     try {
-      const reply = await dendrite.call('Allocate', allocateRequest({ device, days, publicKeyPem: keys.publicKeyPem, sshKey }), { timeoutSeconds: timeout });
-      output = allocateOutput(reply);
-      raw = (reply.body as { output?: unknown } | undefined)?.output;
+      reply = await dendrite.call('Allocate', allocateRequest({ device, days, publicKeyPem: keys.publicKeyPem, sshKey }), { timeoutSeconds: timeout });
     } catch (err) {
-      throw new Error(`${(err as Error).message}; the miner may still have allocated: release it with "validator release ${url} --key ${keyPath}"`);
+      throw new Error(`${(err as Error).message}; the miner may still have allocated: ${releaseHint}`);
     }
+    // A 408 or 500 comes after the handler started, so a container may exist; every other
+    // refusal (hotkey, rate, queue, request) comes before anything is done.
+    if (reply.code !== Status.OK && reply.code !== Status.TIMEOUT && reply.code !== Status.INTERNAL) {
+      unlinkSync(keyPath); // nothing holds this key
+      throw replyError(reply, dendrite.dendriteHotkey);
+    }
+    let output;
+    try {
+      output = allocateOutput(reply);
+    } catch (err) {
+      throw new Error(`${(err as Error).message}; the miner may still have allocated: ${releaseHint}`);
+    }
+    const raw = (reply.body as { output?: unknown } | undefined)?.output;
     if (!output.status) {
       unlinkSync(keyPath); // nothing holds this key
-      throw new Error(`the miner refused: ${humanizeByteCounts(output.error ?? 'no reason given')}`);
+      throw refusedError(output.error);
     }
-    if (output.info === undefined) throw new Error(`the miner allocated but sent no credentials; release with "validator release ${url} --key ${keyPath}"`);
+    if (output.info === undefined) throw new Error(`the miner allocated but sent no credentials; ${releaseHint}`);
     const credentials = decryptAllocationInfo(output.info, keys.privateKeyPem);
     let host: string;
     try {
       host = rentalHost(url, output.host);
     } catch (err) {
-      throw new Error(`${(err as Error).message}; release with "validator release ${url} --key ${keyPath}"`);
+      throw new Error(`${(err as Error).message}; ${releaseHint}`);
     }
     const ports = output.ports ?? {};
     // The host keys of the signed reply, pinned beside the key file for ssh to check.
@@ -155,7 +187,7 @@ export async function runAllocate(argv: string[]): Promise<number> {
       try {
         text = knownHostsText(host, credentials.port, output.host_keys);
       } catch (err) {
-        throw new Error(`the miner's host_keys are not OpenSSH host keys (${(err as Error).message}); release with "validator release ${url} --key ${keyPath}"`);
+        throw new Error(`the miner's host_keys are not OpenSSH host keys (${(err as Error).message}); ${releaseHint}`);
       }
       fromFile(() => writeFileAtomic(knownHosts!, text, 0o600));
       pinned = `known hosts: ${knownHosts} (the rental's host key, from the miner's signed reply)\n`;
@@ -168,6 +200,7 @@ export async function runAllocate(argv: string[]): Promise<number> {
       cpu, ramBytes: device.ram.capacity, diskBytes: device.hard_disk.capacity, gpu: (device.gpu as { count?: number | 'all' }).count ?? 0,
       ...(hostKeys ? { hostKeys } : {}),
       ...(Object.keys(ports).length > 0 ? { ports } : {}),
+      identityFile,
     };
     // Remembered for "validator rentals"; a failure here must not lose the rental's credentials.
     let remembered = true;
@@ -177,14 +210,14 @@ export async function runAllocate(argv: string[]): Promise<number> {
       remembered = false;
     }
     if (values.json) {
-      printJson({ ...record, ssh: sshCommandLine(host, credentials.port, knownHosts), ...(knownHosts ? { knownHostsFile: knownHosts } : {}), password: credentials.password, hostKeyFingerprints: hostKeys?.map(sshFingerprint) ?? [] });
+      printJson({ ...record, ssh: sshCommandLine(host, credentials.port, knownHosts, identityFile), ...(knownHosts ? { knownHostsFile: knownHosts } : {}), password: credentials.password, hostKeyFingerprints: hostKeys?.map(sshFingerprint) ?? [] });
       return 0;
     }
     process.stdout.write(
       `allocated: ${cpu} CPU, ${humanBytes(device.ram.capacity)} RAM, ${humanBytes(device.hard_disk.capacity)} disk for ${days} day(s) on ${dendrite.axonHotkey}\n` +
       `key file: ${keyPath} (keep it: it releases and manages the container)\n` +
       pinned +
-      `${sshCommandLine(host, credentials.port, knownHosts)}\n` +
+      `${sshCommandLine(host, credentials.port, knownHosts, identityFile)}\n` +
       `password: ${credentials.password}\n` +
       Object.entries(ports).map(([inside, published]) => `port ${inside} of the container: ${host}:${published}\n`).join(''),
     );
@@ -218,8 +251,16 @@ async function holderCommand(
   const body = request(key.publicKeyPem, values as Record<string, string | boolean | undefined>);
   const timeout = positiveNumber(values.timeout as string | undefined, '--timeout', DEFAULT_ACTION_TIMEOUT_SECONDS);
   return withDendrite(url, values as CommonValues, timeout, async (dendrite) => {
-    const output = allocateOutput(await dendrite.call('Allocate', body, { timeoutSeconds: timeout }));
-    if (!output.status) throw new Error(`the miner refused: ${humanizeByteCounts(output.error ?? 'no reason given')}`);
+    const reply = await dendrite.call('Allocate', body, { timeoutSeconds: timeout });
+    if (reply.code !== Status.OK) throw replyError(reply, dendrite.dendriteHotkey);
+    const output = allocateOutput(reply);
+    if (!output.status && isNoRentalAnswer(output.error ?? '')) {
+      // The miner says "not the holder" both to a key that never held and to one whose rental
+      // was released or has expired; either way nothing is left to manage with this key.
+      if (command === 'release') rentalRecords().remove(resolve(values.key as string));
+      throw new Error(`no rental for this key on ${url} (released or expired?)`);
+    }
+    if (!output.status) throw refusedError(output.error);
     if (command === 'release') rentalRecords().remove(resolve(values.key as string));
     if (values.json) printJson({ command, status: true, done });
     else process.stdout.write(`${done}\n`);

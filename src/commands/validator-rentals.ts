@@ -30,7 +30,7 @@ export function describeRental(r: RentalRecord, now = Date.now()): RentalLine {
   const knownHosts = knownHostsPath(r.keyFile);
   return {
     ...r,
-    ssh: sshCommandLine(r.host, r.port, existsSync(knownHosts) ? knownHosts : undefined),
+    ssh: sshCommandLine(r.host, r.port, existsSync(knownHosts) ? knownHosts : undefined, r.identityFile),
     hostKeyFingerprints: (r.hostKeys ?? []).map(sshFingerprint),
     secondsLeft: Math.max(0, Math.round((Date.parse(r.deadline) - now) / 1000)),
     keyFilePresent: existsSync(r.keyFile),

@@ -2,7 +2,7 @@
 // the miner's JSON with --json.
 import { parseWith, specsResponseSchema, type SpecsOutput } from '../../protocol/index.js';
 import { humanBytes } from '../units.js';
-import { COMMON_USAGE, minerUrl, openDendrite, parseValidatorArgs, printJson } from './validator-common.js';
+import { COMMON_USAGE, minerUrl, openDendrite, parseValidatorArgs, printJson, replyError } from './validator-common.js';
 import { UsageError } from './usage.js';
 
 /** The Specs reply as lines of text: sizes in GiB, never raw bytes. */
@@ -27,7 +27,7 @@ export async function runSpecs(argv: string[]): Promise<number> {
   const dendrite = openDendrite(minerUrl(positionals[0]), values);
   try {
     const reply = await dendrite.call('Specs', {});
-    if (reply.code !== 200) throw new Error(`miner answered ${reply.code}: ${reply.message}`);
+    if (reply.code !== 200) throw replyError(reply, dendrite.dendriteHotkey);
     const specs = parseWith(specsResponseSchema, reply.body);
     if (!specs.ok) throw new Error(`miner's Specs reply does not match the protocol: ${specs.message}`);
     if (values.json) printJson(specs.value.specs_output);

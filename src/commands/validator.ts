@@ -1,5 +1,6 @@
 // `validator <command>`: the validator's and renter's tools, one module each.
 import { closestOption } from '../args.js';
+import { exitStatusUsage } from './exit-codes.js';
 import { UsageError } from './usage.js';
 
 const USAGE = `Usage: compute-miner validator <command> URL [options]
@@ -17,7 +18,7 @@ Commands:
                                   replace the container's user (or terminal) SSH key
   rentals [KEYFILE...]            the rentals made from this machine: ssh line, host-key pin, time left
 Each command takes -h/--help and --json (one JSON document on standard output).
-`;
+${exitStatusUsage({ dataDir: false })}`;
 
 type Command = (argv: string[]) => Promise<number>;
 const COMMANDS: Record<string, () => Promise<Command>> = {

@@ -6,6 +6,7 @@ import {
 } from '../../protocol/index.js';
 import { fitsTask, isAnswer } from '../challenge/solver.js';
 import type { DendriteReply } from './dendrite.js';
+import { refusalOfReply, type RefusalKind } from './refusals.js';
 
 /** The characters the reference validator draws a challenge's charset from. */
 export const CHALLENGE_ALPHABET = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!@#$%^&*()-_+=[]{};:,.<>';
@@ -77,6 +78,8 @@ export interface ChallengeRound {
   localExecutionTime: number | null;
   /** Why the round failed, when it did. */
   error: string | null;
+  /** Set when the miner refused rather than failed: this hotkey is not let in, or the miner is busy. */
+  refusal?: RefusalKind;
 }
 
 export interface RunChallengesOptions {
@@ -104,6 +107,8 @@ export async function runChallenges(dendrite: ChallengeCaller, options: RunChall
     const result = await oneRound(dendrite, round, challenge, timeoutSeconds);
     options.onRound?.(result);
     results.push(result);
+    // A refused hotkey stays refused: more rounds would only be refused again.
+    if (result.refusal === 'not_allowed') break;
   }
   return results;
 }
@@ -117,7 +122,10 @@ async function oneRound(dendrite: ChallengeCaller, round: number, challenge: Gen
     return { round, code: 0, verified: false, latencyMs: performance.now() - started, localExecutionTime: null, error: (err as Error).message };
   }
   const latencyMs = reply.latencyMs;
-  if (reply.code !== 200) return { round, code: reply.code, verified: false, latencyMs, localExecutionTime: null, error: reply.message };
+  if (reply.code !== 200) {
+    const refusal = refusalOfReply(reply.code, reply.message);
+    return { round, code: reply.code, verified: false, latencyMs, localExecutionTime: null, error: reply.message, ...(refusal ? { refusal } : {}) };
+  }
   const parsed = challengeResponseSchema.safeParse(reply.body);
   if (!parsed.success) return { round, code: reply.code, verified: false, latencyMs, localExecutionTime: null, error: 'the reply body is not a Challenge response' };
   const { password, local_execution_time, error } = parsed.data.output;

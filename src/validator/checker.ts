@@ -2,13 +2,16 @@
 // test container with a fresh RSA key, decrypt the credentials, log in over SSH, prove what the
 // rental really gives (hardware.ts: measurements and a timed, committed workload), and release
 // it again. Each miner ends with exactly one verdict (the reference checker's codes plus two for
-// the hardware), within its own deadline, and a miner that hangs or lies never holds up the others.
+// the hardware, and two that penalise nobody: the miner is busy, or does not let this validator
+// in), within its own deadline, and a miner that hangs or lies never holds up the others.
 import {
   allocateResponseSchema, parseWith, specsResponseSchema, type AllocateResponse, type Hotkey, type SpecsOutput,
 } from '../../protocol/index.js';
 import type { Logger } from '../log.js';
 import { decryptAllocationInfo, generateRenterKeyPairAsync } from './credentials.js';
 import { Dendrite } from './dendrite.js';
+import type { DeviceRequirement } from './device.js';
+import { isBusyAnswer, refusalOfReply, type Totals } from './refusals.js';
 import { releaseRequest, rentalHost } from './rent.js';
 import { checkHardware, type HardwareOptions, type ProofReport } from './hardware.js';
 import type { Measured } from './measure.js';
@@ -17,8 +20,16 @@ import { SshSession } from './ssh-session.js';
 
 export const VERDICTS = [
   'OK', 'ALLOCATION_FAILED', 'ALLOCATION_ERROR', 'SSH_ACCESS_DISABLED', 'DEALLOCATION_FAILED', 'PROOF_FAILED', 'HARDWARE_MISMATCH',
+  'BUSY', 'NOT_ALLOWED',
 ] as const;
 export type Verdict = (typeof VERDICTS)[number];
+
+/** Verdicts that are no fault of the miner: it is not penalised for them. */
+export const NOT_PENALISED: ReadonlySet<Verdict> = new Set<Verdict>(['OK', 'BUSY', 'NOT_ALLOWED']);
+
+export function isPenalised(verdict: Verdict): boolean {
+  return !NOT_PENALISED.has(verdict);
+}
 
 /** What each verdict means, also the `description` of the penalised list. */
 export const VERDICT_MEANING: Record<Verdict, string> = {
@@ -29,6 +40,8 @@ export const VERDICT_MEANING: Record<Verdict, string> = {
   DEALLOCATION_FAILED: 'the test allocation could not be released after retries',
   PROOF_FAILED: 'the proof of hardware failed: a changed program, output on stderr, a wrong opening, too slow for the asked hardware, or a deadline passed',
   HARDWARE_MISMATCH: 'the rental gives less than was asked or than Specs claim (cores, memory, disk, GPU count or model)',
+  BUSY: 'the miner has no room for the test rental now (rented out, or its queue is full): not penalised, check again later',
+  NOT_ALLOWED: "the miner does not let this validator's hotkey in (403): the validator's key is the matter, the miner is not penalised",
 };
 
 /** Said of an OK miner checked without the proof of hardware (the reference checker's extent). */
@@ -72,12 +85,7 @@ export interface CheckResult {
   claims: SpecsOutput | null;
 }
 
-export interface DeviceRequirement {
-  cpu: { count: number };
-  ram: { capacity: number };
-  hard_disk: { capacity: number };
-  gpu: { count?: number | 'all'; capacity?: number; type?: string };
-}
+export type { DeviceRequirement };
 
 /** The reference checker's request: 1 core, 1 GiB of memory, 1 GiB of disk, no GPU. */
 export const DEFAULT_CHECK_DEVICE: DeviceRequirement = Object.freeze({
@@ -159,7 +167,17 @@ function message(err: unknown): string {
 }
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, Math.max(0, ms)));
 
-type AllocateAnswer = { kind: 'output'; output: AllocateResponse['output'] } | { kind: 'refused'; reason: string };
+type AllocateAnswer = { kind: 'output'; output: AllocateResponse['output'] } | { kind: 'refused'; reason: string; code: number; message: string };
+
+/** What a test rental asks for, as totals to hold against a miner's Specs. */
+function askedTotals(device: DeviceRequirement): Totals {
+  const gpu = device.gpu.count === 'all' ? 1 : device.gpu.count ?? 0;
+  return { cpu: device.cpu.count, ram: device.ram.capacity, disk: device.hard_disk.capacity, gpu };
+}
+
+function specsTotals(specs: SpecsOutput): Totals {
+  return { cpu: specs.cpu.count, ram: specs.ram.total, disk: specs.hard_disk.total, gpu: specs.gpu.count };
+}
 
 /** Checks one miner; never throws, and its one verdict comes within `deadlineMs` (the socket closes afterwards). */
 export async function checkMiner(target: CheckTarget, deps: CheckDeps): Promise<CheckResult> {
@@ -198,7 +216,7 @@ export async function checkMiner(target: CheckTarget, deps: CheckDeps): Promise<
     // A timeout or a crash is the miner failing (as in the reference, where no reply is an
     // exception); a busy, denied or invalid-request answer is the miner refusing.
     if (reply.code === 408 || reply.code === 500) throw new Error(answered);
-    if (reply.code !== 200) return { kind: 'refused', reason: answered };
+    if (reply.code !== 200) return { kind: 'refused', reason: answered, code: reply.code, message: reply.message };
     const parsed = parseWith(allocateResponseSchema, reply.body);
     if (!parsed.ok) throw new Error(`${what}: reply does not match the protocol: ${parsed.message}`);
     return { kind: 'output', output: parsed.value.output };
@@ -219,6 +237,19 @@ export async function checkMiner(target: CheckTarget, deps: CheckDeps): Promise<
   const granted = (a: AllocateAnswer) => a.kind === 'output' && a.output.status;
   const refusal = (what: string, a: AllocateAnswer) =>
     a.kind === 'refused' ? a.reason : `${what}: ${a.output.error ?? 'status false'}`;
+  // A refusal is the miner's fault unless it refused this validator's hotkey or has no room now
+  // (a lack of what its Specs say it has counts as no room).
+  const refusedVerdict = (a: AllocateAnswer): Verdict => {
+    const kind = a.kind === 'refused'
+      ? refusalOfReply(a.code, a.message)
+      : isBusyAnswer(a.output.error ?? '', askedTotals(device), claims ? specsTotals(claims) : undefined) ? 'busy' : undefined;
+    return kind === 'not_allowed' ? 'NOT_ALLOWED' : kind === 'busy' ? 'BUSY' : 'ALLOCATION_FAILED';
+  };
+  /** Ends with the verdict of a refusal; a refused hotkey is named, so the validator knows which key to get allowed. */
+  const refused = (what: string, a: AllocateAnswer) => {
+    const v = refusedVerdict(a);
+    fail(v, v === 'NOT_ALLOWED' ? `${refusal(what, a)} (validator hotkey ${deps.hotkey.ss58Address})` : refusal(what, a));
+  };
 
   async function allocateAndLogIn(): Promise<void> {
     dendrite = new Dendrite({
@@ -247,7 +278,7 @@ export async function checkMiner(target: CheckTarget, deps: CheckDeps): Promise<
     }
 
     const check = await timed('check', () => allocate({ checking: true, timeline: 1, device_requirement: device }, 'check'), granted);
-    if (!granted(check)) return fail('ALLOCATION_FAILED', refusal('check', check));
+    if (!granted(check)) return refused('check', check);
 
     keys = await within((deps.renterKeys ?? generateRenterKeyPairAsync)(), left(), 'key generation');
     const request = {
@@ -260,7 +291,7 @@ export async function checkMiner(target: CheckTarget, deps: CheckDeps): Promise<
     const answer = await timed('allocate', () => allocate(request, 'allocate'), granted);
     if (answer.kind === 'refused' || !answer.output.status) {
       allocated = 'no';
-      return fail('ALLOCATION_FAILED', refusal('allocate', answer));
+      return refused('allocate', answer);
     }
     allocated = 'yes';
     if (answer.output.info === undefined) return fail('ALLOCATION_ERROR', 'allocate: status true but no info');
@@ -397,9 +428,9 @@ export async function checkMiners(targets: CheckTarget[], options: CheckManyOpti
   return results;
 }
 
-/** The reference's penalised list: one entry per miner whose verdict is not OK. */
+/** The reference's penalised list: one entry per miner at fault (not OK, busy or refusing this validator). */
 export function penalisedList(results: CheckResult[]): { hotkey: string | null; url: string; status_code: Verdict; description: string }[] {
   return results
-    .filter((r) => r.verdict !== 'OK')
+    .filter((r) => isPenalised(r.verdict))
     .map((r) => ({ hotkey: r.hotkey ?? null, url: r.url, status_code: r.verdict, description: r.reason }));
 }

@@ -83,6 +83,11 @@ export class Dendrite {
     return this.expectedAxon;
   }
 
+  /** The SS58 address this client signs with: the hotkey a miner lets in or refuses. */
+  get dendriteHotkey(): string {
+    return this.hotkey.ss58Address;
+  }
+
   private setAxonHotkey(address: string): void {
     this.axonKey = verifyKeyOfAddress(address); // throws on an invalid address
     this.expectedAxon = address;

@@ -2,7 +2,7 @@
 // file for OpenSSH and as ssh2's host verifier, so a login reaches the box the miner rented
 // out and nothing that took its place.
 import { createHash } from 'node:crypto';
-import { parseHostKeyLine } from '../containers/host-keys.js';
+import { parseHostKeyLine } from '../../protocol/index.js';
 
 /** OpenSSH's fingerprint of a key blob ("SHA256:…", base64 without padding). */
 export function fingerprint(blob: Buffer): string {

@@ -1,12 +1,14 @@
 // The renter's side of Allocate: the private key file that proves who holds an allocation,
 // the requests for renting, releasing and acting on a container, and reading their answers.
 import { createPrivateKey, createPublicKey } from 'node:crypto';
-import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { BlockList, isIP } from 'node:net';
+import { join, resolve } from 'node:path';
+import { fileErrorWords } from '../errno-words.js';
 import {
   allocateResponseSchema, parseWith, rsaPublicKeyProblem, sshPublicKeyProblem, type AllocateResponse,
 } from '../../protocol/index.js';
-import type { DeviceRequirement } from './checker.js';
+import type { DeviceRequirement } from './device.js';
 
 /** The renter's RSA key as read from its file: the private PEM and the public PEM derived from it. */
 export interface RenterKey {
@@ -19,7 +21,7 @@ function readText(path: string, what: string): string {
   try {
     return readFileSync(path, 'utf8');
   } catch (err) {
-    throw new Error(`cannot read ${what} ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw new Error(`cannot read ${what} ${path}: ${fileErrorWords(err)}`);
   }
 }
 
@@ -45,13 +47,47 @@ export function writeRenterKey(path: string, privateKeyPem: string): void {
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'EEXIST') throw new Error(`${path} already exists; it may hold another allocation's key (choose another --key-out)`);
-    throw new Error(`cannot create ${path}: ${code ?? (err as Error).message}`);
+    throw new Error(`cannot create ${path}: ${fileErrorWords(err)}`);
   }
   try {
     writeSync(fd, privateKeyPem);
   } finally {
     closeSync(fd);
   }
+}
+
+/** Names tried for a new default key file before giving up (allocation-x.pem, allocation-x-2.pem, …). */
+export const MAX_DEFAULT_KEY_NAMES = 1000;
+
+/**
+ * Writes a new private key file in `dir` under the first free name of `stem`.pem, `stem`-2.pem,
+ * … and returns its path, so each rental from the same miner gets its own file with no flag.
+ * A name whose known_hosts file is still there is skipped: it pins another rental's host.
+ */
+export function writeNewRenterKey(dir: string, stem: string, privateKeyPem: string): string {
+  for (let n = 1; n <= MAX_DEFAULT_KEY_NAMES; n++) {
+    const path = join(dir, `${stem}${n === 1 ? '' : `-${n}`}.pem`);
+    if (existsSync(path) || existsSync(`${path.slice(0, -'.pem'.length)}.known_hosts`)) continue;
+    try {
+      writeRenterKey(path, privateKeyPem);
+      return path;
+    } catch (err) {
+      if (existsSync(path)) continue; // made meanwhile by another allocate
+      throw err;
+    }
+  }
+  throw new Error(`${join(dir, stem)}.pem and ${MAX_DEFAULT_KEY_NAMES - 1} numbered names after it are taken; choose a file with --key-out`);
+}
+
+/**
+ * The identity file for `ssh -i` that goes with the public key given to --ssh-key: the
+ * private key beside it (id_ed25519.pub → id_ed25519) when it is there, else the file as
+ * given (ssh then finds the private half in the agent).
+ */
+export function identityFileOf(publicKeyPath: string): string {
+  const given = resolve(publicKeyPath);
+  const beside = given.replace(/\.pub$/, '');
+  return beside !== given && existsSync(beside) ? beside : given;
 }
 
 /** Reads one OpenSSH public key line from a file; throws a one-line reason. */
@@ -152,9 +188,11 @@ export function shellWord(word: string): string {
 /**
  * `ssh -p PORT root@HOST`, with IPv6 hosts as they must be typed; with a known_hosts file of the
  * rental's pinned host keys, ssh accepts only those (and no "host key has changed" refusal
- * arises from an earlier rental on the same host:port).
+ * arises from an earlier rental on the same host:port); with `identityFile`, `-i` logs in with
+ * the key installed for root.
  */
-export function sshCommandLine(host: string, port: number, knownHostsFile?: string): string {
+export function sshCommandLine(host: string, port: number, knownHostsFile?: string, identityFile?: string): string {
   const pin = knownHostsFile === undefined ? '' : `-o UserKnownHostsFile=${shellWord(knownHostsFile)} -o StrictHostKeyChecking=yes `;
-  return `ssh ${pin}-p ${port} root@${host}`;
+  const identity = identityFile === undefined ? '' : `-i ${shellWord(identityFile)} `;
+  return `ssh ${pin}${identity}-p ${port} root@${host}`;
 }

@@ -34,6 +34,8 @@ export interface RentalRecord {
   hostKeys?: string[];
   /** Container port → published port on `host`, for the renter's own services (the reply's `ports`). */
   ports?: Record<string, number>;
+  /** The SSH identity file that goes with the --ssh-key given (the ssh line's `-i`). */
+  identityFile?: string;
 }
 
 /** host_keys of a raw Allocate reply output, when it has a list of OpenSSH public keys. */
