@@ -162,7 +162,7 @@ async function startLocked(config: MinerConfig, log: Logger, extraPlugins: Synap
   const machineProbe = createSpecsProbe({ dataDir: config.dataDir, docker });
   // Specs report the totals, the free room and each host (PROTOCOL.md, "Version 1 additions"), one host as many.
   const many = hosts.length > 1;
-  const probe = many ? fleetSpecsSource(rentals, hostEntries ? null : { host: 'local', probe: machineProbe }) : machineProbe;
+  const probe = fleetSpecsSource(rentals, hostEntries ? null : { host: 'local', probe: machineProbe });
   // /health and the status page need no signature: anyone may call them, so Docker is asked at most once a second.
   const ping = dockerodeEngine(docker).ping;
   const dockerReachable = cachedReader(() => ping(1000), 1000);
