@@ -195,7 +195,10 @@ async function startLocked(config: MinerConfig, log: Logger, extraPlugins: Synap
       const state = rentals.state();
       const list = await rentalList().catch(() => []);
       const first = list[0];
+      const isolated = rentalEngine?.hostReady().applied ?? true;
       return {
+        // One answer for a load balancer or a watchdog: every host answers, has its base image, and rentals are isolated.
+        ok: reachable && isolated && state.hosts.every((h) => h.up && h.baseImage === 'ready'),
         docker: { reachable, ...(rentalEngine?.report() ?? {}) },
         // Deadlines as ISO times, and each rental's container state beside the ledger's record.
         allocation: {

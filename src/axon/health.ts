@@ -33,7 +33,7 @@ export function createHttpHandler(source: HealthSource): (req: IncomingMessage, 
           extra = (await source.extra?.()) ?? {};
         } catch (err) {
           source.log.warn({ err }, 'health: extra fields failed');
-          extra = { error: 'health check of a dependency failed' };
+          extra = { ok: false, error: 'health check of a dependency failed' };
         }
         const body = {
           ...extra,

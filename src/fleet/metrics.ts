@@ -1,9 +1,10 @@
 // Each host in /metrics (one machine is a fleet of one): whether its engine answers and how many
 // rentals it holds, read from the ledger at scrape time.
 import { Gauge, type Registry } from 'prom-client';
-import type { RentalsState } from '../rentals/readout.js';
+import type { HostSnapshot, RentalsState } from '../rentals/readout.js';
+import { hostFree } from './fleet-specs.js';
 
-export function registerFleetMetrics(registry: Registry, fleet: { state(): RentalsState }): void {
+export function registerFleetMetrics(registry: Registry, fleet: { state(): RentalsState; snapshot(): HostSnapshot[] }): void {
   new Gauge({
     name: 'miner_host_up',
     help: 'Whether the host\'s Docker engine answers (1) or not (0)',
@@ -20,6 +21,26 @@ export function registerFleetMetrics(registry: Registry, fleet: { state(): Renta
     registers: [registry],
     collect() {
       for (const h of fleet.state().hosts) this.set({ host: h.name }, h.rentals);
+    },
+  });
+  // What a production rental could still get on each host (test rentals count as room).
+  const free = (name: string, help: string, pick: (room: ReturnType<typeof hostFree>) => number) => new Gauge({
+    name, help, labelNames: ['host'], registers: [registry],
+    collect() {
+      for (const h of fleet.snapshot()) this.set({ host: h.name }, pick(hostFree(h.inventory)));
+    },
+  });
+  free('miner_host_free_cores', 'Cores no rental holds on the host', (r) => r.cpu.count);
+  free('miner_host_free_gpus', 'GPUs no rental holds on the host', (r) => r.gpu.count);
+  free('miner_host_free_memory_bytes', 'Memory not committed to rentals on the host', (r) => r.ram.available);
+  free('miner_host_free_disk_bytes', 'Disk not committed to rentals on the host', (r) => r.hard_disk.free);
+  new Gauge({
+    name: 'miner_host_warm_containers',
+    help: 'Warm containers started on the host, waiting for a rental',
+    labelNames: ['host'],
+    registers: [registry],
+    collect() {
+      for (const h of fleet.state().hosts) this.set({ host: h.name }, h.warm);
     },
   });
 }
