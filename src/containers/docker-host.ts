@@ -48,7 +48,6 @@ export function dockerHost(options: DockerHostOptions) {
   let last: HostResources | undefined;
   let readAt = 0;
   let rereading: Promise<HostResources> | undefined;
-  const builtHooks: (() => void)[] = [];
 
   function storageOf(info: DockerInfo): StoragePolicy {
     driver = info.Driver;
@@ -103,7 +102,6 @@ export function dockerHost(options: DockerHostOptions) {
       () => {
         base = { state: 'ready', done };
         baseBytes = undefined;
-        for (const hook of builtHooks) hook();
       },
       (err: unknown) => {
         const message = (err as Error).message;
@@ -148,7 +146,6 @@ export function dockerHost(options: DockerHostOptions) {
     },
     baseImage: () => ({ state: base?.state ?? 'building', ...(base?.error ? { error: base.error } : {}) }),
     baseImageReady,
-    onBaseImageReady: (hook: () => void) => { builtHooks.push(hook); },
   };
 }
 

@@ -224,7 +224,6 @@ export function createDockerRuntime(options: DockerRuntimeOptions): RentalRuntim
       await layers.sweep(keep, prefix);
       // Build contexts of renter images a killed miner left behind.
       rmSync(buildDir, { recursive: true, force: true });
-      host.onBaseImageReady(() => undefined);
       void host.baseImageReady().catch(() => undefined);
     },
 

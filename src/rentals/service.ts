@@ -93,7 +93,11 @@ export function createRentalService(options: RentalServiceOptions) {
   const views = hostViews(options.hosts, boundMs,
     (view) => {
       log.info({ host: view.host.name }, 'host answers again: reconciling its rentals');
-      void queues.host(view.host.name, () => reconcile(view)).catch((err: unknown) => log.warn({ host: view.host.name, err: (err as Error).message }, 'reconcile failed'));
+      void queues.host(view.host.name, async () => {
+        // A host that was down at start is started now: its sweep and its base image.
+        if (!startedHosts.has(view.host.name)) await startHost(view);
+        await reconcile(view);
+      }).catch((err: unknown) => log.warn({ host: view.host.name, err: (err as Error).message }, 'reconcile failed'));
     },
     (view, error) => log.warn({ host: view.host.name, err: error }, 'host is not answering: its rentals wait, the others keep renting'));
   const warm = warmKeeper({ views, ledger, log, perHost: options.warmPerHost ?? 1, renterPortsPerRental: options.renterPortsPerRental });
@@ -102,6 +106,15 @@ export function createRentalService(options: RentalServiceOptions) {
   });
   let recheck: NodeJS.Timeout | undefined;
   let stopped = true;
+  const startedHosts = new Set<string>();
+
+  /** A host's start-up sweep of what no rental holds, and its base image build. */
+  async function startHost(view: HostView): Promise<void> {
+    const keep = new Set(ledger.onHost(view.host.name).map((r) => r.id));
+    await view.host.runtime.start(keep).catch((err: unknown) => log.warn({ host: view.host.name, err: (err as Error).message }, 'host start-up sweep failed'));
+    startedHosts.add(view.host.name);
+    void view.host.runtime.baseImageReady().then(() => warm.refill(), () => undefined);
+  }
 
   const viewOf = (rental: Rental): HostView | undefined => views.get(rental.host);
   /** Why a host is not answering, in one line that names it. */
@@ -283,12 +296,10 @@ export function createRentalService(options: RentalServiceOptions) {
       for (const problem of unreadable) log.error({ problem }, 'unreadable rental record set aside; its container will be removed');
       await views.refresh(0);
       await Promise.all(views.all().map(async (view) => {
-        const keep = new Set(ledger.onHost(hostName(view)).map((r) => r.id));
         if (!view.up) { log.warn({ host: hostName(view), err: view.error }, 'host not answering at start: reconciled once it answers'); return; }
-        await view.host.runtime.start(keep).catch((err: unknown) => log.warn({ host: hostName(view), err: (err as Error).message }, 'host start-up sweep failed'));
+        await startHost(view);
         await queues.host(hostName(view), () => reconcile(view)).catch((err: unknown) => log.warn({ host: hostName(view), err: (err as Error).message }, 'reconcile failed'));
       }));
-      for (const view of views.all()) void view.host.runtime.baseImageReady().then(() => warm.refill(), () => undefined);
       const outside = views.all().flatMap((v) => portsOutsidePool(ledger.onHost(hostName(v)), v.host.sshPorts).map((port) => `${hostName(v)}:${port}`));
       if (outside.length > 0) log.warn({ ports: outside }, 'rentals outside today\'s SSH port pool are kept until they end');
       log.info({ rentals: loaded }, 'ledger read');
