@@ -123,6 +123,7 @@ motd('states the rental\'s cores, memory, disk, GPUs and expiry', () => {
   assert.match(text, /disk: +20 GiB\n/);
   assert.match(text, /GPUs: +none/);
   assert.match(text, /expires: 2026-12-03T06:30:00Z \(UTC\)/);
+  assert.match(text, /notices: \/etc\/compute-miner\/notices/);
   const loose = motdText({ cpuset: '2', memoryBytes: 512 * 1024 ** 2, diskBytes: 10 * 1024 ** 3, diskEnforced: false, gpus: 'all', deadline });
   assert.match(loose, /cores: +1 /);
   assert.match(loose, /memory: +512 MiB/);

@@ -94,6 +94,8 @@ export interface DockerEngine {
   sendToStdin(id: string, data: string, ack: string, timeoutMs: number): Promise<void>;
   /** Writes files into a container (created, running or stopped) through the archive API. */
   putFiles(id: string, files: ContainerFile[]): Promise<void>;
+  /** Starts `cmd` (no shell) in a running container and does not wait for it. */
+  execDetached(id: string, cmd: string[]): Promise<void>;
   /** Reads one regular file of at most `maxBytes` from a container through the archive API. */
   getFile(id: string, path: string, maxBytes: number): Promise<Buffer>;
   /** SIGTERM to PID 1, then SIGKILL after `timeoutSeconds`. A missing container is not an error. */
@@ -234,6 +236,10 @@ export function dockerodeEngine(docker: Dockerode): DockerEngine {
     }),
     putFiles: (id, files) => guarded(async () => {
       await docker.getContainer(id).putArchive(await packFiles(files), { path: '/' });
+    }),
+    execDetached: (id, cmd) => guarded(async () => {
+      const exec = await docker.getContainer(id).exec({ Cmd: cmd, AttachStdout: false, AttachStderr: false });
+      await exec.start({ Detach: true });
     }),
     getFile: (id, path, maxBytes) => guarded(async () => {
       const archive = await docker.getContainer(id).getArchive({ path });

@@ -2,6 +2,7 @@
 // expiry), shown by sshd at every interactive login. Handed to the entry script with the
 // credentials at allocation time, so it states this rental's figures, not the image's.
 import { formatSize } from '../sizes.js';
+import { NOTICES_PATH } from '../rentals/events.js';
 
 export interface MotdPlan {
   /** The cpuset the rental is pinned to ("0-3", "1,3"). */
@@ -39,6 +40,7 @@ export function motdText(plan: MotdPlan): string {
     `  GPUs:    ${gpus}`,
     `  expires: ${new Date(plan.deadline).toISOString().replace(/\.\d{3}Z$/, 'Z')} (UTC); the container and its files are removed then`,
     '  pip install works for root (/etc/pip.conf); git, curl, wget, vim, tmux, gcc/make are installed',
+    `  notices: ${NOTICES_PATH} (the miner's messages: memory limit hit, restarts, the end drawing near)`,
     '',
   ].join('\n');
 }

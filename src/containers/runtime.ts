@@ -8,9 +8,11 @@ import { join } from 'node:path';
 import type Dockerode from 'dockerode';
 import type { Logger } from '../log.js';
 import { containerRole, type Workload } from '../rentals/record.js';
+import { NOTICES_PATH } from '../rentals/events.js';
 import { RefusalError, type MadeRental, type OwnedWorkload, type RentalRuntime, type RentalSecrets, type RentalSpec, type WarmSlot } from '../rentals/runtime.js';
 import { CREDENTIALS_ACK } from './base-image.js';
 import { dockerHost } from './docker-host.js';
+import { followEngineEvents } from './engine-events.js';
 import { dockerodeEngine, DockerUnavailableError, type ContainerDetail } from './docker.js';
 import { rentalHealth } from './health.js';
 import { readHostKeys } from './host-keys.js';
@@ -260,6 +262,14 @@ export function createDockerRuntime(options: DockerRuntimeOptions): RentalRuntim
       const detail: ContainerDetail | null = await engine.inspectContainer(w.container);
       return rentalHealth(detail, restartRetries);
     },
+
+    async notify(w, notices, message) {
+      await engine.putFiles(w.container, [{ path: NOTICES_PATH, content: Buffer.from(notices, 'utf8'), mode: 0o644, uid: 0, gid: 0 }]);
+      // Logged-in sessions see it at once; nobody logged in: the file and the motd's pointer.
+      await engine.execDetached(w.container, ['wall', `compute-miner: ${message}`]).catch(() => undefined);
+    },
+
+    watch: (onEvent) => followEngineEvents(options.docker, scope, onEvent, log),
 
     async list(): Promise<OwnedWorkload[]> {
       const warmIds = new Set(warm.slotIds());

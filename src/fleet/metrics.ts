@@ -1,10 +1,10 @@
 // Each host in /metrics (one machine is a fleet of one): whether its engine answers and how many
 // rentals it holds, read from the ledger at scrape time.
-import { Gauge, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from 'prom-client';
 import type { HostSnapshot, RentalsState } from '../rentals/readout.js';
 import { hostFree } from './fleet-specs.js';
 
-export function registerFleetMetrics(registry: Registry, fleet: { state(): RentalsState; snapshot(): HostSnapshot[] }): void {
+export function registerFleetMetrics(registry: Registry, fleet: { state(): RentalsState; snapshot(): HostSnapshot[]; notices?: { counts(): Record<string, number> } }): void {
   new Gauge({
     name: 'miner_host_up',
     help: 'Whether the host\'s Docker engine answers (1) or not (0)',
@@ -41,6 +41,16 @@ export function registerFleetMetrics(registry: Registry, fleet: { state(): Renta
     registers: [registry],
     collect() {
       for (const h of fleet.state().hosts) this.set({ host: h.name }, h.warm);
+    },
+  });
+  new Counter({
+    name: 'miner_rental_events_total',
+    help: 'Events told to renters since start: oom (a process killed at the memory limit), crash (the container stopped and was started again), expiring (a warning before the end)',
+    labelNames: ['kind'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [kind, n] of Object.entries(fleet.notices?.counts() ?? {})) this.inc({ kind }, n);
     },
   });
 }

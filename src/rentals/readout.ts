@@ -111,6 +111,10 @@ export interface RentalView {
   /** ISO 8601. */
   deadline: string;
   secondsLeft: number;
+  /** What happened to it that its renter was told (newest last, the last five). */
+  events: { at: string; kind: string; text: string }[];
+  /** Disk granted, bytes. */
+  diskBytes: number;
 }
 
 /** Every rental of the ledger, by host then port; a host that does not answer marks only its own. */
@@ -138,6 +142,8 @@ export function rentalViews(views: HostViews, ledger: Ledger, boundMs = 1000): (
         ...(pool.has(rental.grant.sshPort) ? {} : { outsidePool: true }),
         deadline: new Date(rental.deadline).toISOString(),
         secondsLeft: Math.max(0, Math.round((rental.deadline - Date.now()) / 1000)),
+        events: (rental.events ?? []).slice(-5).map((e) => ({ at: new Date(e.at).toISOString(), kind: e.kind, text: e.text })),
+        diskBytes: rental.grant.diskBytes,
       };
     }));
   };

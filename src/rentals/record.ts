@@ -60,6 +60,10 @@ export const rentalSchema = z.object({
   /** The renter's authorized keys by kind. */
   keys: z.object({ user: z.string().optional(), terminal: z.string().optional() }),
   workload: workloadSchema.optional(),
+  /** What happened to it that its renter and the operator were told (newest last). */
+  events: z.array(z.object({
+    at: z.number(), kind: z.enum(['oom', 'crash', 'expiring']), text: z.string().max(500), threshold: z.number().optional(),
+  })).max(50).optional(),
 });
 export type Rental = z.infer<typeof rentalSchema>;
 

@@ -65,6 +65,15 @@ export interface OwnedWorkload {
   renterPorts?: Record<string, number>;
 }
 
+/** Something the engine saw happen to a workload. */
+export interface WorkloadEvent {
+  container: string;
+  /** oom: a process was killed by the out-of-memory killer; died: the main process ended. */
+  kind: 'oom' | 'died';
+  exitCode?: string;
+  at: number;
+}
+
 /** A started workload waiting for the next rental: it holds ports, no cores. */
 export interface WarmSlot {
   sshPort: number;
@@ -112,6 +121,10 @@ export interface RentalRuntime {
   health(workload: Workload): Promise<WorkloadHealth>;
   /** Rental workloads of ours (warm ones not included). */
   list(): Promise<OwnedWorkload[]>;
+  /** Tells the renter: replaces the notices file and sends `message` to logged-in sessions, as wall does. */
+  notify(workload: Workload, notices: string, message: string): Promise<void>;
+  /** Reports what the engine says happened to our workloads until the returned function is called. */
+  watch(onEvent: (event: WorkloadEvent) => void): () => void;
   readonly warm: WarmPool;
 }
 

@@ -22,6 +22,7 @@ import { HostNotAnsweringError, RefusalError, type RentalSpec } from './runtime.
 import { rentalQueues } from './queues.js';
 import { warmKeeper, type RentalPorts } from './warm.js';
 import { hostSnapshots, rentalsState, rentalViews } from './readout.js';
+import { rentalNotices } from './notices.js';
 
 export const NOT_HOLDER = 'permission denied: public_key is not the holder of this allocation';
 export const NO_ALLOCATION = 'no allocation on this miner';
@@ -101,6 +102,7 @@ export function createRentalService(options: RentalServiceOptions) {
     },
     (view, error) => log.warn({ host: view.host.name, err: error }, 'host is not answering: its rentals wait, the others keep renting'));
   const warm = warmKeeper({ views, ledger, log, perHost: options.warmPerHost ?? 1, renterPortsPerRental: options.renterPortsPerRental });
+  const notices = rentalNotices({ ledger, views, log, inQueue: (id, task) => queues.rental(id, task) });
   const expiry = expirySchedule(() => ledger.all(), (due) => {
     for (const rental of due) void end(rental.id, 'deadline reached').catch(() => undefined);
   });
@@ -304,6 +306,7 @@ export function createRentalService(options: RentalServiceOptions) {
       if (outside.length > 0) log.warn({ ports: outside }, 'rentals outside today\'s SSH port pool are kept until they end');
       log.info({ rentals: loaded }, 'ledger read');
       expiry.rearm();
+      notices.start();
       recheck = setInterval(() => {
         void views.refresh(0).then(() => warm.refill());
         for (const view of views.all()) {
@@ -317,6 +320,7 @@ export function createRentalService(options: RentalServiceOptions) {
       stopped = true;
       if (recheck) clearInterval(recheck);
       expiry.cancel();
+      notices.stop();
       await Promise.all(views.all().map((v) => v.host.runtime.stop().catch(() => undefined)));
     },
 
@@ -395,6 +399,7 @@ export function createRentalService(options: RentalServiceOptions) {
     views,
     ledger,
     warm,
+    notices,
     /** Reconciles every host that answers again now (its engine was restarted). */
     async reconcileAgain(): Promise<void> {
       await views.refresh(0);

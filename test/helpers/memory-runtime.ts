@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Workload } from '../../src/rentals/record.js';
 import type {
-  HostFacts, MadeRental, OwnedWorkload, RentalRuntime, RentalSecrets, RentalSpec, WarmPool, WarmSlot, WorkloadHealth,
+  HostFacts, MadeRental, OwnedWorkload, RentalRuntime, RentalSecrets, RentalSpec, WarmPool, WarmSlot, WorkloadEvent, WorkloadHealth,
 } from '../../src/rentals/runtime.js';
 
 export interface MemoryWorkload {
@@ -33,6 +33,10 @@ export interface MemoryRuntime extends RentalRuntime {
   frozen: boolean;
   /** Adds a workload no rental holds (an orphan of a crash). */
   orphan(rentalId: string): void;
+  /** The notices file of each workload, as the renter reads it. */
+  readonly notices: Map<string, string>;
+  /** Sends an engine event to the watcher (an OOM kill, a crash). */
+  emit: (event: WorkloadEvent) => void;
 }
 
 export function memoryRuntime(options: MemoryRuntimeOptions = {}): MemoryRuntime {
@@ -47,6 +51,8 @@ export function memoryRuntime(options: MemoryRuntimeOptions = {}): MemoryRuntime
     gate: null,
     frozen: false,
     orphan(rentalId) { workloads.set(`c-${rentalId}`, { rentalId, state: 'running' }); },
+    notices: new Map(),
+    emit: () => undefined,
 
     async start() { calls.push('start'); },
     async stop() { warmSlots.splice(0); },
@@ -85,6 +91,14 @@ export function memoryRuntime(options: MemoryRuntimeOptions = {}): MemoryRuntime
       const found = workloads.get(w.container);
       if (!found) return { container: 'gone', ok: false, restarts: 0, reason: 'the container no longer exists' };
       return { container: found.state, ok: found.state !== 'exited', restarts: 0, ...(found.state === 'exited' ? { reason: 'exit code 1' } : {}) };
+    },
+    async notify(w, notices, message) {
+      calls.push(`notify ${w.container} ${message}`);
+      runtime.notices.set(w.container, notices);
+    },
+    watch(onEvent) {
+      runtime.emit = onEvent;
+      return () => { runtime.emit = () => undefined; };
     },
     async list(): Promise<OwnedWorkload[]> {
       if (runtime.frozen) return never;
