@@ -26,6 +26,8 @@ interface Entry {
   ready: boolean;
   /** Settles when its start has finished, either way. */
   started: Promise<void>;
+  /** Ends the wait for its sshd when it is discarded (a stopping miner waits for nothing). */
+  abort: AbortController;
 }
 
 export interface WarmClaim extends WarmSlot {
@@ -59,6 +61,7 @@ export function warmPool(options: DockerWarmPoolOptions): WarmPool & { claimed(s
   const taken = new Map<string, WarmClaim>();
 
   async function discard(entry: Entry): Promise<void> {
+    entry.abort.abort();
     await entry.started;
     if (entry.container) await options.remove(entry.container).catch(() => undefined);
     if (entry.network) await engine.removeNetwork(entry.network).catch(() => undefined);
@@ -82,7 +85,7 @@ export function warmPool(options: DockerWarmPoolOptions): WarmPool & { claimed(s
     await engine.startContainer(entry.container);
     const id = entry.container;
     // Read once sshd answers, off any rental's path: a claim finds them ready.
-    entry.hostKeys = waitForSsh(options.sshHost, entry.slot.sshPort, options.sshTimeout).then(() => readHostKeys(engine, id));
+    entry.hostKeys = waitForSsh(options.sshHost, entry.slot.sshPort, options.sshTimeout, entry.abort.signal).then(() => readHostKeys(engine, id));
     entry.hostKeys.catch(() => undefined);
   }
 
@@ -120,7 +123,7 @@ export function warmPool(options: DockerWarmPoolOptions): WarmPool & { claimed(s
       const rentalId = randomBytes(8).toString('hex');
       const entry: Entry = {
         slot: { sshPort: ports.sshPort, renterPorts: ports.renterPorts, rentalId },
-        name: rentalContainerName(options.prefix, 'ssh-container', rentalId), ready: false, started: Promise.resolve(),
+        name: rentalContainerName(options.prefix, 'ssh-container', rentalId), ready: false, started: Promise.resolve(), abort: new AbortController(),
       };
       entries.push(entry);
       const starting = start(entry);
