@@ -118,20 +118,20 @@ export function dockerHost(options: DockerHostOptions) {
   return {
     engine,
     resources,
+    /** Whether the engine answers: decides whether the host is up (what it has is asked apart). */
+    ping: (timeoutMs: number) => engine.ping(timeoutMs),
     /**
-     * The facts the rental service decides on. Whether the engine answers is asked every time
-     * (a bounded ping); what it has is read again at most every FACTS_MAX_AGE_MS, in the
-     * background when known: a busy engine (a renter's build) answers slowly, yet it is up.
+     * What the host has, read again at most every FACTS_MAX_AGE_MS and in the background once
+     * known: `docker info` on a busy engine takes seconds (7 s seen under load), and a busy engine is up.
      */
-    async facts(timeoutMs: number): Promise<HostFacts> {
-      if (!(await engine.ping(timeoutMs))) throw new DockerUnavailableError();
+    async facts(): Promise<HostFacts> {
       const known = last;
       if (known && Date.now() - readAt < FACTS_MAX_AGE_MS) return factsOf(known);
       if (known) {
-        rereading ??= resources(timeoutMs).catch(() => known).finally(() => { rereading = undefined; });
+        rereading ??= resources(10_000).catch(() => known).finally(() => { rereading = undefined; });
         return factsOf(known);
       }
-      return factsOf(await resources(timeoutMs));
+      return factsOf(await resources(10_000));
     },
 
     /** The last resources read (free memory for /dev/shm), reading them when there are none yet. */

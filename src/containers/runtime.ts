@@ -238,7 +238,8 @@ export function createDockerRuntime(options: DockerRuntimeOptions): RentalRuntim
       await layers.removeNetwork(name);
     },
 
-    facts: (timeoutMs) => host.facts(timeoutMs),
+    ping: (timeoutMs) => host.ping(timeoutMs),
+    facts: () => host.facts(),
     baseImage: () => host.baseImage(),
     baseImageReady: () => host.baseImageReady(),
     create,

@@ -33,8 +33,11 @@ export interface HostView {
 export interface HostViews {
   all(): readonly HostView[];
   get(name: string): HostView | undefined;
-  /** Refreshes the views older than `maxAgeMs` (all when 0); never waits longer than the bound. */
-  refresh(maxAgeMs: number): Promise<void>;
+  /**
+   * Refreshes the views older than `maxAgeMs` (all when 0); waits at most the bound for a ping,
+   * and `factsBoundMs` [the bound] for what a host has when it was never read (start waits longer).
+   */
+  refresh(maxAgeMs: number, factsBoundMs?: number): Promise<void>;
 }
 
 /** `onBack` is called when a host that was down answers again (its rentals are reconciled). */
@@ -42,22 +45,33 @@ export function hostViews(hosts: readonly RentalHost[], boundMs: number, onBack:
   const views: HostView[] = hosts.map((host) => ({ host, up: true, facts: null, checkedAt: 0 }));
   const byName = new Map(views.map((v) => [v.host.name, v]));
 
-  function look(view: HostView): Promise<void> {
-    view.refreshing ??= bounded(view.host.runtime.facts(boundMs), boundMs, view.host.name).then(
-      (facts) => {
-        const wasDown = !view.up;
-        view.facts = facts;
-        view.up = true;
-        delete view.error;
-        if (wasDown) onBack(view);
-      },
-      (err: unknown) => {
-        const message = (err as Error).message;
-        if (view.up || view.error !== message) onDown(view, message);
-        view.up = false;
-        view.error = message;
-      },
-    ).finally(() => {
+  function down(view: HostView, message: string): void {
+    if (view.up || view.error !== message) onDown(view, message);
+    view.up = false;
+    view.error = message;
+  }
+
+  /** Up or down by a bounded ping; what the host has is read once (within `factsBoundMs`), then in the background. */
+  function look(view: HostView, factsBoundMs: number): Promise<void> {
+    const { runtime, name } = view.host;
+    view.refreshing ??= (async () => {
+      const answers = await bounded(runtime.ping(boundMs), boundMs, name).catch(() => false);
+      if (!answers) return down(view, `host ${name} is not answering: no answer within ${boundMs} ms`);
+      if (view.facts) {
+        void runtime.facts().then((facts) => { view.facts = facts; }, () => undefined);
+      } else {
+        try {
+          view.facts = await bounded(runtime.facts(), factsBoundMs, name);
+        } catch (err) {
+          // It answers, but has not said what it has yet: placement sees nothing to rent there.
+          view.error = `host ${name} has not said what it has yet: ${(err as Error).message}`;
+        }
+      }
+      const wasDown = !view.up;
+      view.up = true;
+      if (view.facts) delete view.error;
+      if (wasDown) onBack(view);
+    })().finally(() => {
       view.checkedAt = Date.now();
       delete view.refreshing;
     });
@@ -67,9 +81,9 @@ export function hostViews(hosts: readonly RentalHost[], boundMs: number, onBack:
   return {
     all: () => views,
     get: (name) => byName.get(name),
-    async refresh(maxAgeMs) {
+    async refresh(maxAgeMs, factsBoundMs = boundMs) {
       const now = Date.now();
-      await Promise.all(views.filter((v) => maxAgeMs === 0 || now - v.checkedAt > maxAgeMs).map(look));
+      await Promise.all(views.filter((v) => maxAgeMs === 0 || now - v.checkedAt > maxAgeMs).map((v) => look(v, factsBoundMs)));
     },
   };
 }

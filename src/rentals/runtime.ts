@@ -104,8 +104,10 @@ export interface RentalRuntime {
   start(keep: ReadonlySet<string>): Promise<void>;
   /** Drops warm workloads; rentals keep running. */
   stop(): Promise<void>;
-  /** The host's facts, or a rejection within `timeoutMs` when its engine does not answer. */
-  facts(timeoutMs: number): Promise<HostFacts>;
+  /** Whether the engine answers, within `timeoutMs` (false when it does not). */
+  ping(timeoutMs: number): Promise<boolean>;
+  /** What the host has; may take long on a busy engine, so the runtime caches it and re-reads it in the background. */
+  facts(): Promise<HostFacts>;
   baseImage(): { state: BaseImageState; error?: string };
   /** Resolves when the base image is ready; a failed build is started again. */
   baseImageReady(): Promise<void>;

@@ -30,6 +30,8 @@ export const NO_ALLOCATION = 'no allocation on this miner';
 export const ALREADY_HOLDS = 'already allocated: this public_key holds a rental on this miner (release it first)';
 export const RENTED_OUT = 'already allocated: this miner is rented out';
 const DAY_MS = 86_400_000;
+/** How long a host may take at start to say what it has. */
+const START_FACTS_BOUND_MS = 60_000;
 /** Disk of a rental whose request names none: no rental has unlimited disk. */
 export const DEFAULT_RENTAL_DISK_BYTES = 10 * 1024 ** 3;
 
@@ -298,7 +300,8 @@ export function createRentalService(options: RentalServiceOptions) {
       stopped = false;
       const { loaded, unreadable } = ledger.load();
       for (const problem of unreadable) log.error({ problem }, 'unreadable rental record set aside; its container will be removed');
-      await views.refresh(0);
+      // At start a busy engine is given its time to say what it has (`docker info` can take seconds).
+      await views.refresh(0, START_FACTS_BOUND_MS);
       await Promise.all(views.all().map(async (view) => {
         if (!view.up) { log.warn({ host: hostName(view), err: view.error }, 'host not answering at start: reconciled once it answers'); return; }
         await startHost(view);

@@ -56,6 +56,10 @@ export function memoryRuntime(options: MemoryRuntimeOptions = {}): MemoryRuntime
 
     async start() { calls.push('start'); },
     async stop() { warmSlots.splice(0); },
+    async ping() {
+      if (runtime.frozen) return never;
+      return true;
+    },
     async facts(): Promise<HostFacts> {
       if (runtime.frozen) return never;
       return {
