@@ -1,28 +1,31 @@
 // Allocate end to end over the axon with the project's own validator client (Dendrite):
 // allocate → decrypt `info` → SSH with the password (cores and memory as requested) →
-// exchange key → pause → unpause → restart → de-allocate; bad input over the wire; and a
-// private Docker daemon killed and restarted under a running miner.
+// exchange key → pause → unpause → restart → de-allocate, the rental one record of the ledger;
+// bad input over the wire; and a private Docker daemon killed and restarted under a running
+// miner holding a rental.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type Dockerode from 'dockerode';
 import { generateHotkey, type Hotkey } from '../protocol/index.js';
 import { createAxon, type Axon } from '../src/axon/server.js';
-import { createContainerManager, type ContainerManager } from '../src/containers/index.js';
 import { sshAnswers } from '../src/containers/ssh-ready.js';
-import { HOLDER_KEY_FILE } from '../src/containers/store.js';
+import { HOLDER_KEY_FILE, RECORD_FILE } from '../src/containers/store.js';
 import { DEFAULT_BASE_TAG } from '../src/containers/names.js';
 import { allocatePlugin } from '../src/handlers/allocate.js';
 import { specsPlugin } from '../src/handlers/specs.js';
 import { silentLogger } from '../src/log.js';
+import { holderFingerprint } from '../src/rentals/holder.js';
+import { LEDGER_DIR } from '../src/rentals/ledger.js';
+import type { RentalService } from '../src/rentals/service.js';
 import { createSpecsProbe } from '../src/specs/hardware.js';
 import { decryptAllocationInfo } from '../src/validator/credentials.js';
 import { Dendrite } from '../src/validator/dendrite.js';
 import { copyImage, startPrivateDockerd, type PrivateDockerd } from './helpers/docker-daemon.js';
 import { openAccess } from './helpers/axon.js';
-import { allocationContainers, freePort, MEMORY_LIMIT_COMMAND, renterKeys, requireDocker, runManagerOptions, sshRun, testRun, type TestRun } from './helpers/docker.js';
+import { allocationContainers, createRunRentals, freePort, freePorts, MEMORY_LIMIT_COMMAND, renterKeys, requireDocker, sshRun, testRun, type TestRun } from './helpers/docker.js';
 import { sshKeyPair } from './helpers/ssh-keys.js';
 
 const MiB = 1024 * 1024;
@@ -30,12 +33,12 @@ const MiB = 1024 * 1024;
 interface Miner {
   axon: Axon;
   dendrite: Dendrite;
-  manager: ContainerManager;
+  manager: RentalService;
 }
 
-async function startMiner(docker: Dockerode, run: TestRun, sshPort: number, dataDir = run.dataDir): Promise<Miner> {
+async function startMiner(docker: Dockerode, run: TestRun, sshPorts: number | number[], dataDir = run.dataDir): Promise<Miner> {
   const hotkey: Hotkey = generateHotkey();
-  const manager = createContainerManager(runManagerOptions(docker, run, sshPort, { dataDir }));
+  const manager = createRunRentals(docker, run, sshPorts, { dataDir });
   await manager.start();
   const axon = createAxon({
     hotkey, host: '127.0.0.1', port: 0, access: openAccess(), log: silentLogger(),
@@ -94,6 +97,16 @@ overAxon('allocate → decrypt info → SSH → exchange key → pause → unpau
   assert.is(allocated.status, true, allocated.error);
   const credentials = decryptAllocationInfo(allocated.info!, renter.privateKeyPem);
   assert.is(credentials.port, ctx.sshPort);
+  // The rental is one record of the ledger, on disk before the reply went out; the holder's key is in it.
+  const [rental] = ctx.miner.manager.ledger.all();
+  assert.ok(rental, 'the ledger holds the rental');
+  assert.is(ctx.miner.manager.ledger.all().length, 1);
+  const record = JSON.parse(readFileSync(join(ctx.run.dataDir, LEDGER_DIR, `${rental.id}.json`), 'utf8')) as { holderKey: string; grant: { sshPort: number }; phase: string };
+  assert.is(record.phase, 'live');
+  assert.is(record.grant.sshPort, ctx.sshPort);
+  assert.is(Buffer.from(record.holderKey, 'base64').toString('utf8'), renter.publicKeyPem);
+  assert.match(holderFingerprint(record.holderKey), /^SHA256:/);
+  assert.is((await ctx.miner.manager.rentals())[0]?.container, rental.workload?.name);
 
   const [nproc, memory] = (await sshRun(credentials.port, { password: credentials.password }, `nproc; ${MEMORY_LIMIT_COMMAND}`)).trim().split('\n');
   assert.is(nproc, '1');
@@ -113,8 +126,14 @@ overAxon('allocate → decrypt info → SSH → exchange key → pause → unpau
   assert.is((await sshRun(credentials.port, { password: credentials.password }, 'echo again')).trim(), 'again');
 
   assert.equal(await call({ timeline: 0, checking: false, public_key: renter.publicKeyPem }), { status: true, port: ctx.sshPort });
-  assert.is((await allocationContainers(ctx.docker, ctx.run, ctx.manager)).length, 0);
+  assert.is(ctx.miner.manager.ledger.all().length, 0);
+  assert.is((await ctx.docker.listContainers({ all: true, filters: { id: [rental.workload!.container] } })).length, 0, 'the rental\'s container is gone');
+  assert.is((await allocationContainers(ctx.docker, ctx.run, ctx.miner.manager)).length, 0);
+  assert.equal(readdirSync(join(ctx.run.dataDir, LEDGER_DIR)).filter((n) => n.endsWith('.json')), [], 'the record left the ledger');
+  // No record of the older shape is written any more.
   assert.not.ok(existsSync(join(ctx.run.dataDir, HOLDER_KEY_FILE)));
+  assert.not.ok(existsSync(join(ctx.run.dataDir, RECORD_FILE)));
+  assert.equal(await call({ timeline: 0, checking: true, public_key: renter.publicKeyPem }), { status: false, port: ctx.sshPort, error: 'no allocation on this miner' });
 });
 
 overAxon('bad input over the wire: 422 with the field path, nothing created', async (ctx) => {
@@ -132,13 +151,22 @@ overAxon('bad input over the wire: 422 with the field path, nothing created', as
     assert.is(reply.code, 422);
     assert.match(reply.message, pattern);
   }
-  assert.is((await allocationContainers(ctx.docker, ctx.run, ctx.manager)).length, 0);
+  assert.is((await allocationContainers(ctx.docker, ctx.run, ctx.miner.manager)).length, 0);
+  assert.is(ctx.miner.manager.ledger.all().length, 0);
   assert.is(ctx.miner.manager.state().allocated, false);
 });
 
 overAxon.run();
 
 // --- a private daemon that goes away and comes back -----------------------------------------
+
+async function waitForSsh(port: number, timeoutMs: number): Promise<boolean> {
+  for (const end = Date.now() + timeoutMs; Date.now() < end;) {
+    if (await sshAnswers('127.0.0.1', port, 1500)) return true;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  return false;
+}
 
 const hostHasDocker0 = () => readFileSync('/proc/net/dev', 'utf8').includes('docker0:');
 
@@ -153,7 +181,8 @@ dockerDown.before(async (ctx) => {
   ctx.dockerd = await startPrivateDockerd(mkdtempSync(join(tmpdir(), `cm-dockerd-${ctx.run.id}-`)), ctx.run.id);
   // The private daemon gets the base image from the shared one instead of building it again.
   await copyImage(ctx.shared, ctx.dockerd.docker, DEFAULT_BASE_TAG);
-  ctx.miner = await startMiner(ctx.dockerd.docker, ctx.run, await freePort(), join(ctx.run.dataDir, 'miner'));
+  // Two SSH ports: with its rental on one, the host still has room, so a refusal says why.
+  ctx.miner = await startMiner(ctx.dockerd.docker, ctx.run, await freePorts(2), join(ctx.run.dataDir, 'miner'));
   await ctx.miner.manager.baseImageReady();
 });
 
@@ -164,28 +193,62 @@ dockerDown.after(async (ctx) => {
 });
 
 
-dockerDown('Allocate answers 503 while dockerd is down, Specs still answers, and all works again when it is back', async (ctx) => {
+dockerDown('dockerd down: Allocate answers for itself (no host is up; the holder\'s host is not answering), Specs still answers, and the rental works again when it is back', async (ctx) => {
   const { dendrite } = ctx.miner;
   assert.is(hostHasDocker0(), ctx.hadDocker0, 'the private daemon took the shared docker0 bridge away');
+  const output = (reply: { body?: unknown }) => (reply.body as { output: { status: boolean; error?: string; info?: string; port: number } }).output;
   const check = { timeline: 1, checking: true, device_requirement: device(1, 128 * MiB) };
   const before = await dendrite.call('Allocate', check);
-  assert.is(before.code, 200);
-  assert.is((before.body as { output: { status: boolean } }).output.status, true);
+  assert.is(before.code, 200, before.message);
+  assert.is(output(before).status, true, output(before).error);
+  const renter = renterKeys();
+  const made = await dendrite.call('Allocate', { timeline: 1, checking: false, public_key: renter.publicKeyPem, device_requirement: device(1, 128 * MiB) });
+  assert.is(made.code, 200, made.message);
+  assert.is(output(made).status, true, output(made).error);
+  const credentials = decryptAllocationInfo(output(made).info!, renter.privateKeyPem);
+  const holderCheck = { timeline: 0, checking: true, public_key: renter.publicKeyPem };
+  assert.is(output(await dendrite.call('Allocate', holderCheck)).status, true);
+  assert.is((await sshRun(credentials.port, { password: credentials.password }, 'echo before')).trim(), 'before');
 
   await ctx.dockerd.kill();
+  // A decision reads a host's view again once it is older than a second.
+  await new Promise((r) => setTimeout(r, 1100));
+  // Questions are answered from the ledger and the host's view: domain answers, not a 503.
   const down = await dendrite.call('Allocate', check);
-  assert.equal([down.code, down.message], [503, 'Docker daemon unreachable']);
-  const holder = await dendrite.call('Allocate', { timeline: 0, checking: false, public_key: renterKeys().publicKeyPem });
-  assert.is(holder.code, 503);
+  assert.is(down.code, 200, down.message);
+  assert.equal(output(down), { status: false, port: output(down).port, error: 'no host is up (1 down)' });
+  const holder = await dendrite.call('Allocate', holderCheck);
+  assert.is(holder.code, 200, holder.message);
+  assert.is(output(holder).status, false);
+  assert.match(output(holder).error ?? '', /^host local is not answering: /);
+  assert.is(output(holder).port, credentials.port);
+  const stranger = await dendrite.call('Allocate', { timeline: 0, checking: false, public_key: renterKeys().publicKeyPem });
+  assert.is(stranger.code, 200, stranger.message);
+  assert.equal(output(stranger), { status: false, port: output(stranger).port, error: 'permission denied: public_key is not the holder of this allocation' });
+  // The rental is kept while its host does not answer.
+  assert.is(ctx.miner.manager.ledger.all().length, 1);
   const specs = await dendrite.call('Specs', {});
   assert.is(specs.code, 200);
   assert.is((specs.body as { specs_output: { docker: { available: boolean } } }).specs_output.docker.available, false);
 
   await ctx.dockerd.restart();
   assert.is(hostHasDocker0(), ctx.hadDocker0, 'the private daemon took the shared docker0 bridge away');
+  // The host answers again: its rentals are reconciled (a container found stopped is started again).
+  let back = output(await dendrite.call('Allocate', holderCheck));
+  for (const end = Date.now() + 60_000; !back.status && Date.now() < end;) {
+    await new Promise((r) => setTimeout(r, 500));
+    back = output(await dendrite.call('Allocate', holderCheck));
+  }
+  assert.is(back.status, true, back.error);
+  // Its container runs again; sshd inside may take a moment more to answer.
+  assert.ok(await waitForSsh(credentials.port, 30_000), 'SSH of the rental answers again');
+  assert.is((await sshRun(credentials.port, { password: credentials.password }, 'echo back')).trim(), 'back');
   const after = await dendrite.call('Allocate', check);
   assert.is(after.code, 200, after.message);
-  assert.is((after.body as { output: { status: boolean } }).output.status, true);
+  assert.is(output(after).status, true, output(after).error);
+  const released = await dendrite.call('Allocate', { timeline: 0, checking: false, public_key: renter.publicKeyPem });
+  assert.is(output(released).status, true, output(released).error);
+  assert.is(ctx.miner.manager.ledger.all().length, 0);
 });
 
 dockerDown.run();

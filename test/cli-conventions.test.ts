@@ -148,6 +148,10 @@ cli('every command and subcommand answers -h and --help on stdout with exit 0, e
   const late = await run(ctx, ['validator', 'allocate', '--cores', '2', '-h']);
   assert.is(late.code, 0);
   assert.match(late.stdout, /--cpu N/);
+  // The miner's warm containers: how many per host, the default said.
+  const miner = results[lists.findIndex((l) => l.length === 2 && l[0] === 'miner' && l[1] === '-h')]!;
+  assert.match(miner.stdout, /--standby N +warm containers kept started per host/);
+  assert.match(miner.stdout, /0 turns it off \[1\]/);
 });
 
 cli('--version prints the package version; no command is a usage error on stderr', async (ctx) => {
@@ -218,6 +222,8 @@ cli('the ten most likely mistakes: one line each, exit 2, nothing sent', async (
     [['validatr', 'specs'], /^error: unknown command "validatr" \(did you mean "validator"\?\)/],
     [['miner', '--prot', '8091'], /^error: unknown option --prot \(did you mean --port\?\)/],
     [['miner', '--allow-any=yes'], /^error: --allow-any takes no value$/m],
+    [['miner', '--standby', '17'], /^error: --standby must be 0–16, not 17$/m],
+    [['miner', '--standby', 'some'], /^error: --standby must be a whole number, not "some"$/m],
     [['keygen', '--out', join(ctx.dir, 'k.json')], /exists; pass --force/],
     [['service', 'instal'], /did you mean "install"\?/],
     [['miner', '--hosts', join(ctx.dir, 'no-hosts.json')], /^error: --hosts \S+no-hosts\.json: cannot read the hosts file: no such file$/m],

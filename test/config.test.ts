@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { parseMinerArgs, MINER_DEFAULTS } from '../src/config.js';
+import { minerFlags, parseMinerArgs, MINER_DEFAULTS } from '../src/config.js';
 
 test('no flags gives the documented defaults', () => {
   const r = parseMinerArgs([]);
@@ -46,7 +46,26 @@ test('containment and pool flags are read; the rental daemon is the default engi
   assert.is(r.config.allowUnisolated, true);
 });
 
+test('--standby N: warm containers per host, 1 by default, 0 turns them off, at most 16; the service flags give it back', () => {
+  const standby = (argv: string[]) => { const r = parseMinerArgs(argv); if (!r.ok) throw new Error(r.error); return r.config; };
+  assert.is(MINER_DEFAULTS.standby, 1);
+  assert.is(standby([]).standby, 1);
+  assert.is(standby(['--standby', '0']).standby, 0);
+  assert.is(standby(['--standby=4']).standby, 4);
+  assert.is(standby(['--standby', '16']).standby, 16);
+  // What `service install` writes: the default is left out, any other value kept.
+  assert.not.ok(minerFlags(standby([])).includes('--standby'));
+  const flags = minerFlags(standby(['--standby', '3']));
+  assert.equal(flags.slice(flags.indexOf('--standby'), flags.indexOf('--standby') + 2), ['--standby', '3']);
+  assert.is(standby(flags).standby, 3);
+  assert.is(standby(minerFlags(standby(['--standby', '0']))).standby, 0);
+});
+
 const bad: [string[], RegExp][] = [
+  [['--standby', '17'], /^--standby must be 0–16, not 17$/],
+  [['--standby', '-1'], /--standby/],
+  [['--standby', 'two'], /^--standby must be a whole number, not "two"$/],
+  [['--standby', '1.5'], /^--standby must be a whole number/],
   [['--pids-limit', '0'], /--pids-limit: pids limit must be a whole number from 32/],
   [['--pids-limit', '-5'], /--pids-limit/],
   [['--pids-limit', 'lots'], /--pids-limit must be a whole number/],

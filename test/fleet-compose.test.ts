@@ -1,49 +1,134 @@
-// Pure parts of the rental side of a fleet: each slot's data dir, names and labels; each slot's
-// share of the renter port pool; a remote host in the Specs shapes; the container options of a
-// placed rental (GPUs by index, the renter's ports beside SSH); the miner's pool flags.
+// The rental side of a fleet as compose builds it: each host's data dir, older records (one per
+// SSH port) adopted into the ledger, one service over every host; a remote host in the Specs
+// shapes; the container options of a placed rental (GPUs by index, the renter's ports beside
+// SSH); the miner's pool flags. (slotPlan and slotRenterPorts are gone with the per-port
+// managers: renter ports are chosen per rental from the host's pool, tested in fleet-ports.)
 import { test } from 'uvu';
 import { ALL_GPUS_REQUEST, parseGpuIndexes } from '../src/fleet/engine-gpus.js';
 import * as assert from 'uvu/assert';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Dockerode from 'dockerode';
 import { parseMinerArgs } from '../src/config.js';
 import { containerCreateOptions, DEFAULT_CONTAINMENT } from '../src/containers/options.js';
-import { slotPlan, slotRenterPorts } from '../src/fleet/compose.js';
+import { allocationStore, HOLDER_KEY_FILE, RECORD_FILE, type AllocationRecord } from '../src/containers/store.js';
+import { composeRentals, hostDataDir, type HostSetup } from '../src/fleet/compose.js';
+import { silentLogger } from '../src/log.js';
+import { LEDGER_DIR } from '../src/rentals/ledger.js';
+import { rentalFromRecord } from '../src/rentals/legacy.js';
+import { rentalSchema } from '../src/rentals/record.js';
 import { parsePortPool } from '../src/resources/ports.js';
 import { engineSpecs } from '../src/fleet/specs-source.js';
 
 const GiB = 1024 ** 3;
 
-test('slotPlan: one port keeps the one-rental layout; a pool gives every other slot its own dir, prefix and slot label', () => {
-  const setup = { dataDir: '/d', namePrefix: 'x-', labels: { run: '1' } };
-  assert.equal(slotPlan(setup, 'local', 4444, true, false), { dataDir: '/d', namePrefix: 'x-', labels: { run: '1' } });
-  assert.equal(slotPlan(setup, 'local', 4444, true, true), { dataDir: '/d', namePrefix: 'x-', labels: { run: '1', 'compute-miner.slot': 'local/4444' } });
-  assert.equal(slotPlan(setup, 'gpu-a', 4445, false, true), {
-    dataDir: join('/d', 'slots', 'gpu-a', '4445'), namePrefix: 'x-gpu-a-p4445-', labels: { run: '1', 'compute-miner.slot': 'gpu-a/4445' },
-  });
+test('hostDataDir: the first host keeps the data dir itself, every other host a dir of its own', () => {
+  assert.is(hostDataDir('/d', 'local', true), '/d');
+  assert.is(hostDataDir('/d', 'gpu-a', false), join('/d', 'hosts', 'gpu-a'));
+  assert.is.not(hostDataDir('/d', 'gpu-a', false), hostDataDir('/d', 'gpu-b', false));
 });
 
-test('slotRenterPorts: each slot its own consecutive share of the pool, container ports from 20000', () => {
-  const pool = parsePortPool('30000-30003,30010,30011', 'pool');
-  assert.equal(slotRenterPorts(pool, 2, 0), { 20000: 30000, 20001: 30001 });
-  assert.equal(slotRenterPorts(pool, 2, 1), { 20000: 30002, 20001: 30003 });
-  assert.equal(slotRenterPorts(pool, 2, 2), { 20000: 30010, 20001: 30011 });
-  assert.throws(() => slotRenterPorts(pool, 2, 3), /too few ports for SSH port number 4 \(2 each\)/);
-  assert.equal(slotRenterPorts(null, 2, 0), {});
-  assert.equal(slotRenterPorts(pool, 0, 5), {});
+const oldRecord = (over: Partial<AllocationRecord> = {}): AllocationRecord => ({
+  version: 1, id: '0123456789abcdef', holderKey: Buffer.from('-----BEGIN PUBLIC KEY-----\nx\n-----END PUBLIC KEY-----\n').toString('base64'),
+  role: 'ssh-container', containerId: 'c'.repeat(64), containerName: 'ssh-container', image: 'ssh-image-base:latest', ownImage: false,
+  port: 4444, cpuset: '0-1', createdAt: 1_700_000_000_000, deadline: 1_700_086_400_000, keys: { user: 'ssh-ed25519 AAAA u' }, ...over,
+});
+
+test('rentalFromRecord: an older record as a live ledger rental with its id, container, port, deadline, keys and grant', () => {
+  const rental = rentalFromRecord(oldRecord({ role: 'ssh-test-container', network: 'net-1', memoryBytes: GiB, diskBytes: 2 * GiB, gpuIds: [1] }), 'gpu-a');
+  assert.equal(rentalSchema.parse(rental), rental, 'a valid v2 record');
+  assert.equal(rental, {
+    version: 2, id: '0123456789abcdef', holderKey: oldRecord().holderKey, role: 'test', phase: 'live', host: 'gpu-a',
+    grant: { cpuset: '0-1', gpus: [1], sshPort: 4444, renterPorts: {}, memoryBytes: GiB, diskBytes: 2 * GiB },
+    createdAt: 1_700_000_000_000, deadline: 1_700_086_400_000, hostKeys: [], keys: { user: 'ssh-ed25519 AAAA u' },
+    workload: { container: 'c'.repeat(64), name: 'ssh-container', image: 'ssh-image-base:latest', ownImage: false, network: 'net-1' },
+  });
+  // Records older still name no memory, disk or GPUs: none is counted for them.
+  const bare = rentalFromRecord(oldRecord(), 'local');
+  assert.equal([bare.role, bare.grant.gpus, bare.grant.memoryBytes, bare.grant.diskBytes, bare.workload!.network], ['rental', [], 0, 0, undefined]);
+});
+
+/** A host whose engine is never asked: composeRentals talks to no engine before start(). */
+function host(name: string, sshPorts: string, dir: string): HostSetup {
+  return {
+    name, docker: new Dockerode({ socketPath: join(dir, `${name}-no-engine.sock`) }), endpoint: `unix://${name}`, localEngine: false,
+    sshBind: '127.0.0.1', sshPorts: parsePortPool(sshPorts, 'test'), renterPortPool: null,
+  };
+}
+
+test('composeRentals: older records (the data dir\'s and each pool slot\'s) are adopted into the ledger; the old files go', () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'fleet-compose-'));
+  try {
+    allocationStore(dataDir).write(oldRecord());
+    const slot = join(dataDir, 'slots', 'gpu-a', '4445');
+    allocationStore(slot).write(oldRecord({ id: 'fedcba9876543210', port: 4445, containerName: 'x-gpu-a-p4445-ssh-container', role: 'ssh-test-container' }));
+    mkdirSync(join(slot, 'build'));
+    // Something of the operator's in a slot dir is kept, and the dir with it.
+    const kept = join(dataDir, 'slots', 'gpu-a', '4446');
+    allocationStore(kept).write(oldRecord({ id: 'aaaaaaaaaaaaaaaa', port: 4446 }));
+    writeFileSync(join(kept, 'notes.txt'), 'mine\n');
+    // A record that does not parse is not adopted, and left where it is.
+    const broken = join(dataDir, 'slots', 'gpu-a', '4447');
+    mkdirSync(broken, { recursive: true });
+    writeFileSync(join(broken, RECORD_FILE), '{"version": 1}\n');
+
+    const service = composeRentals({
+      common: { minerHotkey: 'owner', log: silentLogger() }, dataDir, namePrefix: 'x-', renterPorts: 0, log: silentLogger(),
+      hosts: [host('local', '4444', dataDir), host('gpu-a', '4445-4447', dataDir)],
+    });
+    const byId = new Map(service.ledger.all().map((r) => [r.id, r]));
+    assert.equal([...byId.keys()].sort(), ['0123456789abcdef', 'aaaaaaaaaaaaaaaa', 'fedcba9876543210']);
+    assert.equal([byId.get('0123456789abcdef')!.host, byId.get('0123456789abcdef')!.grant.sshPort], ['local', 4444], 'the data dir\'s record is the first host\'s');
+    assert.equal([byId.get('fedcba9876543210')!.host, byId.get('fedcba9876543210')!.grant.sshPort, byId.get('fedcba9876543210')!.role], ['gpu-a', 4445, 'test']);
+    assert.equal(byId.get('fedcba9876543210')!.workload!.name, 'x-gpu-a-p4445-ssh-container', 'its container is found by its old name');
+    // In the ledger on disk, as a v2 record each.
+    for (const id of byId.keys()) {
+      const onDisk = rentalSchema.parse(JSON.parse(readFileSync(join(dataDir, LEDGER_DIR, `${id}.json`), 'utf8')));
+      assert.equal(onDisk, byId.get(id));
+    }
+    assert.not.ok(existsSync(join(dataDir, RECORD_FILE)));
+    assert.not.ok(existsSync(join(dataDir, HOLDER_KEY_FILE)));
+    assert.not.ok(existsSync(slot), 'an adopted slot dir goes, its build dir with it');
+    assert.not.ok(existsSync(join(kept, RECORD_FILE)));
+    assert.ok(existsSync(join(kept, 'notes.txt')), 'the operator\'s file stays');
+    assert.ok(existsSync(join(broken, RECORD_FILE)), 'an unreadable record stays for the operator');
+    // One service over both hosts: the reply's port is the first host's first SSH port.
+    assert.is(service.sshPort, 4444);
+    assert.equal(service.views.all().map((v) => [v.host.name, v.host.sshPorts.ports]), [['local', [4444]], ['gpu-a', [4445, 4446, 4447]]]);
+
+    // Composed again (the next start): nothing is adopted twice, the ledger stays as it is.
+    const again = composeRentals({
+      common: { minerHotkey: 'owner', log: silentLogger() }, dataDir, namePrefix: 'x-', renterPorts: 0, log: silentLogger(),
+      hosts: [host('local', '4444', dataDir), host('gpu-a', '4445-4447', dataDir)],
+    });
+    assert.equal(again.ledger.all(), []);
+    assert.equal(again.ledger.load(), { loaded: 3, unreadable: [] });
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
+test('composeRentals: no host is no service', () => {
+  assert.throws(() => composeRentals({ common: { minerHotkey: 'o', log: silentLogger() }, dataDir: '/nonexistent', namePrefix: '', renterPorts: 0, hosts: [], log: silentLogger() }), /no host to rent on/);
 });
 
 test('engineSpecs: a remote host in the Specs shapes from what its engine says; nothing for a host never read', () => {
-  const specs = engineSpecs({ cpuCount: 8, availableMemoryBytes: 30 * GiB, freeDiskBytes: Number.MAX_SAFE_INTEGER, gpuCount: 0, storage: { enforced: true }, totalMemoryBytes: 32 * GiB, totalDiskBytes: null });
+  // Memory is committed capacity: all of it is what rentals are placed against.
+  const specs = engineSpecs({ cpuCount: 8, memoryBytes: 32 * GiB, diskBytes: null, diskFreeBytes: null, gpuCount: 0, storage: { enforced: true } });
   assert.equal(specs, {
     cpu: { count: 8, frequency: 0, vendor: '', model: '' },
     gpu: { count: 0, capacity: 0, details: [] },
     hard_disk: { total: 0, free: 0, used: 0 },
-    ram: { total: 32 * GiB, available: 30 * GiB, used: 0, free: 30 * GiB },
+    ram: { total: 32 * GiB, available: 32 * GiB, used: 0, free: 32 * GiB },
     docker: { available: true, version: '' },
   });
   assert.is(engineSpecs(null), null);
-  const local = engineSpecs({ cpuCount: 2, availableMemoryBytes: GiB, freeDiskBytes: 3 * GiB, gpuCount: 0, storage: { enforced: true }, totalMemoryBytes: 2 * GiB, totalDiskBytes: 10 * GiB });
+  const local = engineSpecs({ cpuCount: 2, memoryBytes: 2 * GiB, diskBytes: 10 * GiB, diskFreeBytes: 3 * GiB, gpuCount: 1, storage: { enforced: true } });
   assert.equal(local!.hard_disk, { total: 10 * GiB, free: 3 * GiB, used: 7 * GiB });
+  assert.is(local!.gpu.count, 1);
+  // Free space is never more than the pool.
+  assert.equal(engineSpecs({ cpuCount: 2, memoryBytes: GiB, diskBytes: 10 * GiB, diskFreeBytes: 12 * GiB, gpuCount: 0, storage: { enforced: true } })!.hard_disk, { total: 10 * GiB, free: 10 * GiB, used: 0 });
 });
 
 const plan = {

@@ -106,7 +106,12 @@ interop('Specs and Allocate signed by the Python client; replies verified; info 
   assert.is((await sshRun(ctx.miner.sshPort, { password: String(allocated.password) }, 'echo interop')).trim(), 'interop');
   const running = await runContainers(ctx);
   assert.is(running.length, 1);
-  assert.match(running[0]!.Names[0]!, /ssh-test-container$/); // `testing: true` made a test container
+  // `testing: true` made a test rental: a test container named and labelled for it.
+  const [rental] = ctx.miner.manager.ledger.all();
+  assert.is(rental?.role, 'test');
+  assert.is(running[0]!.Id, rental!.workload!.container);
+  assert.match(running[0]!.Names[0]!, new RegExp(`ssh-test-container-${rental!.id}$`));
+  assert.is(running[0]!.Labels['compute-miner.role'], 'ssh-test-container');
 
   client.child.stdin.end('\n'); // let it de-allocate
   const released = await client.line('deallocate');

@@ -1,6 +1,6 @@
 // Safe start-up with two real miner processes: a second miner on the same data dir exits
-// with the holder's PID before it touches Docker, and the first keeps its standby container
-// and serves allocations; a second miner on a port in use also leaves Docker alone; a killed
+// with the holder's PID before it touches Docker, and the first keeps its warm container
+// (the standby) and serves allocations from it; a second miner on a port in use also leaves Docker alone; a killed
 // holder's lock is gone at once (the kernel drops it).
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -52,7 +52,7 @@ lock('a second miner on the same data dir names the holder\'s PID and exits; the
   assert.ok(hotkey, first.stdout());
   assert.is(first.stderr().split(hotkey!).length - 1, 1, `the log says the hotkey once: ${first.stderr()}`);
   assert.match(first.stderr(), /"msg":"containers reconciled"/);
-  await until('the standby announced in the log', async () => /"msg":"standby container started/.test(first.stderr()), 5000);
+  await until('the warm container announced in the log', async () => /"msg":"warm container started/.test(first.stderr()), 5000);
 
   // Same data dir and name prefix, another port: the mistake the lock exists for.
   const second = await spawnCliMiner(ctx.run, 'first', { dataDir: first.dataDir });

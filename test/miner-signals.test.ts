@@ -9,7 +9,8 @@ import { fileURLToPath } from 'node:url';
 import type Dockerode from 'dockerode';
 import { fromKeyFile, generateHotkey, type Hotkey } from '../protocol/index.js';
 import { Dendrite } from '../src/validator/dendrite.js';
-import { freePort, removeLabelled, requireDocker, testRun, type TestRun } from './helpers/docker.js';
+import { sweepLabelled } from './helpers/cli-miner.js';
+import { freePort, requireDocker, testRun, type TestRun } from './helpers/docker.js';
 
 const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli.js');
 
@@ -37,7 +38,7 @@ signals.after(async (ctx) => {
     const owner = (() => {
       try { return fromKeyFile(readFileSync(join(dataDir, 'hotkey.json'), 'utf8')).ss58Address; } catch { return null; }
     })();
-    if (owner) await removeLabelled(ctx.docker, `compute-miner.owner=${owner}`);
+    if (owner) await sweepLabelled(ctx.docker, `compute-miner.owner=${owner}`);
   }
   await ctx.run?.cleanup();
 });

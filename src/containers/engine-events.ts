@@ -39,6 +39,11 @@ export function followEngineEvents(docker: Dockerode, labels: string[], onEvent:
   const follow = () => {
     if (stopped) return;
     docker.getEvents({ filters: { type: ['container'], event: ['oom', 'die'], label: labels } }).then((s) => {
+      // Stopped while the stream was being opened: it must not keep the process alive.
+      if (stopped) {
+        (s as unknown as { destroy?: () => void }).destroy?.();
+        return;
+      }
       stream = s;
       let buffered = '';
       s.on('data', (chunk: Buffer) => {

@@ -68,13 +68,18 @@ export async function stopCliMiner(miner: CliMiner, signal: NodeJS.Signals = 'SI
   return miner.exited;
 }
 
+/** How long a miner given SIGTERM may take to stop (its warm container removed) before SIGKILL. */
+const STOP_GRACE_MS = 20_000;
+
 export async function cleanupCliMiners(docker: Dockerode, miners: CliMiner[]): Promise<void> {
-  for (const m of miners) {
-    if (m.child.exitCode === null && m.child.signalCode === null) {
-      m.child.kill('SIGKILL');
-      await m.exited;
-    }
-  }
+  // SIGTERM first: a miner that stops removes its warm container itself, even one being created.
+  await Promise.all(miners.map(async (m) => {
+    if (m.child.exitCode !== null || m.child.signalCode !== null) return;
+    m.child.kill('SIGTERM');
+    const timer = setTimeout(() => m.child.kill('SIGKILL'), STOP_GRACE_MS);
+    await m.exited;
+    clearTimeout(timer);
+  }));
   const owners = new Set<string>();
   for (const m of miners) {
     try {
@@ -83,5 +88,25 @@ export async function cleanupCliMiners(docker: Dockerode, miners: CliMiner[]): P
       // A miner that never wrote its hotkey made no container.
     }
   }
-  for (const owner of owners) await removeLabelled(docker, `compute-miner.owner=${owner}`);
+  for (const owner of owners) await sweepLabelled(docker, `compute-miner.owner=${owner}`);
+}
+
+/**
+ * Removes everything carrying `label` until the engine has shown none for `quietMs`: a miner
+ * killed while Docker was creating a container leaves that create running in the engine, and
+ * the container appears only once it completes (seconds later on a busy engine).
+ */
+export async function sweepLabelled(docker: Dockerode, label: string, quietMs = 15_000, timeoutMs = 90_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  let quietSince = Date.now();
+  await removeLabelled(docker, label);
+  while (Date.now() < end && Date.now() - quietSince < quietMs) {
+    await new Promise((r) => setTimeout(r, 1000));
+    const found = await docker.listContainers({ all: true, filters: { label: [label] } });
+    const networks = await docker.listNetworks({ filters: { label: [label] } });
+    if (found.length > 0 || networks.length > 0) {
+      await removeLabelled(docker, label);
+      quietSince = Date.now();
+    }
+  }
 }
