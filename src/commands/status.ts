@@ -47,9 +47,11 @@ export function formatStatus(doc: StatusDocument): string {
     lines.push(`host        ${h.name}  ${h.up ? 'up' : `DOWN${h.error ? ` (${h.error})` : ''}`}  base image ${h.baseImage}  ${h.rentals} of ${h.slots} rented`);
   }
   lines.push(`rentals     ${doc.rentals.length === 0 ? 'none' : doc.rentals.length}${doc.rentalsError ? ` (${doc.rentalsError})` : ''}`);
+  // The host only where there is more than one to tell apart.
+  const manyHosts = doc.hosts !== undefined || new Set(doc.rentals.map((r) => r.host)).size > 1;
   for (const r of doc.rentals) {
     lines.push(
-      `  ${r.host !== undefined ? `${r.host}  ` : ''}${r.role}  ${r.state}  holder ${r.holder}  ${r.cores} core${r.cores === 1 ? "" : "s"} (${r.cpuset})  ${r.memoryBytes === null ? 'no memory limit' : humanBytes(r.memoryBytes)}  GPUs ${r.gpus}  port ${r.port}  ` +
+      `  ${manyHosts ? `${r.host}  ` : ''}${r.role}  ${r.state}  holder ${r.holder}  ${r.cores} core${r.cores === 1 ? "" : "s"} (${r.cpuset})  ${r.memoryBytes === null ? 'no memory limit' : humanBytes(r.memoryBytes)}  GPUs ${r.gpus}  port ${r.port}  ` +
         `${r.secondsLeft > 0 ? `${humanDuration(r.secondsLeft)} left` : 'time is up'} (until ${r.deadline})`,
     );
   }

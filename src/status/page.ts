@@ -44,7 +44,8 @@ ${line ? `<polyline points="${line}" class="latency"/>` : ''}
 
 export function renderStatusPage(doc: StatusDocument, refreshSeconds = DEFAULT_STATUS_REFRESH_SECONDS): string {
   // A miner with several hosts or ports says where each rental runs.
-  const hosts = doc.rentals.some((r) => r.host !== undefined);
+  // A host column only where there is more than one host to tell apart.
+  const hosts = doc.hosts !== undefined || new Set(doc.rentals.map((r) => r.host)).size > 1;
   const rentals = doc.rentals.length === 0
     ? `<p id="no-rentals">No rental${doc.rentalsError ? ` (${escape(doc.rentalsError)})` : ''}.</p>`
     : `<table id="rentals"><thead><tr>${hosts ? '<th>host</th>' : ''}<th>role</th><th>state</th><th>holder key</th><th>cores</th><th>memory</th><th>GPUs</th><th>SSH port</th><th>time left</th><th>deadline</th></tr></thead><tbody>${
