@@ -24,9 +24,10 @@ import { statusRoutes } from './status/page.js';
 import { rentalReader } from './status/rentals.js';
 import { PACKAGE_VERSION } from './version.js';
 import { loadOrCreateHotkey } from './keystore.js';
-import type { Logger } from './log.js';
+import { registerLogMetrics, type Logger } from './log.js';
 import { createSpecsProbe } from './specs/hardware.js';
 import { planRentalEngine } from './host/rental-engine.js';
+import { registerRentalDaemonMetrics } from './host/daemon-metrics.js';
 
 /** Checking an existing base image takes less than this; longer is a build, announced as such. */
 const BASE_IMAGE_CHECK_MS = 1500;
@@ -212,6 +213,8 @@ async function startLocked(config: MinerConfig, log: Logger, extraPlugins: Synap
   });
   history = requestHistory(axon.metrics);
   if (fleet) registerFleetMetrics(axon.metrics, fleet);
+  registerLogMetrics(axon.metrics);
+  if (rentalEngine) registerRentalDaemonMetrics(axon.metrics, rentalEngine);
   cleanup.push(async () => history?.stop());
   let port: number;
   try {
@@ -230,6 +233,8 @@ async function startLocked(config: MinerConfig, log: Logger, extraPlugins: Synap
   await rentalEngine?.prepare();
   await manager.start();
   cleanup.push(() => manager.stop());
+  // A rental daemon that dies or hangs is started again, and the rentals reconciled with it.
+  rentalEngine?.keepAlive(() => manager.reconcileAgain());
   const state = manager.state();
   // The base image and the standby are said in their own lines below, once each is known.
   log.info({ allocated: state.allocated, ...(state.deadline ? { deadline: new Date(state.deadline).toISOString() } : {}) }, 'containers reconciled');
