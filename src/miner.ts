@@ -176,6 +176,7 @@ async function startLocked(config: MinerConfig, log: Logger, extraPlugins: Synap
     version: PACKAGE_VERSION,
     startedAt,
     dockerReachable,
+    rentalDaemon: () => rentalEngine?.daemonState(),
     manager: () => manager.state(),
     rentals,
     rentalsOnManyEngines: hosts.length > 1,
