@@ -118,6 +118,31 @@ test('the CLI miner with its standard output and error into `| head -5`: it keep
   }
 });
 
+test('the CLI miner with its standard error into a pipe nobody reads: it keeps serving, and SIGTERM stops it', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cm-log-'));
+  const reader = spawn('sleep', ['600'], { stdio: ['pipe', 'ignore', 'ignore'] });
+  let run: Run | undefined;
+  try {
+    run = await startMiner(dir, 'stall', ['ignore', 'ignore', reader.stdin!], []);
+    reader.stdin!.destroy();
+    for (const end = Date.now() + 30_000; (await health(run.port)) !== 200;) {
+      if (Date.now() > end || run.child.exitCode !== null) throw new Error('the miner does not answer /health');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    // Each SIGHUP logs a line: more than the pipe's 64 KiB, which nobody reads.
+    for (let i = 0; i < 600; i++) { run.child.kill('SIGHUP'); await new Promise((r) => setTimeout(r, 2)); }
+    assert.is(await health(run.port), 200);
+    const started = Date.now();
+    run.child.kill('SIGTERM');
+    assert.is(await run.exited, 0);
+    assert.ok(Date.now() - started < 20_000, `stopped in ${Date.now() - started} ms`);
+  } finally {
+    if (run && run.child.exitCode === null) { run.child.kill('SIGKILL'); await run.exited; }
+    reader.kill();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('the CLI miner with --log-file on a full disk (/dev/full): it keeps serving, and SIGTERM stops it', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'cm-log-'));
   let run: Run | undefined;

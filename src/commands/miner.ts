@@ -8,6 +8,9 @@ import { startMiner } from '../miner.js';
 import { UsageError } from './usage.js';
 import { HostsFileError, readHostsFile } from '../fleet/hosts-file.js';
 
+/** How long a stopped miner waits for its log to be written before it exits anyway. */
+export const STOPPED_EXIT_GRACE_MS = 5000;
+
 /** Exit status when another miner holds the data dir. */
 export const EXIT_DATA_DIR_LOCKED = 4;
 
@@ -77,5 +80,8 @@ export async function runMiner(argv: string[]): Promise<number> {
     if (stopSignal) stopNow(stopSignal);
   });
   log.flush?.();
+  // Stopped: only log lines may be left to write. A log reader that stopped reading (a stalled
+  // pipe) holds a write forever; it must not keep a stopped miner alive.
+  setTimeout(() => process.exit(0), STOPPED_EXIT_GRACE_MS).unref();
   return 0;
 }

@@ -4,7 +4,7 @@
 // a user keeps there, is never touched. It runs with --iptables=false: the miner's own
 // firewall rules (firewall.ts) isolate the rentals, so no daemon's start-up can rewrite them.
 import { execFile, spawn } from 'node:child_process';
-import { mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { isAbsolute, join } from 'node:path';
 import { promisify } from 'node:util';
@@ -289,6 +289,7 @@ export async function ensureRentalDockerd(layout: RentalHostLayout, opts: { pool
   mkdirSync(layout.execRoot, { recursive: true, mode: 0o700 });
   const log = openSync(layout.logFile, 'a');
   const child = spawn('dockerd', rentalDockerdArgs(layout), { detached: true, stdio: ['ignore', log, log] });
+  closeSync(log); // the daemon has its own copy; a keeper that restarts it often leaks none
   let exited: string | null = null;
   child.on('error', (err) => { exited = err.message; });
   child.on('exit', (code, signal) => { exited = `exited with ${code ?? signal}`; });
