@@ -8,6 +8,8 @@ import {
 } from '../src/host/daemon-keeper.js';
 import { parseRentalLayoutOverrides, rentalDockerdArgs, rentalHostLayout, RENTAL_DAEMON_ENV } from '../src/host/rental-dockerd.js';
 import { silentLogger } from '../src/log.js';
+import { spawnSync } from 'node:child_process';
+import { CLI } from './helpers/cli-miner.js';
 
 const P = DEFAULT_KEEPER_POLICY;
 const fresh: KeeperMemory = { recentRestarts: 0 };
@@ -89,6 +91,19 @@ test('the rental daemon runs with live restore; a second daemon\'s layout comes 
   ] as const) {
     assert.throws(() => parseRentalLayoutOverrides(text), (e: Error) => e.message.startsWith(`${RENTAL_DAEMON_ENV}: `) && message.test(e.message), text);
   }
+});
+
+test('host: a bad COMPUTE_MINER_RENTAL_DAEMON or a misplaced --force is one line, exit 2, and nothing is touched', () => {
+  // Only `status` here, which changes nothing: the shared rental daemon is never restarted by a test.
+  const bad = spawnSync(process.execPath, [CLI, 'host', 'status'], { env: { ...process.env, [RENTAL_DAEMON_ENV]: '{"bridge":"cmr0"}' }, encoding: 'utf8' });
+  assert.is(bad.status, 2);
+  assert.is(bad.stderr, `error: ${RENTAL_DAEMON_ENV}: bridge: bridge must not start with cmr (the rental bridges' prefix)\n`);
+  const force = spawnSync(process.execPath, [CLI, 'host', 'status', '--force'], { encoding: 'utf8' });
+  assert.is(force.status, 2);
+  assert.match(force.stderr, /^error: --force goes only with host restart-daemon\n$/);
+  const unknown = spawnSync(process.execPath, [CLI, 'host', 'restart'], { encoding: 'utf8' });
+  assert.is(unknown.status, 2);
+  assert.match(unknown.stderr, /host needs "setup", "status" or "restart-daemon"/);
 });
 
 /** A daemon stand-in: `alive` says whether it answers; restart() brings it back after a while. */
