@@ -6,6 +6,8 @@
 // - restarted on purpose (`host restart-daemon`): the renter's process runs on;
 // - a reboot (daemon and containers stopped, pool unmounted, loop device detached, bridges
 //   gone, /run emptied): the next miner brings the rental back with its port, password, files.
+//   The firewall chains are shared with every other rental here, so they are left in place.
+// Most of this file's time is the copy of the 650 MB base image into the private pool.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';

@@ -96,6 +96,8 @@ export async function startPrivateRentalDaemon(shared: Dockerode, imageRefs: str
     for (const m of mountsUnder(layout.pool.mountPoint)) run('umount', [m]);
     for (const loop of run('losetup', ['-j', layout.pool.image]).split('\n').map((l) => l.split(':')[0]).filter(Boolean)) run('losetup', ['-d', loop!]);
     for (const b of bridges) quiet('ip', ['link', 'delete', b]);
+    // The firewall chains stay: they are shared by every rental on this machine (other tests'
+    // too); that the miner puts them back when they are gone is host-firewall.test.ts's.
     // /run is a tmpfs: empty after a reboot (and nothing mounted below it, the netns files neither).
     for (const m of mountsUnder(overrides.runDir!)) run('umount', ['-l', m]);
     rmSync(overrides.runDir!, { recursive: true, force: true });
