@@ -87,6 +87,9 @@ export function liveRestoreUpgrade(answer: { liveRestore?: boolean; containersRu
   return answer.containersRunning === 0 ? 'restart' : 'keep';
 }
 
+/** Why the keeper restarts the daemon: a hung one is not given the long graceful stop. */
+export type RestartReason = 'died' | 'not answering' | 'live restore';
+
 /** The daemon the keeper looks after, and how it is brought back (injectable: tests keep a private one). */
 export interface KeptDaemon {
   endpoint: string;
@@ -95,7 +98,7 @@ export interface KeptDaemon {
   info(): Promise<{ ok: boolean; liveRestore?: boolean; containersRunning?: number }>;
   processAlive(): boolean;
   /** Stops what is left of it and starts it as at start-up (pool, bridge, daemon, firewall). */
-  restart(): Promise<void>;
+  restart(why: RestartReason): Promise<void>;
 }
 
 export interface KeeperState {
@@ -135,10 +138,10 @@ export function keepDaemon(opts: {
   // A problem is logged when it starts or changes, not on every ping.
   const sayOnce = (key: string, say: () => void) => { if (said !== key) { said = key; say(); } };
 
-  async function restart(why: string): Promise<void> {
+  async function restart(why: RestartReason): Promise<void> {
     const begun = Date.now();
     try {
-      await daemon.restart();
+      await daemon.restart(why);
       state = { ...state, up: true, restarts: state.restarts + 1, lastRestartAt: iso(begun), downSince: undefined, nextAttemptAt: undefined, lastError: undefined };
       log.warn({ endpoint: daemon.endpoint, why, restarts: state.restarts, tookMs: Date.now() - begun }, 'rental Docker daemon started again');
       said = '';

@@ -209,6 +209,8 @@ async function waitGone(pid: number, ms: number): Promise<boolean> {
 }
 
 export const RENTAL_DOCKERD_STOP_TIMEOUT_MS = 30_000;
+/** A daemon that already stopped answering gets this long to stop before SIGKILL. */
+export const HUNG_DOCKERD_STOP_TIMEOUT_MS = 5000;
 
 /**
  * Stops the rental daemon: SIGTERM, SIGKILL after `graceMs`, then waits for its containerd (which
@@ -219,6 +221,7 @@ export async function stopRentalDockerd(layout: RentalHostLayout, graceMs = RENT
   const pid = rentalDockerdPid(layout);
   if (pid !== null) {
     process.kill(pid, 'SIGTERM');
+    process.kill(pid, 'SIGCONT'); // a stopped daemon would hold SIGTERM until then
     if (!(await waitGone(pid, graceMs))) {
       try { process.kill(pid, 'SIGKILL'); } catch { /* gone meanwhile */ }
       await waitGone(pid, 5000);

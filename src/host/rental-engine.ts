@@ -10,7 +10,7 @@ import { keepDaemon, type DaemonKeeper, type KeeperPolicy, type KeeperState } fr
 import { ensureFirewall, keepFirewall, type FirewallKeeper } from './firewall.js';
 import {
   ensureRentalDockerd, pingDaemon, pingSocket, rentalDockerdPid, rentalHostLayoutFromEnv, restartUnderWay, stopRentalDockerd,
-  RENTAL_ADDRESS_POOL, type RentalHostLayout,
+  HUNG_DOCKERD_STOP_TIMEOUT_MS, RENTAL_ADDRESS_POOL, RENTAL_DOCKERD_STOP_TIMEOUT_MS, type RentalHostLayout,
 } from './rental-dockerd.js';
 
 export interface RentalEngine {
@@ -89,8 +89,8 @@ export function planRentalEngine(opts: {
           info: () => pingSocket(layout.socket, 5000),
           processAlive: () => rentalDockerdPid(layout) !== null || restartUnderWay(layout),
           // As at start: what is left of the old daemon goes, then pool, bridge, daemon; the firewall is put back.
-          async restart() {
-            await stopRentalDockerd(layout);
+          async restart(why) {
+            await stopRentalDockerd(layout, why === 'live restore' ? RENTAL_DOCKERD_STOP_TIMEOUT_MS : HUNG_DOCKERD_STOP_TIMEOUT_MS);
             await ensureRentalDockerd(layout, { poolSizeBytes: opts.poolSizeBytes, onStep: (msg) => log.info(msg) });
             poolProblem = undefined;
             await ensureFirewall(RENTAL_ADDRESS_POOL, undefined, false).catch((err: unknown) => log.error({ err: (err as Error).message }, 'rental firewall rules cannot be installed'));

@@ -1,0 +1,46 @@
+// The keeper on a real rental daemon of its own (private pool, paths, bridge, namespace; no
+// image, no miner): a daemon that hangs (SIGSTOP) is stopped and started again after the grace
+// period, the rentals side is asked to reconcile, and the engine reports it; the shared rental
+// daemon is never touched.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { planRentalEngine } from '../src/host/rental-engine.js';
+import { pingDaemon, rentalDockerdPid } from '../src/host/rental-dockerd.js';
+import { silentLogger } from '../src/log.js';
+import { requireDocker } from './helpers/docker.js';
+import { PRIVATE_POOL_BYTES, startPrivateRentalDaemon } from './helpers/private-rental-daemon.js';
+
+test('a rental daemon that hangs is restarted after hungAfterMs, reconciled and reported', async () => {
+  const daemon = await startPrivateRentalDaemon(await requireDocker(), []);
+  const engine = planRentalEngine({ stateDir: daemon.stateDir, poolSizeBytes: PRIVATE_POOL_BYTES, allowUnisolated: false, log: silentLogger(), layout: daemon.layout });
+  let hungPid: number | null = null;
+  try {
+    await engine.prepare();
+    assert.is(engine.keepsDaemon, true);
+    let reconciled = 0;
+    engine.keepAlive(async () => { reconciled++; }, { intervalMs: 250, pingTimeoutMs: 500, hungAfterMs: 3000 });
+    await new Promise((r) => setTimeout(r, 600));
+    assert.equal({ up: engine.daemonState()?.up, restarts: engine.daemonState()?.restarts, liveRestore: engine.daemonState()?.liveRestore }, { up: true, restarts: 0, liveRestore: true });
+
+    hungPid = rentalDockerdPid(daemon.layout);
+    assert.ok(hungPid);
+    process.kill(hungPid!, 'SIGSTOP');
+    const stoppedAt = Date.now();
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.is(engine.daemonState()?.up, false, 'reported down while it hangs');
+    assert.is(engine.daemonState()?.restarts, 0, 'a live daemon is given its grace period');
+    for (; reconciled === 0; await new Promise((r) => setTimeout(r, 100))) assert.ok(Date.now() - stoppedAt < 30_000, 'restarted within 30 s');
+    assert.ok(Date.now() - stoppedAt >= 3000, 'not before hungAfterMs');
+    assert.ok(await pingDaemon(daemon.layout.socket, 2000));
+    const now = rentalDockerdPid(daemon.layout);
+    assert.ok(now !== null && now !== hungPid, 'a new daemon');
+    assert.equal({ up: engine.daemonState()?.up, restarts: engine.daemonState()?.restarts }, { up: true, restarts: 1 });
+    assert.equal(engine.report().daemon?.restarts, 1, '/health reports it');
+  } finally {
+    engine.close();
+    if (hungPid !== null) try { process.kill(hungPid, 'SIGKILL'); } catch { /* gone */ }
+    await daemon.destroy();
+  }
+});
+
+test.run();
