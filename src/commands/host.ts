@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 import { ensureFirewall } from '../host/firewall.js';
 import { poolStatus, DEFAULT_POOL_SIZE_BYTES } from '../host/pool.js';
 import {
-  ensureRentalDockerd, pingSocket, rentalHostLayoutFromEnv, restartRentalDockerd, DEFAULT_STATE_DIR, RENTAL_ADDRESS_POOL,
+  ensureRentalDockerd, pingSocket, rentalHostLayoutFromEnv, restartRentalDockerd, runningBesidesStandbys, DEFAULT_STATE_DIR, RENTAL_ADDRESS_POOL,
 } from '../host/rental-dockerd.js';
 import { formatSize, parseSize } from '../sizes.js';
 import { UsageError } from './usage.js';
@@ -62,8 +62,9 @@ export async function runHost(argv: string[]): Promise<number> {
     if (typeof process.getuid === 'function' && process.getuid() !== 0) throw new Error('host restart-daemon needs root');
     const before = await pingSocket(layout.socket, 5000);
     // Without live restore, a restart stops every container: the renters' work would be lost.
-    if (before.ok && before.liveRestore === false && (before.containersRunning ?? 0) > 0 && !values.force) {
-      throw new Error(`the rental Docker daemon runs without live restore (started by an older release) and ${before.containersRunning} running container(s): a restart would stop them. Restart it once they have ended (a running miner does so by itself), or pass --force`);
+    const running = before.ok && before.liveRestore === false ? await runningBesidesStandbys(layout.socket) : 0;
+    if (running !== 0 && !values.force) {
+      throw new Error(`the rental Docker daemon runs without live restore (started by an older release) and ${running ?? 'an unknown number of'} running container(s) besides standbys: a restart would stop them. Restart it once they have ended (a running miner does so by itself), or pass --force`);
     }
     const started = Date.now();
     const daemon = await restartRentalDockerd(layout, { poolSizeBytes: size, onStep: say });

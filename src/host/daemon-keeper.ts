@@ -81,7 +81,7 @@ export function keeperDecision(memory: KeeperMemory, seen: KeeperObservation, no
   };
 }
 
-/** A daemon without live restore is restarted with it only when no container would be stopped. Pure. */
+/** A daemon without live restore is restarted with it only when no container (standbys aside) would be stopped. Pure. */
 export function liveRestoreUpgrade(answer: { liveRestore?: boolean; containersRunning?: number }): 'none' | 'restart' | 'keep' {
   if (answer.liveRestore !== false) return 'none';
   return answer.containersRunning === 0 ? 'restart' : 'keep';
@@ -94,7 +94,7 @@ export type RestartReason = 'died' | 'not answering' | 'live restore';
 export interface KeptDaemon {
   endpoint: string;
   ping(timeoutMs: number): Promise<boolean>;
-  /** /info's answer: whether live restore is on, how many containers run. */
+  /** /info's answer: whether live restore is on, how many containers run (standbys aside). */
   info(): Promise<{ ok: boolean; liveRestore?: boolean; containersRunning?: number }>;
   processAlive(): boolean;
   /** Stops what is left of it and starts it as at start-up (pool, bridge, daemon, firewall). */
@@ -145,6 +145,7 @@ export function keepDaemon(opts: {
       state = { ...state, up: true, restarts: state.restarts + 1, lastRestartAt: iso(begun), downSince: undefined, nextAttemptAt: undefined, lastError: undefined };
       log.warn({ endpoint: daemon.endpoint, why, restarts: state.restarts, tookMs: Date.now() - begun }, 'rental Docker daemon started again');
       said = '';
+      lastInfoAt = -Infinity; // the new daemon's live restore is read at the next ping
       if (stopped) return;
       try {
         await opts.onRestarted();

@@ -9,6 +9,7 @@ import { request } from 'node:http';
 import { isAbsolute, join } from 'node:path';
 import { promisify } from 'node:util';
 import { z } from 'zod';
+import { standbyName } from '../containers/names.js';
 import { RENTAL_BRIDGE_PREFIX } from '../containers/options.js';
 import { ensurePool, PoolError, type PoolPaths } from './pool.js';
 
@@ -156,6 +157,28 @@ export function pingSocket(socket: string, timeoutMs = 2000): Promise<DaemonAnsw
   });
 }
 
+/**
+ * Running containers on the daemon other than miners' standbys (a standby is only a head start:
+ * it is made again), or null when the daemon does not say.
+ */
+export function runningBesidesStandbys(socket: string, timeoutMs = 5000): Promise<number | null> {
+  return new Promise((resolve) => {
+    const req = request({ socketPath: socket, path: '/containers/json', timeout: timeoutMs }, (res) => {
+      let body = '';
+      res.setEncoding('utf8').on('data', (c: string) => { body += c; });
+      res.on('end', () => {
+        try {
+          const list = JSON.parse(body) as { Names?: string[] }[];
+          resolve(res.statusCode === 200 ? list.filter((c) => !(c.Names ?? []).some((n) => n.endsWith(STANDBY_SUFFIX))).length : null);
+        } catch { resolve(null); }
+      });
+    });
+    req.on('error', () => resolve(null));
+    req.on('timeout', () => { req.destroy(); resolve(null); });
+    req.end();
+  });
+}
+
 /** Whether the daemon answers /_ping within `timeoutMs` (cheap: the keeper asks every few seconds). */
 export function pingDaemon(socket: string, timeoutMs: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -168,6 +191,9 @@ export function pingDaemon(socket: string, timeoutMs: number): Promise<boolean> 
     req.end();
   });
 }
+
+/** Every standby's name ends so, whatever the miner's name prefix. */
+const STANDBY_SUFFIX = standbyName('');
 
 const alive = (pid: number) => {
   try { process.kill(pid, 0); return true; } catch { return false; }

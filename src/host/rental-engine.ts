@@ -9,7 +9,7 @@ import type { Logger } from '../log.js';
 import { keepDaemon, type DaemonKeeper, type KeeperPolicy, type KeeperState } from './daemon-keeper.js';
 import { ensureFirewall, keepFirewall, type FirewallKeeper } from './firewall.js';
 import {
-  ensureRentalDockerd, pingDaemon, pingSocket, rentalDockerdPid, rentalHostLayoutFromEnv, restartUnderWay, stopRentalDockerd,
+  ensureRentalDockerd, pingDaemon, pingSocket, rentalDockerdPid, runningBesidesStandbys, rentalHostLayoutFromEnv, restartUnderWay, stopRentalDockerd,
   HUNG_DOCKERD_STOP_TIMEOUT_MS, RENTAL_ADDRESS_POOL, RENTAL_DOCKERD_STOP_TIMEOUT_MS, type RentalHostLayout,
 } from './rental-dockerd.js';
 
@@ -86,7 +86,13 @@ export function planRentalEngine(opts: {
         daemon: {
           endpoint,
           ping: (timeoutMs) => pingDaemon(layout.socket, timeoutMs),
-          info: () => pingSocket(layout.socket, 5000),
+          async info() {
+            const answer = await pingSocket(layout.socket, 5000);
+            // Without live restore, only what a restart would stop counts: a standby is made again.
+            if (!answer.ok || answer.liveRestore !== false) return answer;
+            const running = await runningBesidesStandbys(layout.socket);
+            return running === null ? { ok: false } : { ...answer, containersRunning: running };
+          },
           processAlive: () => rentalDockerdPid(layout) !== null || restartUnderWay(layout),
           // As at start: what is left of the old daemon goes, then pool, bridge, daemon; the firewall is put back.
           async restart(why) {
