@@ -3,10 +3,11 @@
 // stands, or restarts the rental daemon on purpose (an upgrade of Docker). The miner does the
 // same setup itself at start; the bootstrap runs `host setup` ahead.
 import { parseArgs } from 'node:util';
+import { pingSocket, runningBesidesStandbys } from '../host/daemon-probe.js';
 import { ensureFirewall } from '../host/firewall.js';
 import { poolStatus, DEFAULT_POOL_SIZE_BYTES } from '../host/pool.js';
 import {
-  ensureRentalDockerd, pingSocket, rentalHostLayoutFromEnv, restartRentalDockerd, runningBesidesStandbys, DEFAULT_STATE_DIR, RENTAL_ADDRESS_POOL,
+  ensureRentalDockerd, rentalHostLayoutFromEnv, restartRentalDockerd, DEFAULT_STATE_DIR, RENTAL_ADDRESS_POOL,
 } from '../host/rental-dockerd.js';
 import { formatSize, parseSize } from '../sizes.js';
 import { UsageError } from './usage.js';

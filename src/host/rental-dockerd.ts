@@ -5,12 +5,11 @@
 // firewall rules (firewall.ts) isolate the rentals, so no daemon's start-up can rewrite them.
 import { execFile, spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
 import { isAbsolute, join } from 'node:path';
 import { promisify } from 'node:util';
 import { z } from 'zod';
-import { standbyName } from '../containers/names.js';
 import { RENTAL_BRIDGE_PREFIX } from '../containers/options.js';
+import { pingSocket } from './daemon-probe.js';
 import { ensurePool, PoolError, type PoolPaths } from './pool.js';
 
 const run = promisify(execFile);
@@ -129,71 +128,6 @@ export function rentalDockerdArgs(l: RentalHostLayout): string[] {
     '--log-driver', 'json-file', '--log-opt', 'max-size=10m', '--log-opt', 'max-file=2',
   ];
 }
-
-export interface DaemonAnswer {
-  ok: boolean;
-  driver?: string;
-  /** Whether containers outlive the daemon (false: a daemon started by a release before live restore). */
-  liveRestore?: boolean;
-  containersRunning?: number;
-}
-
-/** Asks the daemon on `socket` for /info, within `timeoutMs`; never throws. */
-export function pingSocket(socket: string, timeoutMs = 2000): Promise<DaemonAnswer> {
-  return new Promise((resolve) => {
-    const req = request({ socketPath: socket, path: '/info', timeout: timeoutMs }, (res) => {
-      let body = '';
-      res.setEncoding('utf8').on('data', (c: string) => { body += c; });
-      res.on('end', () => {
-        try {
-          const info = JSON.parse(body) as { Driver?: string; LiveRestoreEnabled?: boolean; ContainersRunning?: number };
-          resolve({ ok: res.statusCode === 200, driver: info.Driver, liveRestore: info.LiveRestoreEnabled === true, containersRunning: info.ContainersRunning ?? 0 });
-        } catch { resolve({ ok: false }); }
-      });
-    });
-    req.on('error', () => resolve({ ok: false }));
-    req.on('timeout', () => { req.destroy(); resolve({ ok: false }); });
-    req.end();
-  });
-}
-
-/**
- * Running containers on the daemon other than miners' standbys (a standby is only a head start:
- * it is made again), or null when the daemon does not say.
- */
-export function runningBesidesStandbys(socket: string, timeoutMs = 5000): Promise<number | null> {
-  return new Promise((resolve) => {
-    const req = request({ socketPath: socket, path: '/containers/json', timeout: timeoutMs }, (res) => {
-      let body = '';
-      res.setEncoding('utf8').on('data', (c: string) => { body += c; });
-      res.on('end', () => {
-        try {
-          const list = JSON.parse(body) as { Names?: string[] }[];
-          resolve(res.statusCode === 200 ? list.filter((c) => !(c.Names ?? []).some((n) => n.endsWith(STANDBY_SUFFIX))).length : null);
-        } catch { resolve(null); }
-      });
-    });
-    req.on('error', () => resolve(null));
-    req.on('timeout', () => { req.destroy(); resolve(null); });
-    req.end();
-  });
-}
-
-/** Whether the daemon answers /_ping within `timeoutMs` (cheap: the keeper asks every few seconds). */
-export function pingDaemon(socket: string, timeoutMs: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const req = request({ socketPath: socket, path: '/_ping', timeout: timeoutMs }, (res) => {
-      res.resume();
-      resolve(res.statusCode === 200);
-    });
-    req.on('error', () => resolve(false));
-    req.on('timeout', () => { req.destroy(); resolve(false); });
-    req.end();
-  });
-}
-
-/** Every standby's name ends so, whatever the miner's name prefix. */
-const STANDBY_SUFFIX = standbyName('');
 
 const alive = (pid: number) => {
   try { process.kill(pid, 0); return true; } catch { return false; }

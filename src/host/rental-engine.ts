@@ -7,9 +7,10 @@
 import { DEFAULT_DOCKER_SOCKET } from '../containers/docker.js';
 import type { Logger } from '../log.js';
 import { keepDaemon, type DaemonKeeper, type KeeperPolicy, type KeeperState } from './daemon-keeper.js';
+import { pingDaemon, pingSocket, runningBesidesStandbys } from './daemon-probe.js';
 import { ensureFirewall, keepFirewall, type FirewallKeeper } from './firewall.js';
 import {
-  ensureRentalDockerd, pingDaemon, pingSocket, rentalDockerdPid, runningBesidesStandbys, rentalHostLayoutFromEnv, restartUnderWay, stopRentalDockerd,
+  ensureRentalDockerd, rentalDockerdPid, rentalHostLayoutFromEnv, restartUnderWay, stopRentalDockerd,
   HUNG_DOCKERD_STOP_TIMEOUT_MS, RENTAL_ADDRESS_POOL, RENTAL_DOCKERD_STOP_TIMEOUT_MS, type RentalHostLayout,
 } from './rental-dockerd.js';
 
