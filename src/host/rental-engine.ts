@@ -7,6 +7,7 @@
 import { DEFAULT_DOCKER_SOCKET } from '../containers/docker.js';
 import type { Logger } from '../log.js';
 import { keepFirewall, type FirewallKeeper } from './firewall.js';
+import { keepLxcfs, lxcfsLayout, type LxcfsKeeper } from './lxcfs.js';
 import { ensureRentalDockerd, rentalHostLayout, RENTAL_ADDRESS_POOL } from './rental-dockerd.js';
 
 export interface RentalEngine {
@@ -19,7 +20,9 @@ export interface RentalEngine {
   /** Whether the host may rent now, and why not. */
   hostReady(): { applied: boolean; error?: string };
   /** For /health: the pool's problem and the firewall's state. */
-  report(): { endpoint: string; pool?: string; firewall?: ReturnType<FirewallKeeper['state']> };
+  report(): { endpoint: string; pool?: string; firewall?: ReturnType<FirewallKeeper['state']>; lxcfs?: ReturnType<LxcfsKeeper['report']> };
+  /** A rental's own /proc view (LXCFS) for new containers; null: the host's. */
+  viewMounts(): ReturnType<LxcfsKeeper['viewMounts']>;
   close(): void;
 }
 
@@ -35,6 +38,7 @@ export function planRentalEngine(opts: {
   const endpoint = `unix://${socket}`;
   let poolProblem: string | undefined;
   let firewall: FirewallKeeper | undefined;
+  let lxcfs: LxcfsKeeper | undefined;
   const unisolated = isRoot() ? undefined : 'the host firewall needs root; run the miner as root, or pass --allow-unisolated (development only)';
   return {
     socket,
@@ -53,6 +57,8 @@ export function planRentalEngine(opts: {
         log.warn({ endpoint }, 'not root: rentals run on the system Docker daemon, where disk sizes may not be enforced');
       }
       if (isRoot()) firewall = await keepFirewall(RENTAL_ADDRESS_POOL, log);
+      // Root only: LXCFS mounts FUSE for every user; without it rentals see the host's /proc.
+      if (isRoot()) lxcfs = await keepLxcfs(lxcfsLayout(opts.stateDir), { log });
       else if (!opts.allowUnisolated) log.error(unisolated);
       if (opts.allowUnisolated) log.warn('--allow-unisolated: rentals are rented even when the host firewall cannot isolate them');
     },
@@ -62,7 +68,8 @@ export function planRentalEngine(opts: {
       if (unisolated) return { applied: false, error: unisolated };
       return firewall ? firewall.state() : { applied: false, error: 'the host firewall is being installed' };
     },
-    report: () => ({ endpoint, ...(poolProblem ? { pool: poolProblem } : {}), ...(firewall ? { firewall: firewall.state() } : {}) }),
-    close: () => firewall?.stop(),
+    report: () => ({ endpoint, ...(poolProblem ? { pool: poolProblem } : {}), ...(firewall ? { firewall: firewall.state() } : {}), ...(lxcfs ? { lxcfs: lxcfs.report() } : {}) }),
+    viewMounts: () => lxcfs?.viewMounts() ?? null,
+    close: () => { firewall?.stop(); lxcfs?.close(); },
   };
 }
