@@ -240,9 +240,10 @@ export async function keepLxcfs(layout: LxcfsLayout, opts: LxcfsOptions): Promis
     if (Date.now() >= nextAttemptAt) await attempt();
   }
 
+  let inflight: Promise<void> = Promise.resolve();
   function schedule(): void {
     if (closed) return;
-    timer = setTimeout(() => { void check().catch(() => undefined).finally(schedule); }, checkEveryMs);
+    timer = setTimeout(() => { inflight = check().catch(() => undefined).finally(schedule); }, checkEveryMs);
     timer.unref();
   }
 
@@ -268,6 +269,7 @@ export async function keepLxcfs(layout: LxcfsLayout, opts: LxcfsOptions): Promis
     close: stopWatching,
     async shutdown() {
       stopWatching();
+      await inflight; // a start under way finishes first, so nothing is left running after
       const pid = previousPid(layout);
       if (pid !== null) await stopPid(pid);
       await unmount(layout.mountPoint);
