@@ -9,6 +9,7 @@ import type { Logger } from '../log.js';
 import { keepDaemon, type DaemonKeeper, type KeeperPolicy, type KeeperState } from './daemon-keeper.js';
 import { pingDaemon, pingSocket, runningBesidesStandbys } from './daemon-probe.js';
 import { ensureFirewall, keepFirewall, type FirewallKeeper } from './firewall.js';
+import { keepLxcfs, lxcfsLayout, type LxcfsKeeper } from './lxcfs.js';
 import {
   ensureRentalDockerd, rentalDockerdPid, rentalHostLayoutFromEnv, restartUnderWay, stopRentalDockerd,
   HUNG_DOCKERD_STOP_TIMEOUT_MS, RENTAL_ADDRESS_POOL, RENTAL_DOCKERD_STOP_TIMEOUT_MS, type RentalHostLayout,
@@ -32,8 +33,10 @@ export interface RentalEngine {
   keepAlive(onRestarted: () => Promise<void>, policy?: Partial<KeeperPolicy>): void;
   /** The keeper's view of the rental daemon (undefined when it is not kept). */
   daemonState(): KeeperState | undefined;
-  /** For /health: the pool's problem, the firewall's state and the rental daemon's. */
-  report(): { endpoint: string; pool?: string; firewall?: ReturnType<FirewallKeeper['state']>; daemon?: KeeperState };
+  /** For /health: the pool's problem, the firewall's state, the rental daemon's and lxcfs's. */
+  report(): { endpoint: string; pool?: string; firewall?: ReturnType<FirewallKeeper['state']>; daemon?: KeeperState; lxcfs?: ReturnType<LxcfsKeeper['report']> };
+  /** A rental's own /proc view (LXCFS) for new containers; null: the host's. */
+  viewMounts(): ReturnType<LxcfsKeeper['viewMounts']>;
   close(): void;
 }
 
@@ -53,6 +56,7 @@ export function planRentalEngine(opts: {
   let firewall: FirewallKeeper | undefined;
   let keeper: DaemonKeeper | undefined;
   let closed = false;
+  let lxcfs: LxcfsKeeper | undefined;
   const unisolated = isRoot() ? undefined : 'the host firewall needs root; run the miner as root, or pass --allow-unisolated (development only)';
   return {
     socket,
@@ -72,6 +76,8 @@ export function planRentalEngine(opts: {
         log.warn({ endpoint }, 'not root: rentals run on the system Docker daemon, where disk sizes may not be enforced');
       }
       if (isRoot()) firewall = await keepFirewall(RENTAL_ADDRESS_POOL, log);
+      // Root only: LXCFS mounts FUSE for every user; without it rentals see the host's /proc.
+      if (isRoot()) lxcfs = await keepLxcfs(lxcfsLayout(opts.stateDir), { log });
       else if (!opts.allowUnisolated) log.error(unisolated);
       if (opts.allowUnisolated) log.warn('--allow-unisolated: rentals are rented even when the host firewall cannot isolate them');
     },
@@ -111,11 +117,14 @@ export function planRentalEngine(opts: {
     daemonState: () => keeper?.state(),
     report: () => ({
       endpoint, ...(poolProblem ? { pool: poolProblem } : {}), ...(firewall ? { firewall: firewall.state() } : {}), ...(keeper ? { daemon: keeper.state() } : {}),
+      ...(lxcfs ? { lxcfs: lxcfs.report() } : {}),
     }),
+    viewMounts: () => lxcfs?.viewMounts() ?? null,
     close: () => {
       closed = true;
       keeper?.stop();
       firewall?.stop();
+      lxcfs?.close();
     },
   };
 }
