@@ -2,17 +2,17 @@
 // answers) with 0, 4 and 16 other rentals already running on the same rental Docker daemon.
 // What grows with the rentals on a host is the daemon's side (containers, one bridge network
 // and its firewall rules per rental, btrfs subvolumes and their qgroups), so that is what the
-// crowd is made of: real rentals, each made by the container manager with all its containment.
+// crowd is made of: real rentals, each made by the rental service with all its containment.
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateHotkey } from '../protocol/index.js';
-import { connectDocker, createContainerManager, type ContainerManager } from '../src/containers/index.js';
+import { connectDocker } from '../src/containers/index.js';
+import type { RentalService } from '../src/rentals/service.js';
 import { rentalHostLayout } from '../src/host/rental-dockerd.js';
-import { silentLogger } from '../src/log.js';
 import { generateRenterKeyPair } from '../src/validator/credentials.js';
-import { freePort, rounds, type Figures } from './allocate.js';
+import { benchRentals, freePort, rounds, type Figures } from './allocate.js';
 import { registerBench } from './registry.js';
 import { percentile, writeSection } from './results.js';
 
@@ -22,21 +22,22 @@ const COLD_ROUNDS = 6;
 const CROWD_LABEL = 'compute-miner.bench-crowd';
 const MiB = 1024 * 1024;
 
-interface Crowd { managers: ContainerManager[]; dirs: string[]; runId: string }
+interface Crowd { managers: RentalService[]; dirs: string[]; runId: string }
 
 /**
- * One more rental of the crowd: a manager of its own (its own record, SSH port and names) holding
- * one rental of 1 core, 256 MiB and 512 MiB disk. A single fleet on this 2-core machine would
- * place only two 1-core rentals; separate managers share the cores, which the daemon allows.
+ * One more rental of the crowd: a rental service of its own (its own ledger, SSH port, names and
+ * owner, no warm container) holding one rental of 1 core, 256 MiB and 512 MiB disk. A single
+ * service on this 2-core machine would place only two 1-core rentals; separate services share the
+ * cores, which the daemon allows.
  */
 async function addRental(crowd: Crowd): Promise<void> {
   const docker = connectDocker(rentalHostLayout().socket);
   const n = crowd.managers.length;
   const dataDir = mkdtempSync(join(tmpdir(), `cm-crowd-${crowd.runId}-${n}-`));
   crowd.dirs.push(dataDir);
-  const manager = createContainerManager({
-    docker, dataDir, minerHotkey: generateHotkey().ss58Address, sshPort: await freePort(), sshBind: '127.0.0.1',
-    namePrefix: `crowd-${crowd.runId}-${n}-`, labels: { [CROWD_LABEL]: crowd.runId }, log: silentLogger(), standby: false,
+  const manager = benchRentals({
+    docker, dataDir, minerHotkey: generateHotkey().ss58Address, sshPort: await freePort(),
+    namePrefix: `crowd-${crowd.runId}-${n}-`, labels: { [CROWD_LABEL]: crowd.runId }, warm: 0,
   });
   crowd.managers.push(manager);
   await manager.start();
@@ -88,9 +89,9 @@ Machine: ${cpus().length} cores (${cpus()[0]?.model.replace(/\s+/g, ' ').trim() 
 
 The allocate of the allocate benchmark (signed request → reply once SSH answers with the new credentials;
 1 core, 512 MiB, 1 GiB disk) with other rentals already running on the same rental Docker daemon:
-real rentals made by the container manager (each its own bridge network and firewall rules, btrfs
+real rentals made by the rental service (each its own bridge network and firewall rules, btrfs
 subvolumes with a quota, limits, 1 core, 256 MiB, 512 MiB disk). This 2-core machine gives one miner
-two 1-core rentals at most, so the crowd is held by separate managers sharing the cores; what grows with
+two 1-core rentals at most, so the crowd is held by separate rental services sharing the cores; what grows with
 rentals on a host is the daemon's work, and the fleet's own per-rental work is the placement benchmark's.
 ${STANDBY_ROUNDS} standby and ${COLD_ROUNDS} cold rounds per row after 1 warm-up round each.
 1-minute load average ${load.toFixed(2)} at the start.

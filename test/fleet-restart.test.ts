@@ -4,7 +4,7 @@
 // holder's check answers, the status page lists them by host, files written before are there).
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -52,13 +52,23 @@ restart.before(async (ctx) => {
 restart.after(async (ctx) => {
   // The CLI labels what it makes with its hotkey, on every host.
   if (ctx.local) await cleanupCliMiners(ctx.local, ctx.miners ?? []).catch(() => undefined);
-  if (ctx.remote) {
-    await cleanupCliMiners(ctx.remote.docker, ctx.miners ?? []).catch(() => undefined);
-    await ctx.remote.destroy();
-  }
+  if (ctx.remote) await cleanupCliMiners(ctx.remote.docker, ctx.miners ?? []).catch(() => undefined);
+  // A create the killed miner sent may still finish in the engine after the sweep above: look again.
+  if (ctx.local && ctx.run) await removeLate(ctx.local, ctx.run.namePrefix);
+  if (ctx.remote) await ctx.remote.destroy();
   if (ctx.local && ctx.run) await ctx.run.cleanup();
   if (ctx.dir) rmSync(ctx.dir, { recursive: true, force: true });
 });
+
+/** Removes containers named with `prefix` until two looks a few seconds apart find none. */
+async function removeLate(docker: Dockerode, prefix: string): Promise<void> {
+  for (let quiet = 0, look = 0; quiet < 2 && look < 10; look++) {
+    const found = await docker.listContainers({ all: true, filters: { name: [prefix] } }).catch(() => []);
+    quiet = found.length === 0 ? quiet + 1 : 0;
+    await Promise.all(found.map((c) => docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined)));
+    await new Promise((r) => setTimeout(r, 3000));
+  }
+}
 
 async function startMiner(ctx: Ctx): Promise<CliMiner> {
   const miner = await spawnCliMiner(ctx.run, 'fleet', {
@@ -75,15 +85,32 @@ async function kill(miner: CliMiner): Promise<void> {
   await miner.exited;
 }
 
+/** The signed output of a reply, failing with the axon's code and message when it has none. */
+function outputOf<T>(reply: { code: number; message: string; body?: unknown }, miner: CliMiner): T {
+  const output = (reply.body as { output?: T } | undefined)?.output;
+  if (reply.code !== 200 || output === undefined) assert.unreachable(`reply ${reply.code} ${reply.message}; miner said: ${miner.stderr().slice(-2000)}`);
+  return output!;
+}
+
 function client(ctx: Ctx): Dendrite {
   return new Dendrite({ hotkey: generateHotkey(), url: `ws://127.0.0.1:${ctx.port}`, timeoutMs: 120_000 });
 }
 
 interface Held { pem: string; port: number; host?: string; password: string; mark: string }
 
+/** Containers the miner's ledger (`<data dir>/rentals/<id>.json`) says it lent: warm containers waiting for a rental are not. */
+function ledgerContainers(miner: CliMiner): Set<string> {
+  const dir = join(miner.dataDir, 'rentals');
+  if (!existsSync(dir)) return new Set();
+  return new Set(readdirSync(dir).filter((f) => f.endsWith('.json'))
+    .map((f) => (JSON.parse(readFileSync(join(dir, f), 'utf8')) as { workload?: { container?: string } }).workload?.container)
+    .filter((id): id is string => typeof id === 'string'));
+}
+
 async function ownContainers(docker: Dockerode, miner: CliMiner): Promise<number> {
+  const held = ledgerContainers(miner);
   const list = await docker.listContainers({ all: true, filters: { name: [miner.namePrefix] } });
-  return list.filter((c) => !c.Names.some((n) => n.endsWith('ssh-standby'))).length;
+  return list.filter((c) => held.has(c.Id)).length;
 }
 
 restart('rentals on both hosts survive kill -9 of the miner, and the restarted miner holds every one', async (ctx) => {
@@ -97,7 +124,7 @@ restart('rentals on both hosts survive kill -9 of the miner, and the restarted m
     for (let i = 0; i < want; i++) {
       const keys = renterKeys();
       const reply = await dendrite.call('Allocate', { timeline: 1, checking: false, public_key: keys.publicKeyPem, device_requirement: device });
-      const out = (reply.body as { output: { status: boolean; info?: string; error?: string; host?: string } }).output;
+      const out = outputOf<{ status: boolean; info?: string; error?: string; host?: string }>(reply, first);
       assert.ok(out.status, out.error);
       const credentials = decryptAllocationInfo(out.info!, keys.privateKeyPem);
       const mark = randomBytes(8).toString('hex');
@@ -118,10 +145,11 @@ restart('rentals on both hosts survive kill -9 of the miner, and the restarted m
 
   const second = await startMiner(ctx);
   const again = client(ctx);
+  let lent = new Set<string>();
   try {
     for (const h of held) {
       const check = await again.call('Allocate', { timeline: 0, checking: true, public_key: h.pem });
-      assert.equal((check.body as { output: unknown }).output, { status: true, port: h.port }, 'the holder still holds its rental');
+      assert.equal(outputOf(check, second), { status: true, port: h.port }, 'the holder still holds its rental');
       assert.is((await sshRun(h.port, { password: h.password }, 'cat /root/mark')).trim(), h.mark, 'same container, files kept');
     }
     const status = await fetch(`http://127.0.0.1:${ctx.port}/status.json`).then((r) => r.json() as Promise<{ rentals: { host?: string; port: number; state: string }[]; hosts: { name: string; up: boolean; rentals: number }[] }>);
@@ -130,15 +158,24 @@ restart('rentals on both hosts survive kill -9 of the miner, and the restarted m
     assert.equal(status.hosts.map((h) => [h.name, h.up, h.rentals]), [['a', true, local], ['b', true, remote]]);
     // A new holder finds no room: every slot is still taken after the restart.
     const busy = await again.call('Allocate', { timeline: 1, checking: true, device_requirement: device });
-    assert.is((busy.body as { output: { status: boolean } }).output.status, false);
+    assert.is(outputOf<{ status: boolean }>(busy, second).status, false);
+    lent = ledgerContainers(second);
+    assert.is(lent.size, want, 'the restarted miner\'s ledger holds every rental');
     for (const h of held) {
       const freed = await again.call('Allocate', { timeline: 0, checking: false, public_key: h.pem });
-      assert.equal((freed.body as { output: unknown }).output, { status: true, port: h.port });
+      assert.equal(outputOf(freed, second), { status: true, port: h.port });
     }
   } finally {
     await again.close();
   }
-  assert.is(await ownContainers(ctx.local, second) + await ownContainers(ctx.remote.docker, second), 0, 'released on both hosts');
+  // Released on both hosts: every rental's container is gone; what stays is host a's warm container
+  // for the next rental (a remote engine keeps none).
+  const left = async (docker: Dockerode) => docker.listContainers({ all: true, filters: { name: [second.namePrefix] } });
+  const [leftLocal, leftRemote] = [await left(ctx.local), await left(ctx.remote.docker)];
+  assert.equal([...leftLocal, ...leftRemote].filter((c) => lent.has(c.Id)), [], 'released on both hosts');
+  assert.is(leftRemote.length, 0, 'nothing of the miner stays on host b');
+  assert.ok(leftLocal.length <= 1, `at most host a's warm container stays (${leftLocal.map((c) => c.Names.join()).join(', ')})`);
+  assert.is(ledgerContainers(second).size, 0, 'the ledger is empty');
   await kill(second);
 });
 

@@ -5,8 +5,13 @@ import Dockerode from 'dockerode';
 import type { HostEntry } from './hosts-file.js';
 import { readTlsMaterial, TlsFileError, type TlsMaterial } from './tls-files.js';
 
-/** Longest wait for a TCP (and TLS) connection to an engine; a longer one is a host down. Default 5000 ms. */
-export const DEFAULT_ENGINE_CONNECT_TIMEOUT_MS = 5000;
+/**
+ * docker-modem's `connectionTimeout` runs until the answer begins, so it would cut every call that
+ * takes longer (a container's create under load, a stop's grace time) and call the host down. None
+ * is set by default: the rental service bounds its questions itself (answerBoundMs), pingEngine
+ * bounds pings, and a call of a rental's own work may take as long as it takes. Default 0 (none).
+ */
+export const DEFAULT_ENGINE_CONNECT_TIMEOUT_MS = 0;
 /** Longest wait for an engine's answer to a ping. Default 5000 ms. */
 export const DEFAULT_ENGINE_PING_TIMEOUT_MS = 5000;
 
@@ -26,7 +31,7 @@ export interface EngineClientOptions {
 
 /** The dockerode options for a host; every field set so DOCKER_HOST/DOCKER_CERT_PATH in the environment never leak in. */
 export function engineOptions(host: HostEntry, tls: TlsMaterial | null, connectTimeoutMs = DEFAULT_ENGINE_CONNECT_TIMEOUT_MS): Dockerode.DockerOptions {
-  const none = { ca: undefined, cert: undefined, key: undefined, timeout: undefined, connectionTimeout: connectTimeoutMs };
+  const none = { ca: undefined, cert: undefined, key: undefined, timeout: undefined, connectionTimeout: connectTimeoutMs > 0 ? connectTimeoutMs : undefined };
   if (host.engine.kind === 'unix') return { ...none, host: undefined, port: undefined, protocol: undefined, socketPath: host.engine.socketPath };
   if (tls) return { ...none, protocol: 'https', host: host.engine.host, port: host.engine.port, ca: tls.ca, cert: tls.cert, key: tls.key };
   return { ...none, protocol: 'http', host: host.engine.host, port: host.engine.port };

@@ -7,7 +7,8 @@ import { randomBytes } from 'node:crypto';
 import type { AllocateCredentials } from '../../protocol/index.js';
 import type { Logger } from '../log.js';
 import { UnavailableError } from '../containers/errors.js';
-import { authorizedKeysFile, exchangeKey, generatePassword, type KeyType } from '../containers/secrets.js';
+import { generatePassword, type KeyType } from '../containers/secrets.js';
+import { rentalActions } from './actions.js';
 import type { DeviceRequirement } from '../containers/options.js';
 import { checkFits, place } from '../fleet/placement.js';
 import { placementRequest } from '../fleet/request.js';
@@ -102,6 +103,7 @@ export function createRentalService(options: RentalServiceOptions) {
     },
     (view, error) => log.warn({ host: view.host.name, err: error }, 'host is not answering: its rentals wait, the others keep renting'));
   const warm = warmKeeper({ views, ledger, log, perHost: options.warmPerHost ?? 1, renterPortsPerRental: options.renterPortsPerRental });
+  const actions = rentalActions(ledger, log);
   const notices = rentalNotices({ ledger, views, log, inQueue: (id, task) => queues.rental(id, task) });
   const expiry = expirySchedule(() => ledger.all(), (due) => {
     for (const rental of due) void end(rental.id, 'deadline reached').catch(() => undefined);
@@ -364,26 +366,10 @@ export function createRentalService(options: RentalServiceOptions) {
       return { status: true };
     }),
 
-    exchangeKey: (pem: string, keyType: KeyType, sshKey: string) => onHolder(pem, async (rental, view) => {
-      const health = await view.host.runtime.health(rental.workload!);
-      if (health.container !== 'running') return { status: false, error: `cannot exchange keys: the container is ${health.container}` };
-      const keys = exchangeKey(rental.keys, keyType, sshKey);
-      await view.host.runtime.putFiles(rental.workload!, [authorizedKeysFile(keys)]);
-      ledger.commit({ ...rental, keys });
-      log.info({ rental: rental.id, keyType }, 'SSH key exchanged');
-      return { status: true };
-    }),
-
-    restart: (pem: string) => onHolder(pem, async (rental, view) => {
-      const health = await view.host.runtime.health(rental.workload!);
-      if (health.container === 'paused') return { status: false, error: 'cannot restart: the container is paused (unpause it first)' };
-      await view.host.runtime.restart(rental.workload!, rental.grant.sshPort);
-      log.info({ rental: rental.id }, 'container restarted');
-      return { status: true };
-    }),
-
-    pause: (pem: string) => onHolder(pem, (rental, view) => changeState(rental, view, 'running', 'pause')),
-    unpause: (pem: string) => onHolder(pem, (rental, view) => changeState(rental, view, 'paused', 'unpause')),
+    exchangeKey: (pem: string, keyType: KeyType, sshKey: string) => onHolder(pem, (rental, view) => actions.exchangeKey(rental, view, keyType, sshKey)),
+    restart: (pem: string) => onHolder(pem, (rental, view) => actions.restart(rental, view)),
+    pause: (pem: string) => onHolder(pem, (rental, view) => actions.pause(rental, view)),
+    unpause: (pem: string) => onHolder(pem, (rental, view) => actions.unpause(rental, view)),
 
     state: () => rentalsState(views, ledger),
     snapshot: () => hostSnapshots(views, ledger, reserve),
@@ -408,13 +394,6 @@ export function createRentalService(options: RentalServiceOptions) {
     end,
   };
 
-  async function changeState(rental: Rental, view: HostView, from: 'running' | 'paused', verb: 'pause' | 'unpause'): Promise<Outcome> {
-    const health = await view.host.runtime.health(rental.workload!);
-    if (health.container !== from) return { status: false, error: `cannot ${verb}: the container is ${health.container}` };
-    await view.host.runtime[verb](rental.workload!);
-    log.info({ rental: rental.id }, `container ${verb}d`);
-    return { status: true };
-  }
 }
 
 export type RentalService = ReturnType<typeof createRentalService>;
