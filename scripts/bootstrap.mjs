@@ -13,12 +13,12 @@ const purpose = process.argv.includes('--for') ? process.argv[process.argv.index
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 const dockerSocket = process.env.DOCKER_SOCKET ?? '/var/run/docker.sock';
 
-// Debian packages each purpose needs; the miner itself only needs Docker and mmdebstrap.
+// Debian packages each purpose needs; the miner itself needs Docker, mmdebstrap, the pool's tools and lxcfs (a rental's own /proc view).
 const PACKAGES = {
-  start: ['docker.io', 'mmdebstrap', 'btrfs-progs', 'iptables', 'util-linux'],
-  bench: ['docker.io', 'mmdebstrap', 'btrfs-progs', 'iptables', 'util-linux', 'hashcat', 'pocl-opencl-icd'],
+  start: ['docker.io', 'mmdebstrap', 'btrfs-progs', 'iptables', 'util-linux', 'lxcfs'],
+  bench: ['docker.io', 'mmdebstrap', 'btrfs-progs', 'iptables', 'util-linux', 'lxcfs', 'hashcat', 'pocl-opencl-icd'],
   // The tests also drive iproute2 (a private dockerd's bridge), openssl, procps, chromium (the status page, headless) and systemd-analyze.
-  test: ['docker.io', 'mmdebstrap', 'btrfs-progs', 'iptables', 'util-linux', 'hashcat', 'pocl-opencl-icd',
+  test: ['docker.io', 'mmdebstrap', 'btrfs-progs', 'iptables', 'util-linux', 'lxcfs', 'hashcat', 'pocl-opencl-icd',
     'python3-nacl', 'python3-msgpack', 'python3-websockets', 'python3-cryptography', 'iproute2', 'openssl', 'procps', 'chromium', 'systemd'],
 };
 

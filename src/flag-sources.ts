@@ -7,8 +7,8 @@ import { closestOption, type OptionSpec } from './args.js';
 
 /** Prefix of the environment variables that set flags: COMPUTE_MINER_SSH_PORT is --ssh-port. */
 export const ENV_PREFIX = 'COMPUTE_MINER_';
-/** COMPUTE_MINER_ variables read elsewhere: the signature library, the config file (read first), the renter's home. */
-const ENV_RESERVED = new Set(['COMPUTE_MINER_ED25519', 'COMPUTE_MINER_CONFIG', 'COMPUTE_MINER_HOME']);
+/** COMPUTE_MINER_ variables read elsewhere: the signature library, the config file (read first), the renter's home, a second rental daemon's layout. */
+const ENV_RESERVED = new Set(['COMPUTE_MINER_ED25519', 'COMPUTE_MINER_CONFIG', 'COMPUTE_MINER_HOME', 'COMPUTE_MINER_RENTAL_DAEMON']);
 
 export interface FlagSources {
   /** COMPUTE_MINER_<FLAG> variables are read from here [none]. */

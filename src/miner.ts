@@ -23,9 +23,10 @@ import { requestHistory, type RequestHistory } from './status/history.js';
 import { statusRoutes } from './status/page.js';
 import { PACKAGE_VERSION } from './version.js';
 import { loadOrCreateHotkey } from './keystore.js';
-import type { Logger } from './log.js';
+import { registerLogMetrics, type Logger } from './log.js';
 import { createSpecsProbe } from './specs/hardware.js';
 import { planRentalEngine } from './host/rental-engine.js';
+import { registerRentalDaemonMetrics } from './host/daemon-metrics.js';
 
 /** Checking an existing base image takes less than this; longer is a build, announced as such. */
 const BASE_IMAGE_CHECK_MS = 1500;
@@ -141,6 +142,8 @@ async function startLocked(config: MinerConfig, log: Logger, extraPlugins: Synap
       containment: { pidsLimit: config.pidsLimit, nofile: config.nofile, logMaxBytes: config.logMaxBytes, logFiles: config.logFiles },
       minerHotkey: hotkey.ss58Address,
       baseImage: { from: config.baseImageFrom },
+      // This machine's LXCFS, so only with its own rental engine (a hosts file's engines have their own /proc).
+      ...(rentalEngine ? { viewMounts: () => rentalEngine.viewMounts() } : {}),
       log,
     },
     dataDir: config.dataDir,
@@ -175,6 +178,7 @@ async function startLocked(config: MinerConfig, log: Logger, extraPlugins: Synap
     version: PACKAGE_VERSION,
     startedAt,
     dockerReachable,
+    rentalDaemon: () => rentalEngine?.daemonState(),
     manager: () => rentals.state(),
     rentals: rentalList,
     // Read from the ledger: a host that does not answer marks only its own rentals.
@@ -214,6 +218,8 @@ async function startLocked(config: MinerConfig, log: Logger, extraPlugins: Synap
   });
   history = requestHistory(axon.metrics);
   registerFleetMetrics(axon.metrics, rentals);
+  registerLogMetrics(axon.metrics);
+  if (rentalEngine) registerRentalDaemonMetrics(axon.metrics, rentalEngine);
   cleanup.push(async () => history?.stop());
   let port: number;
   try {
@@ -232,6 +238,8 @@ async function startLocked(config: MinerConfig, log: Logger, extraPlugins: Synap
   await rentalEngine?.prepare();
   await rentals.start();
   cleanup.push(() => rentals.stop());
+  // A rental daemon that dies or hangs is started again, and the rentals reconciled with it.
+  rentalEngine?.keepAlive(() => rentals.reconcileAgain());
   const state = rentals.state();
   // The base image and the standby are said in their own lines below, once each is known.
   log.info({ rentals: state.hosts.reduce((n, h) => n + h.rentals, 0), ...(state.deadline ? { deadline: new Date(state.deadline).toISOString() } : {}) }, 'containers reconciled');

@@ -47,6 +47,10 @@ service('the unit restarts on failure, keeps rentals\' helpers on restart, and r
   assert.match(text, /^KillMode=process$/m);
   assert.match(text, /^RestartPreventExitStatus=2 4$/m);
   assert.match(text, /^WantedBy=multi-user\.target$/m);
+  // At boot: after the network is online, local file systems and the firewall, the clock and Docker's units.
+  assert.match(text, /^After=network-online\.target local-fs\.target time-set\.target firewalld\.service containerd\.service docker\.service$/m);
+  assert.match(text, /^Wants=network-online\.target$/m);
+  assert.match(text, new RegExp(`^RequiresMountsFor=${parsed.config.stateDir} ${parsed.config.dataDir}$`, 'm'), 'the pool image\'s and the data dir\'s file systems are mounted first');
   assert.match(text, new RegExp(`^ExecStart="/usr/bin/node" "/opt/cm/dist/src/cli.js" "miner" "--data-dir" "${parsed.config.dataDir}" "--port" "9000" "--allow-any"$`, 'm'));
   assert.ok(parsed.config.dataDir.startsWith('/'), 'an absolute data dir');
 });

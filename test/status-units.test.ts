@@ -153,6 +153,16 @@ test('one host (no hosts table): every rental is on it, so neither the page nor 
   assert.match(formatStatus(one), /^  ssh-container  running  holder SHA256:abc/m);
 });
 
+test('the rental daemon kept by the miner: answering and restarts on the page and in the CLI text; absent without one', () => {
+  const kept = doc({ rentalDaemon: { up: true, restarts: 2, lastRestartAt: '2026-01-01T00:00:30.000Z', liveRestore: true } });
+  assert.match(renderStatusPage(kept), /<dd id="rental-daemon">answering; restarted 2 times, last at 2026-01-01T00:00:30\.000Z<\/dd>/);
+  assert.match(formatStatus(kept), /^daemon      answering; restarted 2 times, last at 2026-01-01T00:00:30\.000Z$/m);
+  const down = doc({ rentalDaemon: { up: false, restarts: 5, nextAttemptAt: '2026-01-01T00:05:00.000Z', lastError: 'did <not> start', liveRestore: false } });
+  assert.match(renderStatusPage(down), /NOT answering; restarted 5 times; next try at 2026-01-01T00:05:00\.000Z; last error: did &lt;not&gt; start; without live restore/);
+  assert.not.ok(renderStatusPage(doc()).includes('rental-daemon'));
+  assert.not.match(formatStatus(doc()), /^daemon/m);
+});
+
 test('the graph has one slot per bucket of the hour, newest on the right, a latency line where there were requests', () => {
   const points = Array.from({ length: 3 }, (_, i) => ({ at: `2026-01-01T00:0${i}:00.000Z`, requests: i, meanMs: i ? i * 2 : null }));
   const svg = requestGraph(points, 60, 61);

@@ -10,6 +10,9 @@ import { EXIT_DATA_DIR_LOCKED } from './exit-codes.js';
 import { UsageError } from './usage.js';
 import { HostsFileError, readHostsFile } from '../fleet/hosts-file.js';
 
+/** How long a stopped miner waits for its log to be written before it exits anyway. */
+export const STOPPED_EXIT_GRACE_MS = 5000;
+
 export async function runMiner(argv: string[]): Promise<number> {
   if (wantsHelp(argv)) {
     process.stdout.write(MINER_USAGE);
@@ -81,5 +84,8 @@ export async function runMiner(argv: string[]): Promise<number> {
     if (stopSignal) stopNow(stopSignal);
   });
   log.flush?.();
+  // Stopped: only log lines may be left to write. A log reader that stopped reading (a stalled
+  // pipe) holds a write forever; it must not keep a stopped miner alive.
+  setTimeout(() => process.exit(0), STOPPED_EXIT_GRACE_MS).unref();
   return 0;
 }

@@ -1,7 +1,7 @@
 // `status [URL]`: what a running miner's status page shows, on the terminal (or --json): its
 // hotkey, Docker, the base image, each rental, the standby, requests and the challenge solver.
 import { parseFlags } from '../args.js';
-import type { StatusDocument } from '../status/document.js';
+import { rentalDaemonText, type StatusDocument } from '../status/document.js';
 import { humanBytes, humanDuration } from '../units.js';
 import { jsonDocument } from './json-output.js';
 import { UsageError } from './usage.js';
@@ -39,6 +39,7 @@ export function formatStatus(doc: StatusDocument): string {
   const lines = [
     `miner       ${doc.hotkey} (version ${doc.version}, up ${humanDuration(doc.uptimeSeconds)})`,
     `docker      ${doc.docker.reachable ? 'reachable' : 'NOT reachable'}`,
+    ...(doc.rentalDaemon ? [`daemon      ${rentalDaemonText(doc.rentalDaemon)}`] : []),
     `base image  ${doc.baseImage.state}${doc.baseImage.error ? `: ${doc.baseImage.error}` : ''}`,
     `standby     ${doc.standby ? 'a started container waits for the next rental' : 'none'}`,
   ];

@@ -1,6 +1,6 @@
 // Pure translations from an Allocate request and the host's resources to Docker Engine
 // options. No I/O here: tests read these functions directly.
-import type { ContainerCreateOptions } from 'dockerode';
+import type { ContainerCreateOptions, MountSettings } from 'dockerode';
 import type { AllocateRequest } from '../../protocol/index.js';
 import { formatCpuset } from '../resources/cpuset.js';
 import { renterPortBindings } from '../resources/ports.js';
@@ -180,6 +180,8 @@ export interface ContainerPlan {
   /** The rental's own bridge network (one per rental, container-to-container traffic off). */
   network: string;
   containment: Containment;
+  /** Read-only views laid over the container's /proc files (LXCFS, lxcfs-mounts.ts); none: the kernel's own. */
+  viewMounts?: readonly MountSettings[];
 }
 
 export const DEFAULT_RESTART_RETRIES = 5;
@@ -201,6 +203,10 @@ export function containerCreateOptions(plan: ContainerPlan): ContainerCreateOpti
     NetworkMode: plan.network,
   };
   if (plan.diskBytes !== null) hostConfig.StorageOpt = { size: String(plan.diskBytes) };
+  // The one exception to "no host files" (Binds stays empty): LXCFS's files, bound read-only,
+  // are views FUSE computes per reader from its own cgroup, not the host's data; the renter can
+  // neither write them nor reach the rest of the LXCFS tree, and without CAP_SYS_ADMIN cannot unmount them.
+  if (plan.viewMounts && plan.viewMounts.length > 0) hostConfig.Mounts = plan.viewMounts.map((m) => ({ ...m, ReadOnly: true }));
   if (plan.gpuDeviceIds && plan.gpuDeviceIds.length > 0) {
     // By index, so rentals sharing a host never share a GPU (DeviceIDs goes without Count).
     hostConfig.DeviceRequests = [{ Driver: 'nvidia', DeviceIDs: [...plan.gpuDeviceIds], Capabilities: [['gpu']] }];

@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type Dockerode from 'dockerode';
+import type { MountSettings } from 'dockerode';
 import type { Logger } from '../log.js';
 import { containerRole, type Workload } from '../rentals/record.js';
 import { NOTICES_PATH } from '../rentals/events.js';
@@ -64,6 +65,8 @@ export interface DockerRuntimeOptions {
   ensureBase?: () => Promise<void>;
   /** Root password length [24]. */
   passwordLength?: number;
+  /** The rental's own /proc view (LXCFS bind mounts) for each new container; null or absent: the host's. */
+  viewMounts?: () => MountSettings[] | null;
 }
 
 export const DEFAULT_STOP_TIMEOUT_SECONDS = 2;
@@ -141,7 +144,7 @@ export function createDockerRuntime(options: DockerRuntimeOptions): RentalRuntim
   const warm = warmPool({
     engine, host, prefix, baseTag, sshBind: options.sshBind, sshHost, sshTimeout, restartRetries, containment, log,
     enabled: (options.warm ?? true) && localEngine, labelsOf, network: () => network(scopeLabels()), remove: (id) => layers.removeContainer(id),
-    isStopped: () => stopped,
+    isStopped: () => stopped, ...(options.viewMounts ? { viewMounts: options.viewMounts } : {}),
   });
 
   /** Sizes a started warm container for its rental and hands over the credentials, all at once. */
@@ -197,6 +200,7 @@ export function createDockerRuntime(options: DockerRuntimeOptions): RentalRuntim
         shmBytes: shmSizeBytes(resources.availableMemoryBytes, grant.memoryBytes, maxShmBytes), diskBytes,
         gpus: spec.gpusRequested, gpuDeviceIds: grant.gpus.length > 0 ? grant.gpus.map(String) : undefined,
         sshBind: options.sshBind, sshPort: grant.sshPort, renterPorts: grant.renterPorts, restartRetries, network: net, containment,
+        viewMounts: options.viewMounts?.() ?? [],
       }));
       await engine.startContainer(container);
       const id = container;

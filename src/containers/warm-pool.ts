@@ -3,6 +3,7 @@
 // and gets its limits and credentials set on it in one step. Each already carries the id and name
 // of the rental that will claim it, since Docker cannot change labels later.
 import { randomBytes } from 'node:crypto';
+import type { MountSettings } from 'dockerode';
 import type { Logger } from '../log.js';
 import { formatCpuset } from '../resources/cpuset.js';
 import type { WarmPool, WarmSlot } from '../rentals/runtime.js';
@@ -53,6 +54,8 @@ export interface DockerWarmPoolOptions {
   network(): Promise<string>;
   remove(container: string): Promise<void>;
   isStopped(): boolean;
+  /** LXCFS views: read at read time from the cgroup, so they show the limits a claim sets later. */
+  viewMounts?: () => MountSettings[] | null;
 }
 
 export function warmPool(options: DockerWarmPoolOptions): WarmPool & { claimed(slot: WarmSlot): WarmClaim | undefined; slotIds(): string[]; clear(): Promise<void> } {
@@ -81,6 +84,7 @@ export function warmPool(options: DockerWarmPoolOptions): WarmPool & { claimed(s
       diskBytes: storage.enforced ? storageSizeBytes(WARM_DISK_HEADROOM_BYTES, await host.baseImageBytes()) : null,
       gpus: 0, sshBind: options.sshBind, sshPort: entry.slot.sshPort, renterPorts: entry.slot.renterPorts,
       restartRetries: options.restartRetries, network: entry.network, containment: options.containment,
+      viewMounts: options.viewMounts?.() ?? [],
     }));
     await engine.startContainer(entry.container);
     const id = entry.container;

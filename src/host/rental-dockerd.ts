@@ -4,10 +4,12 @@
 // a user keeps there, is never touched. It runs with --iptables=false: the miner's own
 // firewall rules (firewall.ts) isolate the rentals, so no daemon's start-up can rewrite them.
 import { execFile, spawn } from 'node:child_process';
-import { mkdirSync, openSync, readFileSync } from 'node:fs';
-import { request } from 'node:http';
-import { join } from 'node:path';
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { isAbsolute, join } from 'node:path';
 import { promisify } from 'node:util';
+import { z } from 'zod';
+import { RENTAL_BRIDGE_PREFIX } from '../containers/options.js';
+import { pingSocket } from './daemon-probe.js';
 import { ensurePool, PoolError, type PoolPaths } from './pool.js';
 
 const run = promisify(execFile);
@@ -27,6 +29,8 @@ export interface RentalHostLayout {
   subnetPrefix: number;
   containerdNamespace: string;
   logFile: string;
+  /** Present while someone restarts the daemon on purpose, so a keeper does not start a second one. */
+  restartMarker: string;
 }
 
 export const DEFAULT_STATE_DIR = '/var/lib/compute-miner';
@@ -35,21 +39,72 @@ export const DEFAULT_RUN_DIR = '/run/compute-miner';
 export const RENTAL_ADDRESS_POOL = '10.218.0.0/16';
 export const RENTAL_SUBNET_PREFIX = 28;
 
+/** What may differ for a second rental daemon on one machine (tests run a private one beside the shared). */
+export interface RentalLayoutOverrides {
+  runDir?: string;
+  bridge?: string;
+  bridgeAddress?: string;
+  addressPool?: string;
+  containerdNamespace?: string;
+}
+
+/**
+ * The environment variable that names another rental daemon's layout, as JSON of
+ * RentalLayoutOverrides. Development and tests only: production has one rental daemon.
+ */
+export const RENTAL_DAEMON_ENV = 'COMPUTE_MINER_RENTAL_DAEMON';
+
+const cidr = (what: string) => z.string().regex(/^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/, `${what} must be an IPv4 address/prefix like 10.219.0.0/16`)
+  .refine((v) => v.split(/[./]/).every((n, i) => Number(n) <= (i === 4 ? 32 : 255)), `${what}: a number out of range`);
+const overridesSchema = z.object({
+  runDir: z.string().refine(isAbsolute, 'runDir must be an absolute path'),
+  // A Linux interface name; never the rental bridges' prefix (the firewall matches that prefix).
+  bridge: z.string().regex(/^[a-z][a-z0-9]{1,14}$/, 'bridge must be 2-15 lower-case letters and digits')
+    .refine((b) => !b.startsWith(RENTAL_BRIDGE_PREFIX), `bridge must not start with ${RENTAL_BRIDGE_PREFIX} (the rental bridges' prefix)`),
+  bridgeAddress: cidr('bridgeAddress'),
+  addressPool: cidr('addressPool'),
+  containerdNamespace: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'containerdNamespace must be lower-case letters, digits, ".", "_", "-"'),
+}).partial().strict();
+
+/** Reads RENTAL_DAEMON_ENV's JSON; throws a one-line error naming the variable. Pure. */
+export function parseRentalLayoutOverrides(text: string | undefined): RentalLayoutOverrides {
+  if (text === undefined || text.trim() === '') return {};
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (err) {
+    throw new Error(`${RENTAL_DAEMON_ENV}: not JSON (${(err as Error).message})`);
+  }
+  const parsed = overridesSchema.safeParse(doc);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new Error(`${RENTAL_DAEMON_ENV}: ${issue.path.length ? `${issue.path.join('.')}: ` : ''}${issue.message}`);
+  }
+  return parsed.data;
+}
+
+/** The layout of the rental daemon this process uses: the default one, or RENTAL_DAEMON_ENV's. */
+export function rentalHostLayoutFromEnv(stateDir = DEFAULT_STATE_DIR, env: Record<string, string | undefined> = process.env): RentalHostLayout {
+  return rentalHostLayout(stateDir, undefined, parseRentalLayoutOverrides(env[RENTAL_DAEMON_ENV]));
+}
+
 /** Where everything of the rental daemon lives. Pure. */
-export function rentalHostLayout(stateDir = DEFAULT_STATE_DIR, runDir = DEFAULT_RUN_DIR): RentalHostLayout {
+export function rentalHostLayout(stateDir = DEFAULT_STATE_DIR, runDir = DEFAULT_RUN_DIR, over: RentalLayoutOverrides = {}): RentalHostLayout {
   const mountPoint = join(stateDir, 'pool');
+  runDir = over.runDir ?? runDir;
   return {
     pool: { image: join(stateDir, 'pool.img'), mountPoint },
     dataRoot: join(mountPoint, 'docker'),
     execRoot: join(runDir, 'exec'),
     socket: join(runDir, 'docker.sock'),
     pidfile: join(runDir, 'dockerd.pid'),
-    bridge: 'cm0',
-    bridgeAddress: '10.217.0.1/24',
-    addressPool: RENTAL_ADDRESS_POOL,
+    bridge: over.bridge ?? 'cm0',
+    bridgeAddress: over.bridgeAddress ?? '10.217.0.1/24',
+    addressPool: over.addressPool ?? RENTAL_ADDRESS_POOL,
     subnetPrefix: RENTAL_SUBNET_PREFIX,
-    containerdNamespace: 'compute-miner',
+    containerdNamespace: over.containerdNamespace ?? 'compute-miner',
     logFile: join(stateDir, 'rental-dockerd.log'),
+    restartMarker: join(runDir, 'dockerd.restarting'),
   };
 }
 
@@ -67,24 +122,93 @@ export function rentalDockerdArgs(l: RentalHostLayout): string[] {
     '--iptables=false', '--ip-masq=false', '--ip-forward=true',
     '--containerd-namespace', l.containerdNamespace,
     '--containerd-plugins-namespace', `${l.containerdNamespace}-plugins`,
+    // Containers keep running while the daemon is down (a crash, a restart for an upgrade).
+    '--live-restore',
     // Bounded logs even for a container created without its own log options.
     '--log-driver', 'json-file', '--log-opt', 'max-size=10m', '--log-opt', 'max-file=2',
   ];
 }
 
-export function pingSocket(socket: string, timeoutMs = 2000): Promise<{ ok: boolean; driver?: string }> {
-  return new Promise((resolve) => {
-    const req = request({ socketPath: socket, path: '/info', timeout: timeoutMs }, (res) => {
-      let body = '';
-      res.setEncoding('utf8').on('data', (c: string) => { body += c; });
-      res.on('end', () => {
-        try { resolve({ ok: res.statusCode === 200, driver: (JSON.parse(body) as { Driver?: string }).Driver }); } catch { resolve({ ok: false }); }
-      });
-    });
-    req.on('error', () => resolve({ ok: false }));
-    req.on('timeout', () => { req.destroy(); resolve({ ok: false }); });
-    req.end();
-  });
+const alive = (pid: number) => {
+  try { process.kill(pid, 0); return true; } catch { return false; }
+};
+
+function pidIn(file: string): number | null {
+  try {
+    const pid = Number.parseInt(readFileSync(file, 'utf8'), 10);
+    return Number.isInteger(pid) && pid > 1 ? pid : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The rental daemon's process id, when its pid file names a live dockerd serving this socket (never a recycled pid). */
+export function rentalDockerdPid(layout: RentalHostLayout): number | null {
+  const pid = pidIn(layout.pidfile);
+  if (pid === null) return null;
+  try {
+    const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    return argv[0]?.endsWith('dockerd') && argv.includes(`unix://${layout.socket}`) ? pid : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Whether a restart on purpose (restartRentalDockerd) is under way, begun less than `withinMs` ago. */
+export function restartUnderWay(layout: RentalHostLayout, withinMs = RENTAL_DOCKERD_START_TIMEOUT_MS + 30_000): boolean {
+  const began = pidIn(layout.restartMarker);
+  return began !== null && Date.now() - began * 1000 < withinMs;
+}
+
+async function waitGone(pid: number, ms: number): Promise<boolean> {
+  for (const end = Date.now() + ms; Date.now() < end;) {
+    if (!alive(pid)) return true;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return !alive(pid);
+}
+
+export const RENTAL_DOCKERD_STOP_TIMEOUT_MS = 30_000;
+/** A daemon that already stopped answering gets this long to stop before SIGKILL. */
+export const HUNG_DOCKERD_STOP_TIMEOUT_MS = 5000;
+
+/**
+ * Stops the rental daemon: SIGTERM, SIGKILL after `graceMs`, then waits for its containerd (which
+ * outlives a killed dockerd for a moment and would keep the next one from starting). With live
+ * restore the containers keep running. Returns whether a daemon was running.
+ */
+export async function stopRentalDockerd(layout: RentalHostLayout, graceMs = RENTAL_DOCKERD_STOP_TIMEOUT_MS): Promise<boolean> {
+  const pid = rentalDockerdPid(layout);
+  if (pid !== null) {
+    process.kill(pid, 'SIGTERM');
+    process.kill(pid, 'SIGCONT'); // a stopped daemon would hold SIGTERM until then
+    if (!(await waitGone(pid, graceMs))) {
+      try { process.kill(pid, 'SIGKILL'); } catch { /* gone meanwhile */ }
+      await waitGone(pid, 5000);
+    }
+  }
+  const containerd = pidIn(join(layout.execRoot, 'containerd', 'containerd.pid'));
+  if (containerd !== null && alive(containerd) && !(await waitGone(containerd, 3000))) {
+    try { process.kill(containerd, 'SIGKILL'); } catch { /* gone meanwhile */ }
+    await waitGone(containerd, 5000);
+  }
+  return pid !== null;
+}
+
+/**
+ * Restarts the rental daemon on purpose (an upgrade of Docker, a daemon started without live
+ * restore): stopped, then started as at start-up. A marker tells a running miner's keeper
+ * that this restart is under way.
+ */
+export async function restartRentalDockerd(layout: RentalHostLayout, opts: { poolSizeBytes?: number; onStep?: (msg: string) => void } = {}): Promise<RentalDaemon> {
+  mkdirSync(join(layout.restartMarker, '..'), { recursive: true, mode: 0o700 });
+  writeFileSync(layout.restartMarker, `${Math.floor(Date.now() / 1000)}\n`);
+  try {
+    if (await stopRentalDockerd(layout)) opts.onStep?.(`stopped the rental Docker daemon on unix://${layout.socket}`);
+    return await ensureRentalDockerd(layout, opts);
+  } finally {
+    rmSync(layout.restartMarker, { force: true });
+  }
 }
 
 async function ensureBridge(name: string, address: string): Promise<void> {
@@ -128,6 +252,7 @@ export async function ensureRentalDockerd(layout: RentalHostLayout, opts: { pool
   mkdirSync(layout.execRoot, { recursive: true, mode: 0o700 });
   const log = openSync(layout.logFile, 'a');
   const child = spawn('dockerd', rentalDockerdArgs(layout), { detached: true, stdio: ['ignore', log, log] });
+  closeSync(log); // the daemon has its own copy; a keeper that restarts it often leaks none
   let exited: string | null = null;
   child.on('error', (err) => { exited = err.message; });
   child.on('exit', (code, signal) => { exited = `exited with ${code ?? signal}`; });

@@ -34,6 +34,21 @@ function docs(cli: string): string {
   return readme !== cli && /^[\w/.@+-]+$/.test(readme) ? `Documentation=file://${readme}\n` : '';
 }
 
+/**
+ * What the miner needs before it starts at boot: the network up (network-online), local file
+ * systems with its state and data dirs mounted (the storage pool image lives in the state dir),
+ * firewalld settled (it would flush the rental firewall installed after it), the clock set, and
+ * Docker's own units where they exist (the miner starts its own rental daemon, with the system's
+ * docker and containerd already up).
+ */
+export const UNIT_AFTER = ['network-online.target', 'local-fs.target', 'time-set.target', 'firewalld.service', 'containerd.service', 'docker.service'];
+
+/** RequiresMountsFor= takes plain absolute paths; one that would need quoting is left out. */
+function mountsFor(config: MinerConfig): string {
+  const paths = [...new Set([config.stateDir, config.dataDir])].filter((p) => /^\/[\w/.@+-]*$/.test(p));
+  return paths.length ? `RequiresMountsFor=${paths.join(' ')}\n` : '';
+}
+
 export function unitFile(o: UnitOptions): string {
   // The log goes to the journal: never a terminal, so JSON lines unless asked otherwise.
   const flags = minerFlags(o.config);
@@ -41,9 +56,9 @@ export function unitFile(o: UnitOptions): string {
   return `# Written by "compute-miner service install"; reinstall to change it.
 [Unit]
 Description=compute-miner: rents this machine's CPUs, memory, disk and GPUs as SSH-reachable containers
-${docs(o.cli)}After=network-online.target docker.service
+${docs(o.cli)}After=${UNIT_AFTER.join(' ')}
 Wants=network-online.target
-
+${mountsFor(o.config)}
 [Service]
 Type=simple
 ExecStart=${exec}

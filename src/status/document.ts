@@ -11,6 +11,8 @@ export interface StatusDocument {
   now: string;
   uptimeSeconds: number;
   docker: { reachable: boolean };
+  /** The miner's own rental daemon, as its keeper sees it (absent with --docker-socket or a hosts file). */
+  rentalDaemon?: RentalDaemonView;
   baseImage: { state: string; error?: string };
   standby: boolean;
   /** Set when the storage driver cannot enforce a rental's disk size. */
@@ -22,6 +24,26 @@ export interface StatusDocument {
   rentalsError?: string;
   requests: { intervalSeconds: number; points: HistoryPoint[] };
   challenge: { solver: string; hashcat: { state: string; version?: string; warmUpSeconds?: number; error?: string }; queued: number };
+}
+
+export interface RentalDaemonView {
+  up: boolean;
+  restarts: number;
+  /** ISO times. */
+  lastRestartAt?: string;
+  nextAttemptAt?: string;
+  lastError?: string;
+  liveRestore?: boolean;
+}
+
+/** The rental daemon in one line, for the page and the CLI. Pure. */
+export function rentalDaemonText(d: RentalDaemonView): string {
+  const parts = [d.up ? 'answering' : 'NOT answering'];
+  parts.push(d.restarts === 0 ? 'never restarted' : `restarted ${d.restarts} time${d.restarts === 1 ? '' : 's'}${d.lastRestartAt ? `, last at ${d.lastRestartAt}` : ''}`);
+  if (d.nextAttemptAt && !d.up) parts.push(`next try at ${d.nextAttemptAt}`);
+  if (d.lastError) parts.push(`last error: ${d.lastError}`);
+  if (d.liveRestore === false) parts.push('without live restore (restarted with it once it runs no container)');
+  return parts.join('; ');
 }
 
 export interface HostView {
@@ -38,6 +60,7 @@ export interface StatusSources {
   version: string;
   startedAt: number;
   dockerReachable(): Promise<boolean>;
+  rentalDaemon?(): RentalDaemonView | undefined;
   manager(): { baseImage: string; baseImageError?: string; standby: boolean; storageLimit?: string };
   rentals(): Promise<RentalView[]>;
   /** Rentals on several engines are read even when the first one does not answer. */
@@ -63,12 +86,19 @@ export function statusCollector(s: StatusSources): () => Promise<StatusDocument>
     }
     const m = s.manager();
     const c = s.challenge();
+    const d = s.rentalDaemon?.();
+    const daemon: RentalDaemonView | undefined = d && {
+      up: d.up, restarts: d.restarts,
+      ...(d.lastRestartAt ? { lastRestartAt: d.lastRestartAt } : {}), ...(d.nextAttemptAt ? { nextAttemptAt: d.nextAttemptAt } : {}),
+      ...(d.lastError ? { lastError: d.lastError } : {}), ...(d.liveRestore !== undefined ? { liveRestore: d.liveRestore } : {}),
+    };
     return {
       hotkey: s.hotkey,
       version: s.version,
       now: new Date().toISOString(),
       uptimeSeconds: Math.round((Date.now() - s.startedAt) / 1000),
       docker: { reachable },
+      ...(daemon ? { rentalDaemon: daemon } : {}),
       baseImage: { state: m.baseImage, ...(m.baseImageError ? { error: m.baseImageError } : {}) },
       standby: m.standby,
       ...(m.storageLimit ? { storageLimit: m.storageLimit } : {}),

@@ -3,7 +3,7 @@
 // script, nothing fetched from anywhere; the Content-Security-Policy forbids it), read-only.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { humanBytes, humanDuration } from '../units.js';
-import type { StatusDocument } from './document.js';
+import { rentalDaemonText, type StatusDocument } from './document.js';
 import { DEFAULT_HISTORY_POINTS, type HistoryPoint } from './history.js';
 
 /** Seconds between the page's own reloads [10]. */
@@ -77,6 +77,7 @@ svg{background:#fff;border:1px solid #d8dce3}.bar{fill:#90b4e8}.latency{fill:non
 <h2>Machine</h2>
 <dl>
 <dt>Docker</dt><dd id="docker">${badge(doc.docker.reachable ? 'running' : 'unreachable')}</dd>
+${doc.rentalDaemon ? `<dt>rental daemon</dt><dd id="rental-daemon">${escape(rentalDaemonText(doc.rentalDaemon))}</dd>` : ''}
 <dt>base image</dt><dd id="base-image">${badge(doc.baseImage.state)}${doc.baseImage.error ? ` ${escape(doc.baseImage.error)}` : ''}</dd>
 <dt>standby</dt><dd id="standby">${doc.standby ? 'a started container waits for the next rental' : 'none'}</dd>
 ${doc.storageLimit ? `<dt>disk limit</dt><dd>${escape(doc.storageLimit)}</dd>` : ''}
