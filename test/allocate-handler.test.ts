@@ -1,19 +1,32 @@
-// The Allocate plugin over a real container manager: every row of the case table, `info`
+// The Allocate plugin over a real rental service: every row of the case table, `info`
 // decrypted with Node's own RSA-OAEP, bad input refused by the schema with nothing changed,
-// and 503 while Docker is unreachable or the base image is still building.
+// 503 while the base image is still building (a host that never answered has none), and
+// domain answers while a host that served a rental does not answer.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { constants, generateKeyPairSync, privateDecrypt } from 'node:crypto';
+import { createServer, connect, type Socket } from 'node:net';
+import { join } from 'node:path';
+import Dockerode from 'dockerode';
 import { allocateRequestSchema, parseWith, type AllocateResponse } from '../protocol/index.js';
 import { SynapseError, type RequestContext } from '../src/axon/synapse.js';
-import { createContainerManager, type ContainerManager } from '../src/containers/index.js';
+import type { RentalService } from '../src/rentals/service.js';
 import { allocatePlugin } from '../src/handlers/allocate.js';
 import { silentLogger } from '../src/log.js';
-import { allocationContainers, runManagerOptions, sshRun, startManagerRun, stopManagerRun, trackedHolders, type ManagerRun } from './helpers/docker.js';
+import {
+  allocationContainers, createRunRentals, freePorts, RENTAL_SOCKET, sshRun, startManagerRun, stopManagerRun, testRun, trackedHolders, type ManagerRun,
+} from './helpers/docker.js';
 import { sshKeyPair } from './helpers/ssh-keys.js';
 import { sshRun as pinnedLogin } from '../src/validator/ssh-login.js';
+import { until } from './helpers/wait.js';
 
 const MiB = 1024 * 1024;
+/**
+ * How long an engine may take to answer before its host counts as down. The machine these suites
+ * run on is shared and loaded (docker info has taken 1.9 s there): the default 1.5 s bound would
+ * now and then refuse as "no host is up". A socket that refuses is down at once, whatever the bound.
+ */
+const ANSWER_BOUND_MS = 10_000;
 
 interface Ctx extends ManagerRun {
   extraTags: string[];
@@ -22,7 +35,7 @@ const handler = suite<Ctx>('Allocate handler');
 
 handler.before(async (ctx) => {
   ctx.extraTags = [];
-  Object.assign(ctx, await startManagerRun('alloc'));
+  Object.assign(ctx, await startManagerRun('alloc', { answerBoundMs: ANSWER_BOUND_MS }));
 });
 
 handler.after(async (ctx) => {
@@ -35,7 +48,7 @@ function requestContext(): RequestContext {
 }
 
 /** Validates like the axon does, then forwards. */
-async function send(manager: ContainerManager, body: Record<string, unknown>): Promise<AllocateResponse> {
+async function send(manager: RentalService, body: Record<string, unknown>): Promise<AllocateResponse> {
   const parsed = parseWith(allocateRequestSchema, body);
   if (!parsed.ok) throw new Error(`422 ${parsed.message}`);
   return allocatePlugin(manager).forward(parsed.value, requestContext());
@@ -62,7 +75,8 @@ handler('every case of the table: check free → allocate → check holder → a
   const stranger = holders.keys();
   const key = sshKeyPair();
 
-  assert.equal(await send(ctx.manager, { timeline: 1, checking: true, device_requirement: device }), { output: { status: true, port: ctx.port } });
+  const free = await send(ctx.manager, { timeline: 1, checking: true, device_requirement: device });
+  assert.equal(free, { output: { status: true, port: ctx.port } }, `host: ${ctx.manager.views.all()[0]!.error ?? 'up'}`);
 
   const allocated = await send(ctx.manager, { timeline: 1, checking: false, public_key: renter.publicKeyPem, device_requirement: device, docker_requirement: { ssh_key: key.public } });
   assert.is(allocated.output.status, true);
@@ -145,40 +159,128 @@ handler('bad input is refused with the field path and changes nothing', async (c
 });
 
 handler('503 while the base image is building, then served', async (ctx) => {
-  const tag = `${ctx.run.namePrefix}base:latest`;
+  // A miner of its own (its own labels: it must not sweep this suite's containers), with a base
+  // image tag no one has built yet.
+  const run = testRun(ctx.docker, 'alloc-fresh');
+  const tag = `${run.namePrefix}base:latest`;
   ctx.extraTags.push(tag);
-  const fresh = createContainerManager(runManagerOptions(ctx.docker, ctx.run, ctx.port, { dataDir: `${ctx.run.dataDir}/fresh`, baseImage: { tag } }));
+  const [port] = await freePorts(1, [ctx.port]);
+  const fresh = createRunRentals(ctx.docker, run, port!, { baseImage: { tag }, answerBoundMs: ANSWER_BOUND_MS });
   try {
     await fresh.start();
     assert.is(fresh.state().baseImage, 'building');
     assert.equal(await statusOf(send(fresh, { timeline: 1, checking: true, device_requirement: device })), { code: 503, message: 'base image not ready yet: building' });
+    assert.equal(await statusOf(send(fresh, { timeline: 1, checking: false, public_key: holders.keys().publicKeyPem, device_requirement: device })), { code: 503, message: 'base image not ready yet: building' });
     // Holder questions do not need the image.
-    assert.is((await send(fresh, { timeline: 0, checking: true, public_key: holders.keys().publicKeyPem })).output.status, false);
+    assert.equal(await send(fresh, { timeline: 0, checking: true, public_key: holders.keys().publicKeyPem }), { output: { status: false, port, error: 'no allocation on this miner' } });
     await fresh.baseImageReady();
     assert.is(fresh.state().baseImage, 'ready');
-    assert.equal(await send(fresh, { timeline: 1, checking: true, device_requirement: device }), { output: { status: true, port: ctx.port } });
+    assert.equal(await send(fresh, { timeline: 1, checking: true, device_requirement: device }), { output: { status: true, port } });
   } finally {
     await fresh.stop();
+    await run.cleanup();
   }
 });
 
-handler('503 "Docker daemon unreachable" when the daemon does not answer', async (ctx) => {
-  const orphan = createContainerManager({
-    dockerSocket: `${ctx.run.dataDir}/no-such-docker.sock`, dataDir: `${ctx.run.dataDir}/down`, minerHotkey: ctx.run.hotkey.ss58Address,
-    sshPort: ctx.port, sshBind: '127.0.0.1', namePrefix: ctx.run.namePrefix, log: silentLogger(),
-  });
+handler('a Docker daemon that never answered: 503 (no base image) for check and allocate, domain answers for holders', async (ctx) => {
+  const run = testRun(ctx.docker, 'alloc-down');
+  const [port] = await freePorts(1, [ctx.port]);
+  const nowhere = new Dockerode({ socketPath: join(run.dataDir, 'no-such-docker.sock') });
+  const orphan = createRunRentals(nowhere, run, port!, { answerBoundMs: ANSWER_BOUND_MS });
   try {
-    await orphan.start(); // never throws: reconciles once Docker answers
+    await orphan.start(); // never throws: the host is reconciled once it answers
+    await orphan.baseImageReady().catch(() => undefined);
     const renter = holders.keys();
     for (const body of [
       { timeline: 1, checking: true, device_requirement: device },
       { timeline: 1, checking: false, public_key: renter.publicKeyPem, device_requirement: device },
+    ]) {
+      const answer = await statusOf(send(orphan, body));
+      assert.is(answer.code, 503);
+      assert.match(answer.message, /^base image not ready yet: /);
+    }
+    for (const body of [
+      { timeline: 0, checking: true, public_key: renter.publicKeyPem },
       { timeline: 0, checking: false, public_key: renter.publicKeyPem },
     ]) {
-      assert.equal(await statusOf(send(orphan, body)), { code: 503, message: 'Docker daemon unreachable' });
+      assert.equal(await send(orphan, body), { output: { status: false, port, error: 'no allocation on this miner' } });
     }
   } finally {
     await orphan.stop();
+    await run.cleanup();
+  }
+});
+
+/**
+ * A stand-in for the Docker socket that can stop answering (every connection cut) and answer
+ * again. Half-open connections are kept: an attach ends its stdin and still reads the output.
+ */
+async function switchableSocket(path: string): Promise<{ down(): void; up(): void; close(): Promise<void> }> {
+  let answering = true;
+  const open = new Set<Socket>();
+  const server = createServer({ allowHalfOpen: true }, (client) => {
+    if (!answering) { client.destroy(); return; }
+    const engine = connect({ path: RENTAL_SOCKET, allowHalfOpen: true });
+    open.add(client);
+    open.add(engine);
+    const drop = () => { client.destroy(); engine.destroy(); open.delete(client); open.delete(engine); };
+    client.on('error', drop).on('close', drop);
+    engine.on('error', drop).on('close', drop);
+    client.pipe(engine).pipe(client);
+  });
+  await new Promise<void>((resolve) => server.listen(path, resolve));
+  return {
+    down() { answering = false; for (const s of open) s.destroy(); open.clear(); },
+    up() { answering = true; },
+    close: () => new Promise<void>((resolve) => { for (const s of open) s.destroy(); server.close(() => resolve()); }),
+  };
+}
+
+handler('a Docker daemon that stops answering: placement refuses (host down), holders get the host\'s answer, all is back once it answers', async (ctx) => {
+  const run = testRun(ctx.docker, 'alloc-gone');
+  const socket = await switchableSocket(join(run.dataDir, 'docker.sock'));
+  // Two SSH ports: a free one is left beside the rental, so the refusal is the host's, not the pool's.
+  const ports = await freePorts(2, [ctx.port]);
+  const service = createRunRentals(new Dockerode({ socketPath: join(run.dataDir, 'docker.sock') }), run, ports, { answerBoundMs: ANSWER_BOUND_MS });
+  const renter = holders.keys();
+  try {
+    await service.start();
+    await service.baseImageReady();
+    const allocated = await send(service, { timeline: 1, checking: false, public_key: renter.publicKeyPem, device_requirement: device });
+    assert.is(allocated.output.status, true, `${allocated.output.error} (host: ${service.views.all()[0]!.error ?? 'up'})`);
+    const port = allocated.output.port!;
+    assert.ok(ports.includes(port));
+
+    socket.down();
+    // A new rental cannot be placed on a host that does not answer: a domain refusal, at once
+    // (the socket refuses: no waiting for the bound).
+    const t = Date.now();
+    assert.equal(await send(service, { timeline: 1, checking: true, device_requirement: device }), { output: { status: false, port: ports[0], error: 'no host is up (1 down)' } });
+    assert.ok(Date.now() - t < ANSWER_BOUND_MS / 2, `answered without waiting for the bound (${Date.now() - t} ms)`);
+    assert.equal(await send(service, { timeline: 1, checking: false, public_key: holders.keys().publicKeyPem, device_requirement: device }), { output: { status: false, port: ports[0], error: 'no host is up (1 down)' } });
+    // The holder's rental is still held; its operations say the host does not answer, with its port.
+    for (const body of [
+      { timeline: 0, checking: true, public_key: renter.publicKeyPem },
+      { timeline: 0, checking: false, public_key: renter.publicKeyPem },
+      { timeline: 0, checking: false, public_key: renter.publicKeyPem, docker_change: true, docker_action: { action: 'pause' } },
+    ]) {
+      const answer = await send(service, body);
+      assert.is(answer.output.status, false);
+      assert.is(answer.output.port, port);
+      assert.match(answer.output.error ?? '', /^host local is not answering: /);
+    }
+    assert.is(service.ledger.all().length, 1);
+
+    socket.up();
+    await until('the host answers again', async () => (await send(service, { timeline: 1, checking: true, device_requirement: device })).output.status, 15_000, 200);
+    assert.equal(await send(service, { timeline: 0, checking: true, public_key: renter.publicKeyPem }), { output: { status: true, port } });
+    assert.equal(await send(service, { timeline: 0, checking: false, public_key: renter.publicKeyPem }), { output: { status: true, port } });
+    assert.is(service.ledger.all().length, 0);
+  } finally {
+    await holders.release(service);
+    await service.stop();
+    await socket.close();
+    await run.cleanup();
   }
 });
 

@@ -160,6 +160,26 @@ test('a production rental ends test rentals for their room; a test rental never 
   assert.is(s.ledger.all().filter((r) => r.role === 'test').length, 1);
 });
 
+test('on one SSH port, a production rental takes the port of a test rental, which gives way; a test rental does not', async () => {
+  for (const warm of [0, 1]) {
+    const runtime = memoryRuntime({ cpuCount: 2 });
+    const s = service(runtime, '40000', { warm });
+    await s.start();
+    await new Promise((r) => setTimeout(r, 10));
+    const t = await s.allocate(request(keys[0]!, { testing: true }));
+    assert.ok(t.status, t.status ? '' : t.error);
+    const t2 = await s.allocate(request(keys[1]!, { testing: true }));
+    assert.is(t2.status, false, 'a test rental never ends another');
+    assert.equal(await s.checkFree(request(keys[2]!).device), { status: true }, 'the test rental counts as room');
+    const prod = await s.allocate(request(keys[2]!));
+    assert.ok(prod.status, prod.status ? '' : prod.error);
+    if (prod.status) assert.is(prod.port, 40000);
+    assert.equal(s.ledger.all().map((r) => r.role), ['rental']);
+    assert.equal(await s.checkHolder(keys[0]!), { status: false, error: 'permission denied: public_key is not the holder of this allocation' });
+    await s.stop();
+  }
+});
+
 test('warm workloads serve back-to-back rentals and are refilled; one is evicted for a rental that cannot use it', async () => {
   const runtime = memoryRuntime({ cpuCount: 2 });
   const s = service(runtime, '14444-14445', { warm: 1 });

@@ -50,9 +50,15 @@ export function layerHousekeeping(options: LayerHousekeepingOptions) {
     pruneImages,
     /** Removes every container, per-rental image and network of ours whose rental is not in `keep`. */
     async sweep(keep: ReadonlySet<string>, prefix: string): Promise<void> {
+      // A kept rental's network stays even when the network was made ahead without its id (a spare)
+      // and its container is stopped (Docker lets such a network go, and the container could not start).
+      const keptNetworks = new Set<string>();
       for (const c of await engine.listContainers(scope)) {
         const id = c.labels[LABELS.allocation];
-        if (id !== undefined && keep.has(id)) continue;
+        if (id !== undefined && keep.has(id)) {
+          for (const n of (await engine.inspectContainer(c.id))?.networks ?? []) keptNetworks.add(n);
+          continue;
+        }
         log.warn({ container: c.name, id: c.id.slice(0, 12) }, 'removing a container of this miner that no rental holds');
         await removeContainer(c.id);
       }
@@ -65,7 +71,7 @@ export function layerHousekeeping(options: LayerHousekeepingOptions) {
       }
       for (const n of await engine.listNetworks([...scope, `${LABELS.kind}=network`])) {
         const id = n.labels[LABELS.allocation];
-        if (id !== undefined && keep.has(id)) continue;
+        if ((id !== undefined && keep.has(id)) || keptNetworks.has(n.name) || keptNetworks.has(n.id)) continue;
         await removeNetwork(n.name);
       }
       await pruneImages();

@@ -16,7 +16,7 @@ import { bounded, hostViews, type HostView, type RentalHost } from './hosts.js';
 import { holderDigest } from './holder.js';
 import type { Ledger } from './ledger.js';
 import { expirySchedule } from './expiry.js';
-import { hostInventory, portsOutsidePool } from './room.js';
+import { hostInventory, portsInUse, portsOutsidePool } from './room.js';
 import type { Rental } from './record.js';
 import { reconcileHost } from './reconcile-host.js';
 import { HostNotAnsweringError, RefusalError, type RentalSpec } from './runtime.js';
@@ -172,7 +172,7 @@ export function createRentalService(options: RentalServiceOptions) {
   }
 
   /** Hosts that may take a rental now, and how many have no SSH port left. */
-  function candidates(): { views: HostView[]; full: number; notReady: string[] } {
+  function candidates(production: boolean): { views: HostView[]; full: number; notReady: string[] } {
     const out: HostView[] = [];
     const notReady: string[] = [];
     let full = 0;
@@ -180,7 +180,7 @@ export function createRentalService(options: RentalServiceOptions) {
       const ready = view.host.ready?.();
       if (ready && !ready.applied) { notReady.push(`${view.host.name}: ${ready.error ?? 'not ready'}`); continue; }
       if (view.host.runtime.baseImage().state !== 'ready') { full += 1; continue; }
-      if (!warm.hasPort(view)) { full += 1; continue; }
+      if (!warm.hasPort(view, production)) { full += 1; continue; }
       out.push(view);
     }
     return { views: out, full, notReady };
@@ -242,18 +242,25 @@ export function createRentalService(options: RentalServiceOptions) {
     await views.refresh(freshMs);
     // From here to the reservation nothing is awaited: concurrent requests see each other's grants.
     if (ledger.byHolder(holder)) return { status: false, error: ALREADY_HOLDS };
-    const { views: open, full, notReady } = candidates();
+    const req = requestOf(request.device);
+    const { views: open, full, notReady } = candidates(!req.testing);
     isolationUnavailable(notReady);
     unavailable(views.all());
-    const req = requestOf(request.device);
     const placement = place(inventories(open), req);
     if (!placement.ok) return { status: false, error: refusal(placement.reason, full, notReady) };
     const view = views.get(placement.host)!;
     const role = req.testing ? 'test' as const : 'rental' as const;
     const shape = { role, gpusRequested: req.gpus, dockerfile: request.dockerfile };
-    for (const id of placement.endTesting) ledger.mark({ ...ledger.get(id)!, phase: 'ending' });
-    const ports = warm.ports(view, shape);
+    // A production rental also takes the port of a test rental when no other is free: tests give way.
+    const endTesting = [...placement.endTesting];
+    let ports = warm.ports(view, shape, portsInUse(endTesting.map((id) => ledger.get(id)!)));
+    const spare = ports || role === 'test' ? undefined : ledger.onHost(hostName(view)).find((r) => r.role === 'test' && r.phase === 'live' && !endTesting.includes(r.id));
+    if (spare) {
+      endTesting.push(spare.id);
+      ports = warm.ports(view, shape, portsInUse(endTesting.map((id) => ledger.get(id)!)));
+    }
     if (!ports) return { status: false, error: refusal('no free port', full + 1, notReady) };
+    for (const id of endTesting) ledger.mark({ ...ledger.get(id)!, phase: 'ending' });
     const id = ports.from?.rentalId ?? randomBytes(8).toString('hex');
     const createdAt = Date.now();
     const rental: Rental = {
@@ -262,7 +269,8 @@ export function createRentalService(options: RentalServiceOptions) {
       createdAt, deadline: createdAt + request.timelineDays * DAY_MS, hostKeys: [], keys: request.sshKey ? { user: request.sshKey } : {},
     };
     ledger.reserve(rental);
-    return queues.rental(id, () => make(rental, view, placement.endTesting, ports, request));
+    const granted = ports;
+    return queues.rental(id, () => make(rental, view, endTesting, granted, request));
   }
 
   async function make(rental: Rental, view: HostView, endTesting: string[], ports: RentalPorts, request: AllocationRequest): Promise<AllocationResult> {
@@ -331,10 +339,11 @@ export function createRentalService(options: RentalServiceOptions) {
 
     async checkFree(device: DeviceRequirement): Promise<Outcome> {
       await views.refresh(freshMs);
-      const { views: open, full, notReady } = candidates();
+      const req = requestOf(device);
+      const { views: open, full, notReady } = candidates(!req.testing);
       isolationUnavailable(notReady);
       unavailable(views.all());
-      const answer = checkFits(inventories(open), requestOf(device));
+      const answer = checkFits(inventories(open), req);
       return answer.fits ? { status: true } : { status: false, error: refusal(answer.reason ?? 'does not fit', full, notReady) };
     },
 

@@ -39,24 +39,32 @@ export function warmKeeper(options: WarmKeeperOptions) {
     return inUse;
   }
 
-  function free(view: HostView) {
-    return choosePorts(view.host.sshPorts, view.host.renterPorts, options.renterPortsPerRental, held(view));
+  /** Free ports, counting `released` (ports of rentals being ended for this one) as free. */
+  function free(view: HostView, released?: { ssh: ReadonlySet<number>; renter: ReadonlySet<number> }) {
+    const inUse = held(view);
+    for (const p of released?.ssh ?? []) inUse.ssh.delete(p);
+    for (const p of released?.renter ?? []) inUse.renter.delete(p);
+    return choosePorts(view.host.sshPorts, view.host.renterPorts, options.renterPortsPerRental, inUse);
   }
 
   const keeper = {
     held,
-    /** Whether the host has a port for one more rental, counting warm workloads that could be evicted. */
-    hasPort(view: HostView): boolean {
-      return free(view) !== null || view.host.runtime.warm.slots().length > 0;
+    /**
+     * Whether the host has a port for one more rental, counting warm workloads that could be
+     * evicted, and for a production rental the ports of test rentals, which give way to it.
+     */
+    hasPort(view: HostView, production: boolean): boolean {
+      if (free(view) !== null || view.host.runtime.warm.slots().length > 0) return true;
+      return production && ledger.onHost(view.host.name).some((r) => r.role === 'test' && r.phase === 'live');
     },
     /** The ports of a new rental on this host, decided now (synchronously); null when none. */
-    ports(view: HostView, shape: Pick<RentalSpec, 'role' | 'gpusRequested' | 'dockerfile'>): RentalPorts | null {
+    ports(view: HostView, shape: Pick<RentalSpec, 'role' | 'gpusRequested' | 'dockerfile'>, released?: { ssh: ReadonlySet<number>; renter: ReadonlySet<number> }): RentalPorts | null {
       const pool = view.host.runtime.warm;
       if (pool.serves(shape)) {
         const slot = pool.take();
         if (slot) return { sshPort: slot.sshPort, renterPorts: slot.renterPorts, from: slot };
       }
-      const open = free(view);
+      const open = free(view, released);
       if (open) return open;
       const evicted = pool.evict();
       return evicted ? { ...evicted.slot, evicted: evicted.gone } : null;
