@@ -34,8 +34,16 @@ const REPEATS = 5;
 const WRITES = 200;
 /** The neighbour's file: rewritten with O_DIRECT in a loop, well inside its quota. */
 const HOG_MIB = 256;
+/** Two neighbours: one after bandwidth (1 MiB writes), one after operations (4 KiB writes). */
+const HOGS = [
+  { name: '1 MiB', dd: `bs=1M count=${HOG_MIB}` },
+  { name: "4 KiB", dd: "bs=4k count=4096" },
+] as const;
+type Hog = (typeof HOGS)[number];
 const DISK_BYTES = 1024 * MiB;
 const DD_TIMEOUT_MS = 120_000;
+/** How long the hog writes before a loaded sample. */
+const HOG_RAMP_MS = 2000;
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -114,16 +122,9 @@ registerBench('noisy-neighbour', async () => {
     return ms;
   }
 
-  async function samples(victim: string): Promise<{ victim: number[]; host: number[] }> {
-    const out = { victim: [] as number[], host: [] as number[] };
-    for (let i = 0; i < REPEATS; i++) {
-      out.victim.push(await victimSample(victim));
-      out.host.push(hostSample());
-    }
-    return out;
-  }
-
-  async function scenario(limited: boolean): Promise<NoisyFigures> {
+  async function scenario(limited: boolean, hog: Hog): Promise<NoisyFigures> {
+    // The deletions of the last scenario's rentals finish first (btrfs frees their extents in the background).
+    await run('btrfs', ['subvolume', 'sync', layout.pool.mountPoint], { timeout: 120_000 }).catch(() => undefined);
     const limits = rentalIoLimits(1, device!);
     const victim = await rental('0', limited ? limits : undefined);
     const neighbour = await rental('1');
@@ -133,13 +134,23 @@ registerBench('noisy-neighbour', async () => {
         await setIoLimits(pid, limits);
       }
       await victimSample(victim); // warm-up: the file system's first allocation
-      const alone = await samples(victim);
-      // The hog: O_DIRECT rewrites of one file within the quota, until the container goes.
-      await docker_(['exec', '-d', neighbour, 'sh', '-c',
-        `while :; do dd if=/dev/zero of=/root/hog bs=1M count=${HOG_MIB} oflag=direct conv=notrunc 2>>/root/hog.log; done`]);
-      await new Promise((r) => setTimeout(r, 3000));
-      const loaded = await samples(victim);
-      const { stdout } = await docker_(['exec', neighbour, 'sh', '-c', 'tail -n 3 /root/hog.log']);
+      // Alone and loaded samples take turns, so load from elsewhere on the machine falls on both alike.
+      const alone = { victim: [] as number[], host: [] as number[] };
+      const loaded = { victim: [] as number[], host: [] as number[] };
+      for (let i = 0; i < REPEATS; i++) {
+        alone.victim.push(await victimSample(victim));
+        alone.host.push(hostSample());
+        // The hog: O_DIRECT rewrites of one file within the quota, while its marker file is there.
+        await docker_(['exec', '-d', neighbour, 'sh', '-c',
+          `touch /root/hog.on; while [ -e /root/hog.on ]; do dd if=/dev/zero of=/root/hog ${hog.dd} oflag=direct conv=notrunc 2>>/root/hog.log; done`]);
+        await new Promise((r) => setTimeout(r, HOG_RAMP_MS));
+        loaded.victim.push(await victimSample(victim));
+        loaded.host.push(hostSample());
+        // SIGINT: dd stops at once and still reports what it wrote.
+        await docker_(['exec', neighbour, 'sh', '-c', 'rm -f /root/hog.on; pkill -INT -x dd; while pgrep -x dd >/dev/null; do sleep 0.1; done']);
+        await new Promise((r) => setTimeout(r, HOG_RAMP_MS / 2));
+      }
+      const { stdout } = await docker_(['exec', neighbour, 'cat', '/root/hog.log']);
       const rates = [...stdout.matchAll(/copied, [\d.]+ s, ([\d.]+) (kB|MB|GB)\/s/g)].map((m) => Number(m[1]) * (m[2] === 'GB' ? 1000 : m[2] === 'kB' ? 0.001 : 1));
       return {
         victimAloneMs: median(alone.victim), victimLoadedMs: median(loaded.victim),
@@ -152,13 +163,15 @@ registerBench('noisy-neighbour', async () => {
     }
   }
 
-  let free: NoisyFigures;
-  let limited: NoisyFigures;
+  const figures: Array<{ hog: Hog; limited: boolean; f: NoisyFigures }> = [];
   try {
-    free = await scenario(false);
-    process.stdout.write(`without limits: ${JSON.stringify(free)}\n`);
-    limited = await scenario(true);
-    process.stdout.write(`with limits: ${JSON.stringify(limited)}\n`);
+    for (const hog of HOGS) {
+      for (const limited of [false, true]) {
+        const f = await scenario(limited, hog);
+        figures.push({ hog, limited, f });
+        process.stdout.write(`${hog.name} neighbour, ${limited ? 'with' : 'without'} limits: ${JSON.stringify(f)}\n`);
+      }
+    }
   } finally {
     for (const c of await docker.listContainers({ all: true, filters: { label: [`${RUN_LABEL}=${runId}`] } })) await docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined);
     for (const n of await docker.listNetworks({ filters: { label: [`${RUN_LABEL}=${runId}`] } })) await docker.getNetwork(n.Id).remove().catch(() => undefined);
@@ -166,25 +179,25 @@ registerBench('noisy-neighbour', async () => {
   }
   const ms = (v: number) => v.toFixed(0);
   const x = (loaded: number, alone: number) => `${(loaded / alone).toFixed(2)}×`;
-  const row = (name: string, f: NoisyFigures) =>
-    `| ${name} | ${ms(f.victimAloneMs)} | ${ms(f.victimLoadedMs)} | **${x(f.victimLoadedMs, f.victimAloneMs)}** | ${ms(f.hostAloneMs)} | ${ms(f.hostLoadedMs)} | **${x(f.hostLoadedMs, f.hostAloneMs)}** | ${f.hogMBps.toFixed(0)} |`;
+  const row = ({ hog, limited, f }: (typeof figures)[number]) =>
+    `| ${hog.name} | ${limited ? 'yes' : 'no'} | ${ms(f.victimAloneMs)} | ${ms(f.victimLoadedMs)} | **${x(f.victimLoadedMs, f.victimAloneMs)}** | ${ms(f.hostAloneMs)} | ${ms(f.hostLoadedMs)} | **${x(f.hostLoadedMs, f.hostAloneMs)}** | ${f.hogMBps.toFixed(0)} |`;
   const rule = DEFAULT_IO_RULE;
   const markdown = `
 One rental's durable small writes and the host's own fsync, alone and while a neighbouring rental
-writes O_DIRECT in a loop (\`dd bs=1M count=${HOG_MIB} oflag=direct\`, rewriting one file inside its
-${DISK_BYTES / MiB} MiB quota), both rentals real containers of 1 core each on the rental daemon's btrfs
+writes O_DIRECT in a loop (\`dd bs=1M count=${HOG_MIB} oflag=direct\` or \`dd bs=4k count=4096 oflag=direct\`,
+rewriting one file inside its ${DISK_BYTES / MiB} MiB quota), both rentals real containers of 1 core each on the rental daemon's btrfs
 pool (\`${device}\`). Victim: \`dd bs=4k count=${WRITES} oflag=dsync\` inside the rental; host: ${WRITES} × (4 KiB
-write + fdatasync) in a file under ${tmpdir()} (${sameDisk ? 'the file system that holds the pool image' : 'not the pool image\'s file system'}). Median of ${REPEATS} samples each;
-both scenarios in the same run; 1-minute load average ${load.toFixed(2)} at the start.
+write + fdatasync) in a file under ${tmpdir()} (${sameDisk ? 'the file system that holds the pool image' : 'not the pool image\'s file system'}). Median of ${REPEATS} samples each, alone and loaded taking turns;
+every scenario in the same run; 1-minute load average ${load.toFixed(2)} at the start.
 
 With limits: the per-core rule (${rule.writeBytesPerSecondPerCore / MiB} MiB/s and ${rule.writeIopsPerCore} IOPS per core, read and
 write each) on the pool's device; the victim has them from create (\`BlkioDevice*\`), the neighbour
-from the host after start (\`setIoLimits\`, blkio.throttle.* of its cgroup), as a claimed standby.
+from the host after start (\`setIoLimits\`, blkio.throttle.* of its cgroup), as a claimed standby. Before each scenario the
+pool's deleted subvolumes are waited for (\`btrfs subvolume sync\`). Other engineers' tests shared the machine.
 
-| scenario | victim alone ms | victim loaded ms | victim loaded ÷ alone | host alone ms | host loaded ms | host loaded ÷ alone | neighbour MB/s |
-|---|---|---|---|---|---|---|---|
-${row('no IO limits', free)}
-${row('IO limits', limited)}
+| neighbour writes | IO limits | victim alone ms | victim loaded ms | victim loaded ÷ alone | host alone ms | host loaded ms | host loaded ÷ alone | neighbour MB/s |
+|---|---|---|---|---|---|---|---|---|
+${figures.map(row).join('\n')}
 
 Targets (issue 18): victim loaded ≤ 2× alone; host fsync ≤ 1.5×.
 

@@ -17,10 +17,10 @@ const plan = (over: Partial<ContainerPlan> = {}): ContainerPlan => ({
   network: 'p-cm-net-0a1b2c3d', containment: DEFAULT_CONTAINMENT, ...over,
 });
 
-test('the rule: 50 MiB/s and 1000 IOPS per core, each way, scaled by the rented cores', () => {
-  assert.equal({ ...DEFAULT_IO_RULE }, { readBytesPerSecondPerCore: 50 * MiB, writeBytesPerSecondPerCore: 50 * MiB, readIopsPerCore: 1000, writeIopsPerCore: 1000 });
-  assert.equal(rentalIoLimits(1, '/dev/loop0'), { device: '/dev/loop0', readBps: 50 * MiB, writeBps: 50 * MiB, readIops: 1000, writeIops: 1000 });
-  assert.equal(rentalIoLimits(4, '/dev/loop3'), { device: '/dev/loop3', readBps: 200 * MiB, writeBps: 200 * MiB, readIops: 4000, writeIops: 4000 });
+test('the rule: 50 MiB/s and 4000 IOPS per core, each way, scaled by the rented cores', () => {
+  assert.equal({ ...DEFAULT_IO_RULE }, { readBytesPerSecondPerCore: 50 * MiB, writeBytesPerSecondPerCore: 50 * MiB, readIopsPerCore: 4000, writeIopsPerCore: 4000 });
+  assert.equal(rentalIoLimits(1, '/dev/loop0'), { device: '/dev/loop0', readBps: 50 * MiB, writeBps: 50 * MiB, readIops: 4000, writeIops: 4000 });
+  assert.equal(rentalIoLimits(4, '/dev/loop3'), { device: '/dev/loop3', readBps: 200 * MiB, writeBps: 200 * MiB, readIops: 16000, writeIops: 16000 });
   // A weight only when the rule has one, capped at Docker's 1000.
   assert.is(rentalIoLimits(2, '/dev/loop0').weight, undefined);
   assert.is(rentalIoLimits(2, '/dev/loop0', { ...DEFAULT_IO_RULE, weightPerCore: 100 }).weight, 200);
@@ -38,8 +38,8 @@ test('containerCreateOptions: IO limits as BlkioDevice* on the pool device, only
   const h = containerCreateOptions(plan({ ioLimits: limits })).HostConfig!;
   assert.equal(h.BlkioDeviceReadBps, [{ Path: '/dev/loop0', Rate: 100 * MiB }]);
   assert.equal(h.BlkioDeviceWriteBps, [{ Path: '/dev/loop0', Rate: 100 * MiB }]);
-  assert.equal(h.BlkioDeviceReadIOps, [{ Path: '/dev/loop0', Rate: 2000 }]);
-  assert.equal(h.BlkioDeviceWriteIOps, [{ Path: '/dev/loop0', Rate: 2000 }]);
+  assert.equal(h.BlkioDeviceReadIOps, [{ Path: '/dev/loop0', Rate: 8000 }]);
+  assert.equal(h.BlkioDeviceWriteIOps, [{ Path: '/dev/loop0', Rate: 8000 }]);
   assert.is(h.BlkioWeight, undefined);
   assert.is(blkioHostConfig({ ...limits, weight: 300 }).BlkioWeight, 300);
   // Callers that pass none get what they got before.
@@ -52,7 +52,7 @@ test('the limits label: cpuset, memory, shm, disk and IO the container was creat
   assert.is(o.Labels!['compute-miner.owner'], '5Abc');
   assert.equal(JSON.parse(o.Labels![LIMITS_LABEL]!), {
     setAt: 'create', cpuset: '2-3', memoryBytes: 2 * GiB, shmBytes: GiB, diskBytes: 10 * GiB,
-    io: { device: '/dev/loop0', readBps: 100 * MiB, writeBps: 100 * MiB, readIops: 2000, writeIops: 2000 },
+    io: { device: '/dev/loop0', readBps: 100 * MiB, writeBps: 100 * MiB, readIops: 8000, writeIops: 8000 },
   });
 });
 
@@ -92,10 +92,10 @@ test('the throttle lines: four blkio.throttle files on v1, one io.max line on v2
   assert.equal(v1ThrottleWrites(limits, '7:0'), [
     { file: 'blkio.throttle.read_bps_device', text: `7:0 ${50 * MiB}` },
     { file: 'blkio.throttle.write_bps_device', text: `7:0 ${50 * MiB}` },
-    { file: 'blkio.throttle.read_iops_device', text: '7:0 1000' },
-    { file: 'blkio.throttle.write_iops_device', text: '7:0 1000' },
+    { file: 'blkio.throttle.read_iops_device', text: '7:0 4000' },
+    { file: 'blkio.throttle.write_iops_device', text: '7:0 4000' },
   ]);
-  assert.is(v2IoMaxLine(limits, '7:0'), `7:0 rbps=${50 * MiB} wbps=${50 * MiB} riops=1000 wiops=1000`);
+  assert.is(v2IoMaxLine(limits, '7:0'), `7:0 rbps=${50 * MiB} wbps=${50 * MiB} riops=4000 wiops=4000`);
 });
 
 test.run();
