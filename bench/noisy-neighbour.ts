@@ -84,6 +84,21 @@ registerBench('noisy-neighbour', async () => {
   const imageBytes = (await docker.getImage(DEFAULT_BASE_TAG).inspect()).Size;
 
   let boxes = 0;
+  /** Removes everything of this run; also when the bench is stopped (SIGINT, SIGTERM). */
+  async function cleanup(): Promise<void> {
+    await cleanupRentals();
+    rmSync(scratch, { recursive: true, force: true });
+  }
+  const stopped = (signal: NodeJS.Signals) => { void cleanup().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143)); };
+  process.once('SIGINT', stopped);
+  process.once('SIGTERM', stopped);
+
+  /** The scenario's rentals and their networks go; the scratch directory stays for the next. */
+  async function cleanupRentals(): Promise<void> {
+    for (const c of await docker.listContainers({ all: true, filters: { label: [`${RUN_LABEL}=${runId}`] } })) await docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined);
+    for (const n of await docker.listNetworks({ filters: { label: [`${RUN_LABEL}=${runId}`] } })) await docker.getNetwork(n.Id).remove().catch(() => undefined);
+  }
+
   async function rental(cpuset: string, ioLimits?: IoLimits): Promise<string> {
     const bridgeId = randomBytes(4).toString('hex');
     const network = `bench-${runId}-net-${bridgeId}`;
@@ -124,7 +139,7 @@ registerBench('noisy-neighbour', async () => {
 
   async function scenario(limited: boolean, hog: Hog): Promise<NoisyFigures> {
     // The deletions of the last scenario's rentals finish first (btrfs frees their extents in the background).
-    await run('btrfs', ['subvolume', 'sync', layout.pool.mountPoint], { timeout: 120_000 }).catch(() => undefined);
+    await run('btrfs', ['subvolume', 'sync', layout.pool.mountPoint], { timeout: 60_000 }).catch(() => undefined);
     const limits = rentalIoLimits(1, device!);
     const victim = await rental('0', limited ? limits : undefined);
     const neighbour = await rental('1');
@@ -158,8 +173,7 @@ registerBench('noisy-neighbour', async () => {
         hogMBps: rates.length ? median(rates) : NaN,
       };
     } finally {
-      await docker.getContainer(neighbour).remove({ force: true }).catch(() => undefined);
-      await docker.getContainer(victim).remove({ force: true }).catch(() => undefined);
+      await cleanupRentals();
     }
   }
 
@@ -173,9 +187,9 @@ registerBench('noisy-neighbour', async () => {
       }
     }
   } finally {
-    for (const c of await docker.listContainers({ all: true, filters: { label: [`${RUN_LABEL}=${runId}`] } })) await docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined);
-    for (const n of await docker.listNetworks({ filters: { label: [`${RUN_LABEL}=${runId}`] } })) await docker.getNetwork(n.Id).remove().catch(() => undefined);
-    rmSync(scratch, { recursive: true, force: true });
+    process.removeListener('SIGINT', stopped);
+    process.removeListener('SIGTERM', stopped);
+    await cleanup();
   }
   const ms = (v: number) => v.toFixed(0);
   const x = (loaded: number, alone: number) => `${(loaded / alone).toFixed(2)}×`;
