@@ -29,7 +29,7 @@ import { percentile, writeSection } from './results.js';
 const run = promisify(execFile);
 const RUN_LABEL = 'compute-miner.bench-run';
 const MiB = 1024 * 1024;
-const REPEATS = 4;
+const REPEATS = 3;
 /** Writes of one sample, as the issue measured: 200 × 4 KiB, each durable before the next. */
 const WRITES = 200;
 /** The neighbour's file: rewritten with O_DIRECT in a loop, well inside its quota. */
