@@ -38,7 +38,7 @@ const HOG_MIB = 256;
 const DISK_BYTES = 1024 * MiB;
 const DD_TIMEOUT_MS = 120_000;
 /** A victim sample longer than this is cut and its time scaled up: the bench must end within minutes. */
-const VICTIM_CAP_S = 30;
+const VICTIM_CAP_S = 15;
 /** How long the hog writes before a loaded sample. */
 const HOG_RAMP_MS = 1500;
 
