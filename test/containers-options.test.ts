@@ -25,6 +25,7 @@ import { allocationStore, HOLDER_KEY_FILE, RECORD_FILE, type AllocationRecord } 
 import { serializer } from '../src/serial.js';
 import { baseDockerfile, recipeDigest, START_SSHD, SSHD_CONFIG } from '../src/containers/base-image.js';
 import { probeAddress } from '../src/containers/ssh-ready.js';
+import { rentalSeccompProfile } from '../src/containers/seccomp.js';
 
 const GiB = 1024 ** 3;
 const host = (over: Partial<HostResources> = {}): HostResources => ({
@@ -43,7 +44,10 @@ test('containerCreateOptions: cpuset, memory without swap, shm, init, restart on
   const o = containerCreateOptions(plan());
   assert.is(o.name, 'p-ssh-container');
   assert.is(o.Image, 'ssh-image-base:latest');
-  assert.equal(o.Labels, { 'compute-miner.owner': '5Abc' });
+  assert.equal(o.Labels, {
+    'compute-miner.owner': '5Abc',
+    'compute-miner.limits': '{"setAt":"create","cpuset":"0-1","memoryBytes":2147483648,"shmBytes":1073741824,"diskBytes":null,"io":null}',
+  });
   assert.equal(o.ExposedPorts, { '22/tcp': {} });
   const h = o.HostConfig!;
   assert.is(h.CpusetCpus, '0-1');
@@ -290,9 +294,11 @@ test('containment: every capability dropped but the ones sshd, apt and pip need;
   assert.equal(h.CapAdd, [...RENTAL_CAPABILITIES]);
   for (const kept of ['SETUID', 'SETGID', 'SYS_CHROOT', 'AUDIT_WRITE', 'NET_BIND_SERVICE', 'CHOWN']) assert.ok(h.CapAdd!.includes(kept), kept);
   for (const dropped of ['NET_RAW', 'MKNOD', 'SETFCAP', 'SETPCAP', 'SYS_ADMIN', 'NET_ADMIN', 'SYS_PTRACE']) assert.not.ok(h.CapAdd!.includes(dropped), dropped);
-  assert.equal(h.SecurityOpt, ['no-new-privileges:true']);
-  // The default seccomp profile stays: nothing may say seccomp=unconfined (or anything else).
-  assert.not.ok((h.SecurityOpt ?? []).some((o: string) => o.startsWith('seccomp')));
+  assert.is(h.SecurityOpt![0], 'no-new-privileges:true');
+  // The project's own profile (Docker's default plus newer refusals), never unconfined.
+  const seccomp = (h.SecurityOpt ?? []).filter((o: string) => o.startsWith('seccomp'));
+  assert.equal(seccomp, [`seccomp=${rentalSeccompProfile()}`]);
+  assert.is(h.SecurityOpt!.length, 2);
   assert.is(h.Privileged, false);
   assert.is(h.IpcMode, 'private');
   assert.equal(h.Binds, []);

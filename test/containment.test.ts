@@ -117,6 +117,45 @@ attacks('no-new-privileges, seccomp filtering, no NET_RAW/MKNOD/SYS_ADMIN; AF_PA
   assert.not.match(out, 'mount rc 0');
 });
 
+/** A 32-bit system call entry (int 0x80) from the 64-bit Python: socket(2) direct (359) and through socketcall (102). */
+const X86_SOCKETS = [
+  'import ctypes, os, struct',
+  'libc = ctypes.CDLL(None, use_errno=True)',
+  'libc.mmap.restype = ctypes.c_void_p',
+  'libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]',
+  'page = libc.mmap(None, 4096, 7, 0x62, -1, 0)  # rwx, private anonymous, below 4 GiB (MAP_32BIT)',
+  'def call32(code):\n  ctypes.memmove(page, code, len(code)); return ctypes.CFUNCTYPE(ctypes.c_int)(page)()',
+  'def direct(fam):\n  return call32(b"\\x53\\xb8" + struct.pack("<I", 359) + b"\\xbb" + struct.pack("<I", fam) + b"\\xb9\\x01\\x00\\x00\\x00\\x31\\xd2\\xcd\\x80\\x5b\\xc3")',
+  'def socketcall(fam):\n  ctypes.memmove(page + 2048, struct.pack("<III", fam, 1, 0), 12)\n  return call32(b"\\x53\\xb8" + struct.pack("<I", 102) + b"\\xbb\\x01\\x00\\x00\\x00\\xb9" + struct.pack("<I", page + 2048) + b"\\xcd\\x80\\x5b\\xc3")',
+  'for name, fn in (("x86-socket", direct), ("x86-socketcall", socketcall)):',
+  '  fd = fn(40); print(name, "vsock", "open" if fd >= 0 else "refused", flush=True)',
+  '  if fd >= 0: os.close(fd)',
+].join('\n');
+
+attacks('seccomp: io_uring_setup, socket(AF_VSOCK) and socket(AF_ALG) refused (also from 32-bit code); ordinary sockets open', async (ctx) => {
+  // Sockets are only made, never connected: nothing leaves the rental.
+  const out = await inA(ctx, [
+    'import ctypes, socket, subprocess, sys',
+    'libc = ctypes.CDLL(None, use_errno=True)',
+    'libc.syscall.restype = ctypes.c_long',
+    'params = ctypes.create_string_buffer(120)',
+    'r = libc.syscall(425, 8, params)  # io_uring_setup(8, params)',
+    'print("io_uring_setup", "open" if r >= 0 else "refused %d" % ctypes.get_errno())',
+    'for name, fam, typ in (("vsock", 40, socket.SOCK_STREAM), ("alg", 38, socket.SOCK_SEQPACKET), ("inet", socket.AF_INET, socket.SOCK_STREAM), ("inet6", socket.AF_INET6, socket.SOCK_DGRAM), ("unix", socket.AF_UNIX, socket.SOCK_STREAM), ("netlink", socket.AF_NETLINK, socket.SOCK_RAW)):',
+    '  try:\n    socket.socket(fam, typ).close(); print(name, "open")\n  except OSError as e:\n    print(name, "refused", e.errno)',
+    `r = subprocess.run([sys.executable, "-c", ${JSON.stringify(X86_SOCKETS)}], capture_output=True, text=True, timeout=20)`,
+    'print("x86 rc", r.returncode); print(r.stdout)',
+  ].join('\n'));
+  assert.match(out, 'io_uring_setup refused 1');
+  assert.match(out, 'vsock refused 1');
+  assert.match(out, 'alg refused 1');
+  for (const family of ['inet', 'inet6', 'unix', 'netlink']) assert.match(out, `${family} open`);
+  // Where the kernel has no 32-bit entry (int 0x80 faults: SIGSEGV), there is nothing to refuse.
+  const x86 = Number(/x86 rc (-?\d+)/.exec(out)?.[1]);
+  assert.ok(x86 === 0 || x86 === -11, `32-bit probe: ${out}`);
+  assert.not.match(out, /x86-\w+ vsock open/);
+});
+
 attacks('a fork loop stops at the pids limit while the miner keeps answering within 1 s', async (ctx) => {
   let slowest = 0;
   let polling = true;

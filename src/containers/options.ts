@@ -5,6 +5,8 @@ import type { AllocateRequest } from '../../protocol/index.js';
 import { formatCpuset } from '../resources/cpuset.js';
 import { renterPortBindings } from '../resources/ports.js';
 import { RENTAL_BRIDGE_PREFIX } from '../resources/bridge.js';
+import { blkioHostConfig, type IoLimits } from './io-limits.js';
+import { seccompSecurityOpt } from './seccomp.js';
 
 export type DeviceRequirement = AllocateRequest['device_requirement'];
 
@@ -136,17 +138,18 @@ export function containmentProblem(c: Containment): string | null {
 export const RENTAL_CAPABILITIES = ['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'SETUID', 'SETGID', 'SYS_CHROOT', 'AUDIT_WRITE', 'NET_BIND_SERVICE', 'KILL'] as const;
 
 /**
- * The HostConfig part that contains a renter: capabilities, no-new-privileges, the default
- * seccomp profile (never overridden), no privilege, private IPC, a pids limit, file limits,
- * a bounded log and an OOM score above the host's own processes.
+ * The HostConfig part that contains a renter: capabilities, no-new-privileges, the project's
+ * seccomp profile (seccomp.ts: Docker's default plus what newer Docker releases refuse), no
+ * privilege, private IPC, a pids limit, file limits, a bounded log and an OOM score above the
+ * host's own processes. `seccompProfile` is the profile's JSON text (the repo's own by default).
  */
-export function containmentHostConfig(c: Containment): NonNullable<ContainerCreateOptions['HostConfig']> {
+export function containmentHostConfig(c: Containment, seccompProfile?: string): NonNullable<ContainerCreateOptions['HostConfig']> {
   return {
     Privileged: false,
     CapDrop: ['ALL'],
     CapAdd: [...RENTAL_CAPABILITIES],
     // No setuid binary or file capability can raise a process above what it started with.
-    SecurityOpt: ['no-new-privileges:true'],
+    SecurityOpt: ['no-new-privileges:true', seccompSecurityOpt(seccompProfile)],
     IpcMode: 'private',
     PidsLimit: c.pidsLimit,
     Ulimits: [{ Name: 'nofile', Soft: c.nofile, Hard: c.nofile }],
@@ -182,6 +185,28 @@ export interface ContainerPlan {
   containment: Containment;
   /** Read-only views laid over the container's /proc files (LXCFS, lxcfs-mounts.ts); none: the kernel's own. */
   viewMounts?: readonly MountSettings[];
+  /** Disk-IO limits on the pool's device (io-limits.ts); none when absent. */
+  ioLimits?: IoLimits;
+}
+
+/** Label recording the limits a container was created with (see limitsLabel). */
+export const LIMITS_LABEL = 'compute-miner.limits';
+
+/**
+ * The limits a container is created with, as one JSON label: what `docker inspect` spreads over
+ * many fields (or, for /dev/shm, disk and IO set later from the host, cannot show) read in one
+ * place. Labels cannot change after create: `setAt: "create"` says which moment it describes.
+ */
+export function limitsLabel(plan: Pick<ContainerPlan, 'cpuset' | 'memoryBytes' | 'shmBytes' | 'diskBytes' | 'ioLimits'>): string {
+  const io = plan.ioLimits;
+  return JSON.stringify({
+    setAt: 'create',
+    cpuset: plan.cpuset,
+    memoryBytes: plan.memoryBytes,
+    shmBytes: plan.shmBytes,
+    diskBytes: plan.diskBytes,
+    io: io ? { device: io.device, readBps: io.readBps, writeBps: io.writeBps, readIops: io.readIops, writeIops: io.writeIops, ...(io.weight !== undefined ? { weight: io.weight } : {}) } : null,
+  });
 }
 
 export const DEFAULT_RESTART_RETRIES = 5;
@@ -207,6 +232,7 @@ export function containerCreateOptions(plan: ContainerPlan): ContainerCreateOpti
   // are views FUSE computes per reader from its own cgroup, not the host's data; the renter can
   // neither write them nor reach the rest of the LXCFS tree, and without CAP_SYS_ADMIN cannot unmount them.
   if (plan.viewMounts && plan.viewMounts.length > 0) hostConfig.Mounts = plan.viewMounts.map((m) => ({ ...m, ReadOnly: true }));
+  if (plan.ioLimits) Object.assign(hostConfig, blkioHostConfig(plan.ioLimits));
   if (plan.gpuDeviceIds && plan.gpuDeviceIds.length > 0) {
     // By index, so rentals sharing a host never share a GPU (DeviceIDs goes without Count).
     hostConfig.DeviceRequests = [{ Driver: 'nvidia', DeviceIDs: [...plan.gpuDeviceIds], Capabilities: [['gpu']] }];
@@ -216,7 +242,7 @@ export function containerCreateOptions(plan: ContainerPlan): ContainerCreateOpti
   return {
     name: plan.name,
     Image: plan.image,
-    Labels: plan.labels,
+    Labels: { ...plan.labels, [LIMITS_LABEL]: limitsLabel(plan) },
     // The entry script reads the credentials once on stdin; only the miner attaches to it.
     OpenStdin: true,
     StdinOnce: true,

@@ -57,6 +57,28 @@ export function mountedType(mountinfo: string, path: string): string | null {
   return found;
 }
 
+/**
+ * The source of the mount visible at `path`, from a mountinfo text: for the pool, its loop device
+ * (`/dev/loop0`), the block device every rental's reads and writes reach. Pure.
+ */
+export function mountedSource(mountinfo: string, path: string): string | null {
+  let found: string | null = null;
+  for (const line of mountinfo.split('\n')) {
+    const [left, right] = line.split(' - ');
+    if (!left || !right) continue;
+    if (left.split(' ')[4]?.replace(/\\040/g, ' ') === path) found = right.split(' ')[1] ?? null;
+  }
+  return found;
+}
+
+/** The block device that holds the pool (its loop device); null when the pool is not mounted. */
+export function poolDevice(paths: PoolPaths): string | null {
+  const mountinfo = readFileSync('/proc/self/mountinfo', 'utf8');
+  if (mountedType(mountinfo, paths.mountPoint) !== 'btrfs') return null;
+  const source = mountedSource(mountinfo, paths.mountPoint);
+  return source?.startsWith('/dev/') ? source : null;
+}
+
 function currentMountType(path: string): string | null {
   return mountedType(readFileSync('/proc/self/mountinfo', 'utf8'), path);
 }
