@@ -240,7 +240,7 @@ handler('a Docker daemon that stops answering: placement refuses (host down), ho
   const run = testRun(ctx.docker, 'alloc-gone');
   const socket = await switchableSocket(join(run.dataDir, 'docker.sock'));
   // Two SSH ports: a free one is left beside the rental, so the refusal is the host's, not the pool's.
-  const ports = await freePorts(2, [ctx.port]);
+  const ports = (await freePorts(2, [ctx.port])).sort((a, b) => a - b);
   const service = createRunRentals(new Dockerode({ socketPath: join(run.dataDir, 'docker.sock') }), run, ports, { answerBoundMs: ANSWER_BOUND_MS });
   const renter = holders.keys();
   try {
