@@ -9,7 +9,7 @@ import { isAbsolute, join } from 'node:path';
 import { promisify } from 'node:util';
 import { z } from 'zod';
 import { RENTAL_BRIDGE_PREFIX } from '../containers/options.js';
-import { pingSocket } from './daemon-probe.js';
+import { pingDaemon, pingSocket } from './daemon-probe.js';
 import { ensurePool, PoolError, type PoolPaths } from './pool.js';
 
 const run = promisify(execFile);
@@ -234,7 +234,11 @@ export const RENTAL_DOCKERD_START_TIMEOUT_MS = 60_000;
  */
 export async function ensureRentalDockerd(layout: RentalHostLayout, opts: { poolSizeBytes?: number; onStep?: (msg: string) => void } = {}): Promise<RentalDaemon> {
   const endpoint = `unix://${layout.socket}`;
-  const up = await pingSocket(layout.socket);
+  // A daemon that answers its ping is alive, however long a busy one takes for /info (seconds
+  // under load): it is never taken for a dead one and a second daemon started beside it.
+  const alive = await pingDaemon(layout.socket, 2000);
+  const up = alive ? await pingSocket(layout.socket, 30_000) : await pingSocket(layout.socket);
+  if (alive && !up.ok) throw new PoolError(`${endpoint} answers its ping but not /info within 30 s: the rental daemon is overloaded or stuck`);
   if (up.ok) {
     if (up.driver !== 'btrfs') throw new PoolError(`${endpoint} answers with the ${up.driver} storage driver, not btrfs: it is not the rental daemon`);
     return { socket: layout.socket, endpoint, started: false };
