@@ -178,7 +178,7 @@ export function createDockerRuntime(options: DockerRuntimeOptions): RentalRuntim
     try {
       const diskBytes = storage.enforced ? storageSizeBytes(grant.diskBytes, ownImage ? await host.imageDiskBytes(image) : await host.baseImageBytes()) : null;
       const motd = motdText({ cpuset: grant.cpuset, memoryBytes: grant.memoryBytes, diskBytes: grant.diskBytes, diskEnforced: diskBytes !== null, gpus: spec.gpusRequested, deadline: spec.deadline });
-      const claimed = from ? await warm.claimed(from) : undefined;
+      const claimed = from ? warm.claimed(from) : undefined;
       if (claimed) {
         try {
           const hostKeys = await claim(claimed, spec, secrets, motd, diskBytes);

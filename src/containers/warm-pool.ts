@@ -29,8 +29,6 @@ interface Entry {
   started: Promise<void>;
   /** Ends the wait for its sshd when it is discarded (a stopping miner waits for nothing). */
   abort: AbortController;
-  /** Its start failed (its container and network are gone). */
-  failed?: boolean;
 }
 
 export interface WarmClaim extends WarmSlot {
@@ -60,10 +58,10 @@ export interface DockerWarmPoolOptions {
   viewMounts?: () => MountSettings[] | null;
 }
 
-export function warmPool(options: DockerWarmPoolOptions): WarmPool & { claimed(slot: WarmSlot): Promise<WarmClaim | undefined>; slotIds(): string[]; clear(): Promise<void> } {
+export function warmPool(options: DockerWarmPoolOptions): WarmPool & { claimed(slot: WarmSlot): WarmClaim | undefined; slotIds(): string[]; clear(): Promise<void> } {
   const { engine, host, log } = options;
   const entries: Entry[] = [];
-  const taken = new Map<string, Entry>();
+  const taken = new Map<string, WarmClaim>();
 
   async function discard(entry: Entry): Promise<void> {
     entry.abort.abort();
@@ -102,24 +100,20 @@ export function warmPool(options: DockerWarmPoolOptions): WarmPool & { claimed(s
     ready: () => entries.filter((e) => e.ready).length,
     slotIds: () => entries.map((e) => e.slot.rentalId),
 
-    /** A started one, else one still starting: waiting for its start beats removing it and making another. */
     take() {
-      let index = entries.findIndex((e) => e.ready);
-      if (index < 0) index = entries.length > 0 ? 0 : -1;
+      const index = entries.findIndex((e) => e.ready);
       if (index < 0) return undefined;
       const [entry] = entries.splice(index, 1);
-      taken.set(entry!.slot.rentalId, entry!);
-      return entry!.slot;
+      const { slot } = entry!;
+      taken.set(slot.rentalId, { ...slot, container: entry!.container!, name: entry!.name, network: entry!.network!, hostKeys: entry!.hostKeys! });
+      return slot;
     },
 
-    /** The container behind a slot `take` gave out (once), once started; undefined when its start failed. */
-    async claimed(slot) {
-      const entry = slot.rentalId ? taken.get(slot.rentalId) : undefined;
-      if (!entry) return undefined;
-      taken.delete(slot.rentalId!);
-      await entry.started;
-      if (entry.failed || !entry.container || !entry.network || !entry.hostKeys) return undefined;
-      return { ...entry.slot, container: entry.container, name: entry.name, network: entry.network, hostKeys: entry.hostKeys };
+    /** The container behind a slot `take` gave out (once). */
+    claimed(slot) {
+      const claim = slot.rentalId ? taken.get(slot.rentalId) : undefined;
+      if (claim) taken.delete(slot.rentalId!);
+      return claim;
     },
 
     evict() {
@@ -141,14 +135,13 @@ export function warmPool(options: DockerWarmPoolOptions): WarmPool & { claimed(s
       try {
         await starting;
       } catch (err) {
-        entry.failed = true;
         const at = entries.indexOf(entry);
         if (at >= 0) entries.splice(at, 1);
         if (entry.container) await options.remove(entry.container).catch(() => undefined);
         if (entry.network) await engine.removeNetwork(entry.network).catch(() => undefined);
         throw err;
       }
-      // Taken (its rental claims it) or evicted while it started.
+      // Evicted while it started: its ports are someone else's now.
       if (!entries.includes(entry)) return;
       entry.ready = true;
       log.debug({ id: entry.container!.slice(0, 12), port: ports.sshPort }, 'warm container started');
