@@ -114,8 +114,12 @@ export function createDockerRuntime(options: DockerRuntimeOptions): RentalRuntim
     const ready = spareNetwork;
     spareNetwork = null;
     const name = ready ? await ready.catch(() => null) : null;
-    if (!stopped) spareNetwork = createNetwork(scopeLabels());
-    spareNetwork?.catch(() => { spareNetwork = null; });
+    if (!stopped) {
+      const next = createNetwork(scopeLabels());
+      spareNetwork = next;
+      // Only this spare is forgotten when it fails, never a newer one made since.
+      next.catch(() => { if (spareNetwork === next) spareNetwork = null; });
+    }
     return name ?? createNetwork(labels);
   }
   const scopeLabels = () => ({ ...options.labels, [LABELS.owner]: options.minerHotkey });
