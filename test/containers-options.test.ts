@@ -78,6 +78,10 @@ test('storagePolicy: overlay2 on extfs is reported as not enforced; xfs, btrfs, 
   assert.match(ext.reason ?? '', /storage limit not enforced: the overlay2 driver on extfs/);
   assert.is(storagePolicy({ Driver: 'overlay2', DriverStatus: [['Backing Filesystem', 'xfs']] }).enforced, true);
   assert.is(storagePolicy({ Driver: 'btrfs', DriverStatus: [] }).enforced, true);
+  // How the rental daemon's pool counts disk: full qgroups count the image, simple quotas do not.
+  assert.is(storagePolicy({ Driver: 'btrfs', DriverStatus: [] }).countsImage, true);
+  assert.is(storagePolicy({ Driver: 'btrfs', Labels: ['compute-miner.disk-quota=full'] }).countsImage, true);
+  assert.is(storagePolicy({ Driver: 'btrfs', Labels: ['x=y', 'compute-miner.disk-quota=simple'] }).countsImage, false);
   assert.is(storagePolicy({ Driver: 'zfs' }).enforced, true);
   assert.is(storagePolicy({ Driver: 'vfs', DriverStatus: null }).enforced, false);
 });

@@ -75,6 +75,8 @@ test('a daemon without live restore is restarted with it only when it runs no co
 
 test('the rental daemon runs with live restore; a second daemon\'s layout comes from the environment, checked', () => {
   assert.ok(rentalDockerdArgs(rentalHostLayout()).includes('--live-restore'));
+  const args = rentalDockerdArgs(rentalHostLayout(), 'simple');
+  assert.is(args[args.indexOf('--label') + 1], 'compute-miner.disk-quota=simple', 'the daemon says how its pool counts disk');
   const layout = rentalHostLayout('/tmp/s', undefined, parseRentalLayoutOverrides('{"runDir":"/tmp/r","bridge":"cmk1","bridgeAddress":"10.216.3.1/24","addressPool":"10.219.16.0/20","containerdNamespace":"cm-t"}'));
   assert.equal(
     { socket: layout.socket, execRoot: layout.execRoot, bridge: layout.bridge, pool: layout.addressPool, ns: layout.containerdNamespace, image: layout.pool.image },

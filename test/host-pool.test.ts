@@ -8,7 +8,8 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ensurePool, isBtrfsMagic, mountedType, poolStatus, PoolError } from '../src/host/pool.js';
+import { ensurePool, isBtrfsMagic, mountedType, poolDevice, poolStatus, PoolError } from '../src/host/pool.js';
+import { parseQuotaMode, quotaMode } from '../src/host/pool-quota.js';
 
 const GiB = 1024 ** 3;
 
@@ -31,6 +32,11 @@ test('a missing pool is made, mounted with quotas, and found again without forma
     assert.ok(statSync(paths.image).blocks * 512 < 512 * 1024 ** 2, 'the image is sparse');
     assert.is(poolStatus(paths)?.mountPoint, paths.mountPoint);
     execFileSync('btrfs', ['qgroup', 'show', paths.mountPoint]); // quotas are on, or this throws
+    // Simple quotas where the kernel has them (6.7+), full qgroups elsewhere.
+    const [major, minor] = (readFileSync('/proc/sys/kernel/osrelease', 'utf8').match(/^(\d+)\.(\d+)/) ?? []).slice(1).map(Number);
+    const simpleKernel = major! > 6 || (major === 6 && minor! >= 7);
+    assert.is(made.quota, simpleKernel ? 'simple' : 'full');
+    assert.is(quotaMode(poolDevice(paths)!), made.quota);
     writeFileSync(join(paths.mountPoint, 'kept'), 'data');
     const again = await ensurePool(paths, 2 * GiB);
     assert.is(again.created, false);
@@ -40,6 +46,42 @@ test('a missing pool is made, mounted with quotas, and found again without forma
     const remounted = await ensurePool(paths, 2 * GiB);
     assert.is(remounted.created, false);
     assert.is(readFileSync(join(paths.mountPoint, 'kept'), 'utf8'), 'data');
+  } finally {
+    try { execFileSync('umount', [paths.mountPoint]); } catch { /* not mounted */ }
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('parseQuotaMode reads sysfs qgroups/mode', () => {
+  assert.is(parseQuotaMode('squota\n'), 'simple');
+  assert.is(parseQuotaMode('qgroup\n'), 'full');
+  assert.is(parseQuotaMode(null), 'off');
+  assert.is(parseQuotaMode('something new'), 'off');
+});
+
+test('a pool with full qgroups switches to simple quotas at a start only while it holds no container', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cm-pool-'));
+  const paths = { image: join(dir, 'pool.img'), mountPoint: join(dir, 'pool') };
+  const dataRoot = join(paths.mountPoint, 'docker');
+  try {
+    const made = await ensurePool(paths, 2 * GiB, dataRoot);
+    if (made.quota !== 'simple') return; // a kernel without simple quotas keeps full ones: nothing to switch
+    const device = poolDevice(paths)!;
+    const toFull = () => {
+      execFileSync('btrfs', ['quota', 'disable', paths.mountPoint]);
+      execFileSync('btrfs', ['quota', 'enable', paths.mountPoint]);
+      assert.is(quotaMode(device), 'full');
+    };
+    toFull();
+    execFileSync('mkdir', ['-p', join(dataRoot, 'containers', 'c1')]);
+    const kept = await ensurePool(paths, 2 * GiB, dataRoot);
+    assert.is(kept.quota, 'full', 'a pool holding a container keeps its limits');
+    assert.match(kept.quotaNote ?? '', /switches to simple quotas at a start when it holds no container/);
+    rmSync(join(dataRoot, 'containers', 'c1'), { recursive: true });
+    const switched = await ensurePool(paths, 2 * GiB, dataRoot);
+    assert.is(switched.quota, 'simple');
+    assert.is(quotaMode(device), 'simple');
+    assert.match(switched.quotaNote ?? '', /switched the pool from full qgroups to simple quotas/);
   } finally {
     try { execFileSync('umount', [paths.mountPoint]); } catch { /* not mounted */ }
     rmSync(dir, { recursive: true, force: true });

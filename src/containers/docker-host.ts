@@ -82,6 +82,7 @@ export function dockerHost(options: DockerHostOptions) {
 
   /** What a container of `image` references from the start, which its disk quota must include. */
   async function imageDiskBytes(image: string): Promise<number> {
+    if (storage?.countsImage === false) return 0;
     if (driver === 'btrfs' && dataRoot && options.localEngine) {
       try {
         return await imageReferencedBytes(dataRoot, await engine.imageLayers(image));

@@ -29,6 +29,7 @@ export interface DockerInfo {
   NCPU?: number;
   MemTotal?: number;
   ServerVersion?: string;
+  Labels?: string[] | null;
 }
 
 export interface ContainerSummary {

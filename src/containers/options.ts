@@ -15,7 +15,12 @@ export interface StoragePolicy {
   enforced: boolean;
   /** Why not, when it is not enforced (shown in logs and /health). */
   reason?: string;
+  /** Whether a container's counted disk includes the image it starts from (false: only what it writes). */
+  countsImage?: boolean;
 }
+
+/** The rental daemon's label saying how its pool counts disk (see src/host/pool-quota.ts). */
+export const DISK_QUOTA_LABEL = 'compute-miner.disk-quota';
 
 /** What the host can give, probed by host.ts. */
 export interface HostResources {
@@ -36,6 +41,8 @@ export interface HostResources {
 export interface StorageInfo {
   Driver?: string;
   DriverStatus?: Array<[string, string]> | null;
+  /** The daemon's own labels, `key=value`. */
+  Labels?: string[] | null;
 }
 
 /**
@@ -46,7 +53,9 @@ export interface StorageInfo {
 export function storagePolicy(info: StorageInfo): StoragePolicy {
   const driver = info.Driver ?? 'unknown';
   const backing = (info.DriverStatus ?? []).find(([k]) => k === 'Backing Filesystem')?.[1] ?? 'unknown';
-  if (['btrfs', 'zfs', 'devicemapper', 'windowsfilter'].includes(driver)) return { enforced: true };
+  // btrfs with simple quotas counts only what the container writes; full qgroups count the image too.
+  if (driver === 'btrfs') return { enforced: true, countsImage: !(info.Labels ?? []).includes(`${DISK_QUOTA_LABEL}=simple`) };
+  if (['zfs', 'devicemapper', 'windowsfilter'].includes(driver)) return { enforced: true };
   if (driver === 'overlay2' && backing === 'xfs') return { enforced: true };
   return { enforced: false, reason: `storage limit not enforced: the ${driver} driver on ${backing} cannot limit a container's size` };
 }
@@ -274,8 +283,9 @@ export function rentalNetworkOptions(name: string, bridgeId: string, labels: Rec
 }
 
 /**
- * Disk size to ask the storage driver for: the request plus the image's own bytes, because the
- * btrfs driver's quota counts every byte the container's subvolume references, the image's too.
+ * Disk size to ask the storage driver for: the request plus the image's own bytes where the
+ * driver's count includes them (btrfs with full qgroups counts every byte the container's
+ * subvolume references, the image's too; callers pass 0 where it does not).
  */
 export function storageSizeBytes(requestedBytes: number, imageBytes: number): number {
   return requestedBytes + imageBytes;

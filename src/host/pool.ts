@@ -4,8 +4,9 @@
 // formats a file that already exists: a pool image that is not btrfs is an error to act on.
 import { execFile } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, statfsSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
+import { ensureQuotas, type QuotaMode } from './pool-quota.js';
 
 const run = promisify(execFile);
 
@@ -100,6 +101,10 @@ export interface PoolStatus {
   sizeBytes: number;
   freeBytes: number;
   created: boolean;
+  /** How the pool counts each container's disk (pool-quota.ts). */
+  quota?: QuotaMode;
+  /** What the operator should know about it, when anything. */
+  quotaNote?: string;
 }
 
 /**
@@ -107,7 +112,7 @@ export interface PoolStatus {
  * it, turns quotas on. Refuses an existing image that is not btrfs, and a new pool larger than
  * the free disk under it.
  */
-export async function ensurePool(paths: PoolPaths, sizeBytes = DEFAULT_POOL_SIZE_BYTES): Promise<PoolStatus> {
+export async function ensurePool(paths: PoolPaths, sizeBytes = DEFAULT_POOL_SIZE_BYTES, dataRoot?: string): Promise<PoolStatus> {
   if (!Number.isSafeInteger(sizeBytes) || sizeBytes < MIN_POOL_SIZE_BYTES) throw new PoolError(`pool size must be at least 2 GiB, got ${sizeBytes} bytes`);
   let created = false;
   const type = currentMountType(paths.mountPoint);
@@ -136,9 +141,20 @@ export async function ensurePool(paths: PoolPaths, sizeBytes = DEFAULT_POOL_SIZE
     mkdirSync(paths.mountPoint, { recursive: true, mode: 0o700 });
     await tool('mount', ['-t', 'btrfs', '-o', 'loop', paths.image, paths.mountPoint], 'mounting the pool');
   }
-  await tool('btrfs', ['quota', 'enable', paths.mountPoint], 'enabling quotas on the pool');
+  const device = poolDevice(paths);
+  let quota: { mode: QuotaMode; note?: string };
+  try {
+    if (!device) throw new Error(`${paths.mountPoint} has no block device`);
+    quota = await ensureQuotas(paths.mountPoint, device, dataRoot ?? join(paths.mountPoint, 'docker'));
+  } catch (err) {
+    const e = err as Error & { stderr?: string };
+    throw new PoolError(`enabling quotas on the pool: ${(e.stderr || e.message).trim().split('\n').slice(-1)[0]}`);
+  }
   const s = statfsSync(paths.mountPoint);
-  return { image: paths.image, mountPoint: paths.mountPoint, sizeBytes: s.blocks * s.bsize, freeBytes: s.bavail * s.bsize, created };
+  return {
+    image: paths.image, mountPoint: paths.mountPoint, sizeBytes: s.blocks * s.bsize, freeBytes: s.bavail * s.bsize, created,
+    quota: quota.mode, ...(quota.note ? { quotaNote: quota.note } : {}),
+  };
 }
 
 /** The pool as it is now, without changing anything; null when it is not mounted. */

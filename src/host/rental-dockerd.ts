@@ -8,9 +8,10 @@ import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } f
 import { isAbsolute, join } from 'node:path';
 import { promisify } from 'node:util';
 import { z } from 'zod';
-import { RENTAL_BRIDGE_PREFIX } from '../containers/options.js';
+import { DISK_QUOTA_LABEL, RENTAL_BRIDGE_PREFIX } from '../containers/options.js';
 import { pingDaemon, pingSocket } from './daemon-probe.js';
 import { ensurePool, PoolError, type PoolPaths } from './pool.js';
+import type { QuotaMode } from './pool-quota.js';
 
 const run = promisify(execFile);
 
@@ -109,8 +110,10 @@ export function rentalHostLayout(stateDir = DEFAULT_STATE_DIR, runDir = DEFAULT_
 }
 
 /** The rental daemon's command line. Pure. */
-export function rentalDockerdArgs(l: RentalHostLayout): string[] {
+export function rentalDockerdArgs(l: RentalHostLayout, quota: QuotaMode = 'full'): string[] {
   return [
+    // How the pool counts disk: whoever sizes a container's quota reads it from `docker info`.
+    '--label', `${DISK_QUOTA_LABEL}=${quota}`,
     '-H', `unix://${l.socket}`,
     '--data-root', l.dataRoot,
     '--exec-root', l.execRoot,
@@ -246,8 +249,9 @@ export async function ensureRentalDockerd(layout: RentalHostLayout, opts: { pool
   if (typeof process.getuid === 'function' && process.getuid() !== 0) {
     throw new PoolError('the rental storage pool needs root (a loop-mounted btrfs image and a Docker daemon of its own)');
   }
-  const pool = await ensurePool(layout.pool, opts.poolSizeBytes);
-  opts.onStep?.(`${pool.created ? 'created' : 'mounted'} the storage pool ${layout.pool.image} (${(pool.sizeBytes / 1024 ** 3).toFixed(1)} GiB)`);
+  const pool = await ensurePool(layout.pool, opts.poolSizeBytes, layout.dataRoot);
+  opts.onStep?.(`${pool.created ? 'created' : 'mounted'} the storage pool ${layout.pool.image} (${(pool.sizeBytes / 1024 ** 3).toFixed(1)} GiB, ${pool.quota} quotas)`);
+  if (pool.quotaNote) opts.onStep?.(pool.quotaNote);
   try {
     await ensureBridge(layout.bridge, layout.bridgeAddress);
   } catch (err) {
@@ -255,7 +259,7 @@ export async function ensureRentalDockerd(layout: RentalHostLayout, opts: { pool
   }
   mkdirSync(layout.execRoot, { recursive: true, mode: 0o700 });
   const log = openSync(layout.logFile, 'a');
-  const child = spawn('dockerd', rentalDockerdArgs(layout), { detached: true, stdio: ['ignore', log, log] });
+  const child = spawn('dockerd', rentalDockerdArgs(layout, pool.quota), { detached: true, stdio: ['ignore', log, log] });
   closeSync(log); // the daemon has its own copy; a keeper that restarts it often leaks none
   let exited: string | null = null;
   child.on('error', (err) => { exited = err.message; });
