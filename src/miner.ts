@@ -164,7 +164,6 @@ async function startLocked(config: MinerConfig, log: Logger, extraPlugins: Synap
   cleanup.push(() => challenge.close());
   const machineProbe = createSpecsProbe({ dataDir: config.dataDir, docker });
   // Specs report the totals, the free room and each host (PROTOCOL.md, "Version 1 additions"), one host as many.
-  const many = hosts.length > 1;
   const probe = fleetSpecsSource(rentals, hostEntries ? null : { host: 'local', probe: machineProbe });
   // /health and the status page need no signature: anyone may call them, so Docker is asked at most once a second.
   const ping = dockerodeEngine(docker).ping;
@@ -183,7 +182,8 @@ async function startLocked(config: MinerConfig, log: Logger, extraPlugins: Synap
     rentals: rentalList,
     // Read from the ledger: a host that does not answer marks only its own rentals.
     rentalsOnManyEngines: true,
-    ...(many ? { hosts: () => rentals.state().hosts } : {}),
+    // Every host, one or many: each says what it has free.
+    hosts: () => rentals.state().hosts,
     history: () => history!,
     challenge: () => challenge.service.info(),
     challengeQueued: () => challenge.service.queued(),

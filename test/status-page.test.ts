@@ -102,11 +102,12 @@ page('headless Chromium renders the rental on / ; the screenshot is kept; nothin
     return values[names.indexOf(name)]!;
   };
   if (names.includes('host')) assert.is(cell('host'), 'local');
-  assert.is(cell('role'), 'ssh-container');
+  assert.is(cell('role'), 'rental');
   assert.is(cell('state'), 'running');
   assert.is(cell('holder key'), fingerprint(ctx.keyFile));
   assert.match(cell('cores'), /^1 \(\d+\)$/);
   assert.is(cell('memory'), '256 MiB');
+  assert.is(cell('disk'), '1 GiB');
   assert.is(cell('GPUs'), '0');
   assert.is(Number(cell('SSH port')), ctx.rental.port);
   assert.match(cell('time left'), /^(11|12) h/);
@@ -136,7 +137,7 @@ page('/health: the deadline as an ISO time, a paused container as paused; status
   assert.is((await health()).allocation.container, 'paused');
   const status = await cli(ctx, ['status', `http://127.0.0.1:${ctx.miner.port}`]);
   assert.is(status.code, 0, status.stderr);
-  assert.match(status.stdout, new RegExp(`ssh-container  paused  holder ${fingerprint(ctx.keyFile).replace(/[+/]/g, '\\$&')}  1 core \\(\\d+\\)  256 MiB  GPUs 0  port ${ctx.rental.port}  1[12] h \\d+ min left`));
+  assert.match(status.stdout, new RegExp(`rental  paused  holder ${fingerprint(ctx.keyFile).replace(/[+/]/g, '\\$&')}  1 core \\(\\d+\\)  256 MiB  1 GiB disk  GPUs 0  port ${ctx.rental.port}  1[12] h \\d+ min left`));
   assert.match(status.stdout, /^standby {5}none$/m);
   const resumed = await cli(ctx, ['validator', 'resume', `ws://127.0.0.1:${ctx.miner.port}`, '--key', ctx.keyFile]);
   assert.is(resumed.code, 0, resumed.stderr);

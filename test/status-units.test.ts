@@ -66,10 +66,10 @@ test('rental views from the ledger: host, cores and GPUs of the grant, the conta
     ledger.reserve(rental('dddddddd', { host: 'gpu-2' }));
     const list = await rentalViews(views, ledger, 200)();
     assert.equal(list.map((r) => [r.host, r.port, r.role, r.state]), [
-      ['gpu-1', 4444, 'ssh-container', 'paused'],
-      ['gpu-1', 4445, 'ssh-test-container', 'gone'],
-      ['gpu-1', 4446, 'ssh-container', 'starting'],
-      ['gpu-2', 4444, 'ssh-container', 'unreachable'],
+      ['gpu-1', 4444, 'rental', 'paused'],
+      ['gpu-1', 4445, 'test', 'gone'],
+      ['gpu-1', 4446, 'rental', 'starting'],
+      ['gpu-2', 4444, 'rental', 'unreachable'],
     ]);
     const [first, second, third] = list;
     assert.equal([first!.cores, first!.cpuset, first!.gpus, first!.memoryBytes, first!.container], [5, '0-3,6', 2, 256 * 1024 ** 2, 'ssh-container-aaaaaaaa']);
@@ -105,7 +105,7 @@ test('the history counts the axon\'s requests and their mean latency, live in th
 const doc = (over: Partial<StatusDocument> = {}): StatusDocument => ({
   hotkey: '5GHtrkSnCChzSQoqcTykrenbhqz3wKess5sBxjutKTeWbFAA', version: '0.1.0', now: '2026-01-01T00:00:00.000Z', uptimeSeconds: 65,
   docker: { reachable: true }, baseImage: { state: 'failed', error: '<script>alert(1)</script>' }, standby: true,
-  rentals: [{ host: 'local', role: 'ssh-container', container: 'ssh-container-0123456789abcdef', state: 'dead', holder: 'SHA256:abc', cores: 2, cpuset: '0-1', memoryBytes: 2 * 1024 ** 3, gpus: 0, port: 4444, deadline: '2026-01-01T01:00:00.000Z', secondsLeft: 3600, diskBytes: 10 * 1024 ** 3, events: [] }],
+  rentals: [{ host: 'local', role: 'rental', container: 'ssh-container-0123456789abcdef', state: 'dead', holder: 'SHA256:abc', cores: 2, cpuset: '0-1', memoryBytes: 2 * 1024 ** 3, gpus: 0, port: 4444, deadline: '2026-01-01T01:00:00.000Z', secondsLeft: 3600, diskBytes: 10 * 1024 ** 3, events: [] }],
   requests: { intervalSeconds: 60, points: [{ at: '2026-01-01T00:00:00.000Z', requests: 3, meanMs: 1.5 }] },
   challenge: { solver: 'built-in', hashcat: { state: 'off' }, queued: 0 },
   ...over,
@@ -128,29 +128,29 @@ test('several hosts: a host column for each rental, a table of hosts with a host
     rentals: [{ ...base, host: 'gpu-1', state: 'running' }, { ...base, host: '<b>gpu-2</b>', state: 'unreachable', port: 4445 }],
     hosts: [
       { name: 'gpu-1', up: true, slots: 4, rentals: 1, baseImage: 'ready' },
-      { name: '<b>gpu-2</b>', up: false, error: 'connect ECONNREFUSED 10.0.0.2:2376', slots: 2, rentals: 1, baseImage: 'ready' },
+      { name: '<b>gpu-2</b>', up: false, error: 'connect ECONNREFUSED 10.0.0.2:2376', slots: 2, rentals: 1, baseImage: 'ready', outsidePool: [4445] },
     ],
   });
   const html = renderStatusPage(many);
   assert.match(html, /<th>host<\/th><th>role<\/th>/);
-  assert.match(html, /<tr class="rental"><td>gpu-1<\/td><td>ssh-container<\/td><td><span class="badge ok">running<\/span>/);
-  assert.match(html, /<tr class="rental"><td>&lt;b&gt;gpu-2&lt;\/b&gt;<\/td><td>ssh-container<\/td><td><span class="badge bad">unreachable<\/span>/);
-  assert.match(html, /<tr class="host"><td>&lt;b&gt;gpu-2&lt;\/b&gt;<\/td><td><span class="badge bad">unreachable<\/span> connect ECONNREFUSED 10\.0\.0\.2:2376<\/td><td><span class="badge ok">ready<\/span><\/td><td>1 of 2<\/td><\/tr>/);
+  assert.match(html, /<tr class="rental"><td>gpu-1<\/td><td>rental<\/td><td><span class="badge ok">running<\/span>/);
+  assert.match(html, /<tr class="rental"><td>&lt;b&gt;gpu-2&lt;\/b&gt;<\/td><td>rental<\/td><td><span class="badge bad">unreachable<\/span>/);
+  assert.match(html, /<tr class="host"><td>&lt;b&gt;gpu-2&lt;\/b&gt;<\/td><td><span class="badge bad">unreachable<\/span> connect ECONNREFUSED 10\.0\.0\.2:2376<\/td><td><span class="badge ok">ready<\/span><\/td><td>1<\/td>(<td>—<\/td>){5}<td class="outside">port 4445<\/td><\/tr>/, 'a miner that does not say its capacity: dashes');
   assert.not.ok(renderStatusPage(doc()).includes('id="hosts"'));
   const text = formatStatus(many);
-  assert.match(text, /^host        gpu-1  up  base image ready  1 of 4 rented$/m);
-  assert.match(text, /^host        <b>gpu-2<\/b>  DOWN \(connect ECONNREFUSED 10\.0\.0\.2:2376\)  base image ready  1 of 2 rented$/m);
-  assert.match(text, /^  gpu-1  ssh-container  running  holder SHA256:abc/m);
-  assert.match(text, /^  <b>gpu-2<\/b>  ssh-container  unreachable  .* port 4445 /m);
+  assert.match(text, /^host        gpu-1  up  base image ready  1 rental$/m);
+  assert.match(text, /^host        <b>gpu-2<\/b>  DOWN \(connect ECONNREFUSED 10\.0\.0\.2:2376\)  base image ready  1 rental  outside the pool: 4445$/m);
+  assert.match(text, /^  gpu-1  rental  running  holder SHA256:abc/m);
+  assert.match(text, /^  <b>gpu-2<\/b>  rental  unreachable  .* port 4445 /m);
 });
 
 test('one host (no hosts table): every rental is on it, so neither the page nor the CLI text has a host column', () => {
   const one = doc({ rentals: [{ ...doc().rentals[0]!, state: 'running' }] });
   const html = renderStatusPage(one);
-  assert.match(html, /<tr class="rental"><td>ssh-container<\/td><td><span class="badge ok">running<\/span>/);
+  assert.match(html, /<tr class="rental"><td>rental<\/td><td><span class="badge ok">running<\/span>/);
   assert.not.ok(html.includes('<th>host</th>'), 'no host column');
   assert.not.ok(html.includes('<td>local</td>'), 'no host cell');
-  assert.match(formatStatus(one), /^  ssh-container  running  holder SHA256:abc/m);
+  assert.match(formatStatus(one), /^  rental  running  holder SHA256:abc  2 cores \(0-1\)  2 GiB  10 GiB disk  GPUs 0  port 4444 /m);
 });
 
 test('the rental daemon kept by the miner: answering and restarts on the page and in the CLI text; absent without one', () => {
@@ -163,10 +163,10 @@ test('the rental daemon kept by the miner: answering and restarts on the page an
   assert.not.match(formatStatus(doc()), /^daemon/m);
 });
 
-test('the graph has one slot per bucket of the hour, newest on the right, a latency line where there were requests', () => {
+test('the graph has one bar per bucket across the whole width, newest on the right, a latency line where there were requests', () => {
   const points = Array.from({ length: 3 }, (_, i) => ({ at: `2026-01-01T00:0${i}:00.000Z`, requests: i, meanMs: i ? i * 2 : null }));
-  const svg = requestGraph(points, 60, 61);
-  assert.is((svg.match(/<rect /g) ?? []).length, 3);
+  const svg = requestGraph(points, 60, { nowMs: Date.parse('2026-01-01T00:03:00.000Z'), uptimeSeconds: 180 });
+  assert.equal([...svg.matchAll(/<rect x="([\d.]+)"[^>]* width="([\d.]+)"/g)].map((m) => [Number(m[1]), Number(m[2])]), [[29, 219.3], [250.3, 219.3], [471.7, 219.3]]);
   assert.match(svg, /<polyline points="[\d.]+,[\d.]+ [\d.]+,[\d.]+"/, 'two points with latency');
   assert.match(svg, /now · 3 requests/);
 });

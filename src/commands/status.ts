@@ -1,7 +1,10 @@
 // `status [URL]`: what a running miner's status page shows, on the terminal (or --json): its
-// hotkey, Docker, the base image, each rental, the standby, requests and the challenge solver.
+// hotkey, Docker, the base image, each host and what it has free, each rental, the standby,
+// requests and the challenge solver.
 import { parseFlags } from '../args.js';
+import type { HostCapacity } from '../rentals/capacity.js';
 import { rentalDaemonText, type StatusDocument } from '../status/document.js';
+import { recordedSeconds } from '../status/history.js';
 import { humanBytes, humanDuration } from '../units.js';
 import { jsonDocument } from './json-output.js';
 import { UsageError } from './usage.js';
@@ -35,6 +38,20 @@ export function statusUrl(raw: string): string {
   return url.toString();
 }
 
+/** A host's free capacity in one line; '' from a miner that does not say. */
+function capacityText(c: HostCapacity | undefined): string {
+  if (!c) return '';
+  const parts = [
+    c.cores ? `cores ${c.cores.free} of ${c.cores.total} free` : 'cores unknown',
+    ...(c.gpus && c.gpus.total > 0 ? [`GPUs ${c.gpus.free} of ${c.gpus.total} free`] : []),
+    c.memory ? `memory ${humanBytes(c.memory.freeBytes)} of ${humanBytes(c.memory.totalBytes)} free` : 'memory unknown',
+    c.disk ? `disk ${humanBytes(c.disk.freeBytes)} of ${humanBytes(c.disk.totalBytes)} free` : 'disk unknown',
+    `SSH ports ${c.sshPorts.free} of ${c.sshPorts.total} free`,
+    `standby ${c.standby.ready}${c.standby.starting > 0 ? ` (+${c.standby.starting} starting)` : ''}`,
+  ];
+  return `  ${parts.join(', ')}`;
+}
+
 export function formatStatus(doc: StatusDocument): string {
   const lines = [
     `miner       ${doc.hotkey} (version ${doc.version}, up ${humanDuration(doc.uptimeSeconds)})`,
@@ -45,14 +62,15 @@ export function formatStatus(doc: StatusDocument): string {
   ];
   if (doc.storageLimit) lines.push(`disk limit  ${doc.storageLimit}`);
   for (const h of doc.hosts ?? []) {
-    lines.push(`host        ${h.name}  ${h.up ? 'up' : `DOWN${h.error ? ` (${h.error})` : ''}`}  base image ${h.baseImage}  ${h.rentals} of ${h.slots} rented`);
+    const outside = h.outsidePool?.length ? `  outside the pool: ${h.outsidePool.join(', ')}` : '';
+    lines.push(`host        ${h.name}  ${h.up ? 'up' : `DOWN${h.error ? ` (${h.error})` : ''}`}  base image ${h.baseImage}  ${h.rentals} rental${h.rentals === 1 ? '' : 's'}${capacityText(h.capacity)}${outside}`);
   }
   lines.push(`rentals     ${doc.rentals.length === 0 ? 'none' : doc.rentals.length}${doc.rentalsError ? ` (${doc.rentalsError})` : ''}`);
   // The host only where there is more than one to tell apart.
-  const manyHosts = doc.hosts !== undefined || new Set(doc.rentals.map((r) => r.host)).size > 1;
+  const manyHosts = (doc.hosts?.length ?? 0) > 1 || new Set(doc.rentals.map((r) => r.host)).size > 1;
   for (const r of doc.rentals) {
     lines.push(
-      `  ${manyHosts ? `${r.host}  ` : ''}${r.role}  ${r.state}  holder ${r.holder}  ${r.cores} core${r.cores === 1 ? "" : "s"} (${r.cpuset})  ${r.memoryBytes === null ? 'no memory limit' : humanBytes(r.memoryBytes)}  GPUs ${r.gpus}  port ${r.port}  ` +
+      `  ${manyHosts ? `${r.host}  ` : ''}${r.role}  ${r.state}  holder ${r.holder}  ${r.cores} core${r.cores === 1 ? "" : "s"} (${r.cpuset})  ${r.memoryBytes === null ? 'no memory limit' : humanBytes(r.memoryBytes)}  ${humanBytes(r.diskBytes)} disk  GPUs ${r.gpus}  port ${r.port}  ` +
         `${r.secondsLeft > 0 ? `${humanDuration(r.secondsLeft)} left` : 'time is up'} (until ${r.deadline})`,
     );
   }
@@ -60,7 +78,8 @@ export function formatStatus(doc: StatusDocument): string {
   const total = points.reduce((a, p) => a + p.requests, 0);
   const weighted = points.reduce((a, p) => a + (p.meanMs ?? 0) * p.requests, 0);
   const last = points[points.length - 1];
-  lines.push(`requests    last hour: ${total}${total ? `, mean ${(weighted / total).toFixed(1)} ms` : ''}; this minute: ${last?.requests ?? 0}`);
+  const span = humanDuration(recordedSeconds(points, Date.parse(doc.now), doc.uptimeSeconds));
+  lines.push(`requests    last ${span}: ${total}${total ? `, mean ${(weighted / total).toFixed(1)} ms` : ''}; this minute: ${last?.requests ?? 0}`);
   const h = doc.challenge.hashcat;
   lines.push(`challenge   solver ${doc.challenge.solver}; hashcat ${h.state}${h.version ? ` ${h.version}` : ''}${h.error ? ` (${h.error})` : ''}; ${doc.challenge.queued} waiting`);
   return `${lines.join('\n')}\n`;

@@ -1,13 +1,15 @@
 // What the rental service shows to its readers, read from the ledger and the hosts' cached views
 // only: the summary /health and the status page start from, each host's state, and the hosts as
 // placement sees them (Specs, metrics); and the rentals as an operator sees them, each container's
-// state read within a bound. No secret leaves: the holder's key only as a fingerprint.
+// state read within a bound, and what each host has free. No secret leaves: the holder's key
+// only as a fingerprint.
 import type { HostInventory } from '../fleet/placement.js';
 import { parseCpuset } from '../resources/cpuset.js';
+import { hostCapacity, type HostCapacity } from './capacity.js';
 import { holderFingerprint } from './holder.js';
 import { bounded, type HostView, type HostViews } from './hosts.js';
 import type { Ledger } from './ledger.js';
-import { containerRole, type Rental } from './record.js';
+import { containerRole, type Rental, type RentalRole } from './record.js';
 import { hostInventory } from './room.js';
 import type { BaseImageState, HostFacts } from './runtime.js';
 
@@ -26,6 +28,8 @@ export interface HostState {
   baseImage: BaseImageState;
   /** SSH ports its rentals hold outside today's pool. */
   outsidePool: number[];
+  /** What it has free for the next rental. */
+  capacity: HostCapacity;
 }
 
 export interface RentalsState {
@@ -49,7 +53,7 @@ export interface HostSnapshot {
   facts: HostFacts | null;
 }
 
-export function rentalsState(views: HostViews, ledger: Ledger): RentalsState {
+export function rentalsState(views: HostViews, ledger: Ledger, memoryReserveBytes: number): RentalsState {
   const all = views.all();
   const first = all[0]!;
   const base = first.host.runtime.baseImage();
@@ -64,18 +68,23 @@ export function rentalsState(views: HostViews, ledger: Ledger): RentalsState {
     ...(storage && !storage.enforced ? { storageLimit: storage.reason } : {}),
     standby: all.some((v) => v.host.runtime.warm.ready() > 0),
     engine: { endpoint: first.host.endpoint, ...(storage ? { diskEnforced: storage.enforced } : {}) },
-    hosts: all.map((v) => hostState(v, ledger)),
+    hosts: all.map((v) => hostState(v, ledger, memoryReserveBytes)),
   };
 }
 
-function hostState(view: HostView, ledger: Ledger): HostState {
+function hostState(view: HostView, ledger: Ledger, memoryReserveBytes: number): HostState {
   const rentals = ledger.onHost(view.host.name);
   const pool = new Set(view.host.sshPorts.ports);
+  const warm = view.host.runtime.warm;
   return {
     name: view.host.name, up: view.up, endpoint: view.host.endpoint, ...(view.error ? { error: view.error } : {}),
     slots: view.host.sshPorts.ports.length, rentals: rentals.length, warm: view.host.runtime.warm.ready(),
     baseImage: view.host.runtime.baseImage().state,
     outsidePool: rentals.map((r) => r.grant.sshPort).filter((p) => !pool.has(p)),
+    capacity: hostCapacity({
+      name: view.host.name, up: view.up, facts: view.facts, rentals, sshPool: view.host.sshPorts,
+      warm: { slots: warm.slots(), ready: warm.ready() }, memoryReserveBytes,
+    }),
   };
 }
 
@@ -90,8 +99,8 @@ export function hostSnapshots(views: HostViews, ledger: Ledger, memoryReserveByt
 export interface RentalView {
   /** The host it runs on. */
   host: string;
-  /** ssh-container (a rental) or ssh-test-container (a validator's test). */
-  role: string;
+  /** rental, or test (a validator's test rental, which gives way to a rental). */
+  role: RentalRole;
   container: string;
   /**
    * Docker's state: running, paused, restarting, exited, dead; "gone" when Docker has no such
@@ -130,7 +139,7 @@ export function rentalViews(views: HostViews, ledger: Ledger, boundMs = 1000): (
       const pool = view ? new Set(view.host.sshPorts.ports) : new Set<number>();
       return {
         host: rental.host,
-        role: containerRole(rental.role),
+        role: rental.role,
         container: rental.workload?.name ?? '',
         state,
         holder: holderFingerprint(rental.holderKey),

@@ -383,14 +383,14 @@ export function createRentalService(options: RentalServiceOptions) {
     pause: (pem: string) => onHolder(pem, (rental, view) => actions.pause(rental, view)),
     unpause: (pem: string) => onHolder(pem, (rental, view) => actions.unpause(rental, view)),
 
-    state: () => rentalsState(views, ledger),
+    state: () => rentalsState(views, ledger, reserve),
     snapshot: () => hostSnapshots(views, ledger, reserve),
     /** The status page's rentals: the ledger, each container's state read within the bound. */
     rentals: rentalViews(views, ledger, boundMs),
     /** state() plus every rental's container as its host says now (a host down: unreachable). */
     async health() {
       const rentals = await rentalViews(views, ledger, boundMs)();
-      return { ...rentalsState(views, ledger), rentals };
+      return { ...rentalsState(views, ledger, reserve), rentals };
     },
     /** Resolves when the first host's base image is ready. */
     baseImageReady: () => views.all()[0]!.host.runtime.baseImageReady(),

@@ -1,7 +1,9 @@
 // What the status page and `compute-miner status` show, as one JSON document: the miner's
-// identity, Docker and the base image, each rental, the standby, request rate and latency
-// over the last hour, and the challenge solver. Nothing secret is in it.
+// identity, Docker and the base image, each rental (its role and disk), each host and what it
+// has free, the standby, request rate and latency since the miner started (an hour at most), and
+// the challenge solver. Nothing secret is in it.
 import type { HistoryPoint } from './history.js';
+import type { HostCapacity } from '../rentals/capacity.js';
 import type { RentalView } from '../rentals/readout.js';
 
 export interface StatusDocument {
@@ -18,7 +20,7 @@ export interface StatusDocument {
   /** Set when the storage driver cannot enforce a rental's disk size. */
   storageLimit?: string;
   rentals: RentalView[];
-  /** A miner with several hosts: each one's engine state (a host down is named, with its reason). */
+  /** Each host: its engine (a host down is named, with its reason) and what it has free. */
   hosts?: HostView[];
   /** Set when the rentals could not be read (Docker down, unreadable record). */
   rentalsError?: string;
@@ -53,6 +55,9 @@ export interface HostView {
   slots: number;
   rentals: number;
   baseImage: string;
+  /** SSH ports its rentals hold outside today's pool (absent from a miner of an older version). */
+  outsidePool?: number[];
+  capacity?: HostCapacity;
 }
 
 export interface StatusSources {
@@ -71,6 +76,12 @@ export interface StatusSources {
   challenge(): { solver: string; hashcat: { state: string; version?: string; warmUpSeconds?: number; error?: string } };
   challengeQueued(): number;
 }
+
+/** Only the fields the document promises (the readout's host state has more, e.g. its endpoint). */
+const hostView = (h: HostView): HostView => ({
+  name: h.name, up: h.up, ...(h.error ? { error: h.error } : {}), slots: h.slots, rentals: h.rentals, baseImage: h.baseImage,
+  ...(h.outsidePool ? { outsidePool: h.outsidePool } : {}), ...(h.capacity ? { capacity: h.capacity } : {}),
+});
 
 export function statusCollector(s: StatusSources): () => Promise<StatusDocument> {
   return async () => {
@@ -103,7 +114,7 @@ export function statusCollector(s: StatusSources): () => Promise<StatusDocument>
       standby: m.standby,
       ...(m.storageLimit ? { storageLimit: m.storageLimit } : {}),
       rentals,
-      ...(s.hosts ? { hosts: s.hosts().map((h) => ({ name: h.name, up: h.up, ...(h.error ? { error: h.error } : {}), slots: h.slots, rentals: h.rentals, baseImage: h.baseImage })) } : {}),
+      ...(s.hosts ? { hosts: s.hosts().map(hostView) } : {}),
       ...(rentalsError ? { rentalsError } : {}),
       requests: { intervalSeconds: history.intervalMs / 1000, points },
       challenge: {

@@ -16,6 +16,16 @@ export interface HistoryPoint {
   meanMs: number | null;
 }
 
+/**
+ * Seconds the recorded buckets cover, from the first bucket's start to `nowMs`; never more than the
+ * miner's uptime (the first bucket starts as the miner does). 0 without buckets. Pure.
+ */
+export function recordedSeconds(points: readonly HistoryPoint[], nowMs: number, uptimeSeconds: number): number {
+  const first = points.length > 0 ? Date.parse(points[0]!.at) : NaN;
+  if (!Number.isFinite(first)) return 0;
+  return Math.max(0, Math.min(uptimeSeconds, (nowMs - first) / 1000));
+}
+
 interface Totals {
   count: number;
   seconds: number;
