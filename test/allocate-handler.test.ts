@@ -252,6 +252,9 @@ handler('a Docker daemon that stops answering: placement refuses (host down), ho
     assert.ok(ports.includes(port));
 
     socket.down();
+    // A host's up/down is at most a second old (the service's freshMs): a look begun before the
+    // cut may still say up, so the first answers below come after that second.
+    await new Promise((r) => setTimeout(r, 1500));
     // A new rental cannot be placed on a host that does not answer: a domain refusal, at once
     // (the socket refuses: no waiting for the bound).
     const t = Date.now();

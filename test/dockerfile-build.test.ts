@@ -2,6 +2,7 @@
 // Docker daemon, build and land in the rental: plain shell commands (the reference's form) and
 // the extended form with RUN/ENV/WORKDIR lines. The marker files are read back over SSH, and the
 // per-allocation image is gone after the release.
+import { createServer } from 'node:net';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { generateHotkey } from '../protocol/index.js';
@@ -80,6 +81,40 @@ build('a failing shell line fails the build (sh -e), refused with status false a
   assert.match(out.error ?? '', /^dockerfile build failed/);
   assert.is((await renterImages(ctx)).length, 0);
   assert.is(ctx.miner.manager.state().allocated, false);
+});
+
+build('a build step is held as the rental: its network, its core and memory, the seccomp profile, no-new-privileges', async (ctx) => {
+  // A host service on every address: a build step on Docker's default bridge reached it through its gateway.
+  const server = createServer((s) => s.end('host'));
+  await new Promise<void>((resolve) => server.listen(0, '0.0.0.0', resolve));
+  const port = (server.address() as { port: number }).port;
+  const probe = [
+    'import ctypes, os, socket',
+    'libc = ctypes.CDLL(None, use_errno=True)',
+    'print("io_uring", "refused" if libc.syscall(425, 1, ctypes.create_string_buffer(120)) < 0 else "allowed")',
+    'for l in open("/proc/self/status").read().splitlines():',
+    '    if l.startswith(("NoNewPrivs", "Seccomp:")): print(" ".join(l.split()))',
+    'print("cpus", len(os.sched_getaffinity(0)))',
+    'for p in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):',
+    '    if os.path.exists(p): print("memory", open(p).read().strip()); break',
+    'gw = [socket.inet_ntoa(bytes.fromhex(f[2])[::-1]) for f in (l.split() for l in open("/proc/net/route").read().splitlines()[1:]) if f[1] == "00000000"][0]',
+    's = socket.socket(); s.settimeout(3)',
+    'try:',
+    `    s.connect((gw, ${port})); print("gateway open")`,
+    'except OSError:',
+    '    print("gateway closed")',
+  ].join('\n');
+  try {
+    const seen = await rentAndRun(ctx, `cat > /tmp/probe.py <<'EOF'\n${probe}\nEOF\npython3 /tmp/probe.py > /root/build-facts`, 'cat /root/build-facts');
+    assert.match(seen, /^io_uring refused$/m, seen);
+    assert.match(seen, /^NoNewPrivs: 1$/m, seen);
+    assert.match(seen, /^Seccomp: 2$/m, seen);
+    assert.match(seen, /^cpus 1$/m, seen);
+    assert.match(seen, new RegExp(`^memory ${256 * MiB}$`, 'm'), seen);
+    assert.match(seen, /^gateway closed$/m, seen);
+  } finally {
+    server.close();
+  }
 });
 
 build.run();

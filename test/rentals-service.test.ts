@@ -25,12 +25,12 @@ function key(): string {
 }
 const keys = Array.from({ length: 8 }, key);
 
-function service(runtime: MemoryRuntime, ports: string, over: { dataDir?: string; warm?: number; boundMs?: number } = {}): RentalService {
+function service(runtime: MemoryRuntime, ports: string, over: { dataDir?: string; warm?: number; boundMs?: number; defaultDiskBytes?: number } = {}): RentalService {
   const dataDir = over.dataDir ?? mkdtempSync(join(tmpdir(), 'cm-rentals-'));
   if (!over.dataDir) dirs.push(dataDir);
   const s = createRentalService({
     hosts: [{ name: runtime.host, endpoint: 'memory://', runtime, sshPorts: parsePortPool(ports, 'ports'), renterPorts: null }],
-    ledger: createLedger(dataDir), log: silentLogger(), renterPortsPerRental: 0, defaultDiskBytes: GiB,
+    ledger: createLedger(dataDir), log: silentLogger(), renterPortsPerRental: 0, defaultDiskBytes: over.defaultDiskBytes ?? GiB,
     warmPerHost: over.warm ?? 0, answerBoundMs: over.boundMs ?? 300, freshMs: 0, recheckMs: 60_000,
   });
   services.push(s);
@@ -86,6 +86,21 @@ test('concurrent allocations on k free cores give exactly k grants', async () =>
   assert.is(results.filter((r) => r.status).length, 2);
   for (const r of results.filter((r) => !r.status)) assert.match(r.status ? '' : r.error, /insufficient CPU/);
   assert.is(s.ledger.all().length, 2);
+});
+
+test('a request that names no disk gets the default, or its cores\' share of a small pool', async () => {
+  const small = service(memoryRuntime({ cpuCount: 2, diskBytes: 4 * GiB }), '14444-14447', { defaultDiskBytes: 10 * GiB });
+  await small.start();
+  const one = await small.allocate(request(keys[0]!, { hard_disk: { capacity: 0 } }));
+  assert.ok(one.status, one.status ? '' : one.error);
+  assert.is(small.ledger.all()[0]!.grant.diskBytes, 2 * GiB);
+  const named = await small.allocate(request(keys[1]!, { hard_disk: { capacity: GiB } }));
+  assert.ok(named.status);
+  assert.equal(small.ledger.all().map((r) => r.grant.diskBytes).sort((a, b) => a - b), [GiB, 2 * GiB], 'a named size is kept as asked');
+  const large = service(memoryRuntime({ cpuCount: 2, diskBytes: 100 * GiB }), '14448-14450', { defaultDiskBytes: 10 * GiB });
+  await large.start();
+  assert.ok((await large.allocate(request(keys[2]!, { hard_disk: { capacity: 0 } }))).status);
+  assert.is(large.ledger.all()[0]!.grant.diskBytes, 10 * GiB);
 });
 
 test('the same key allocating twice at once gets one rental', async () => {

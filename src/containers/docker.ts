@@ -32,6 +32,16 @@ export interface DockerInfo {
   Labels?: string[] | null;
 }
 
+/** What the build API can hold a build's RUN steps to (`docker build --network --cpuset-cpus --memory`). */
+export interface BuildLimits {
+  /** The network the RUN steps join: the rental's own, under its firewall rules. */
+  networkmode: string;
+  cpusetcpus: string;
+  memory: number;
+  memswap: number;
+  shmsize: number;
+}
+
 export interface ContainerSummary {
   id: string;
   name: string;
@@ -80,7 +90,7 @@ export interface DockerEngine {
   imageLabels(ref: string): Promise<Record<string, string> | null>;
   pullImage(ref: string, opts: { timeoutMs: number; onProgress?: ProgressFn }): Promise<void>;
   importImage(tar: Readable, opts: { repo: string; tag: string; changes?: string[]; onProgress?: ProgressFn }): Promise<void>;
-  buildImage(contextDir: string, files: string[], opts: { tag: string; labels: Record<string, string>; signal?: AbortSignal; onProgress?: ProgressFn }): Promise<void>;
+  buildImage(contextDir: string, files: string[], opts: { tag: string; labels: Record<string, string>; signal?: AbortSignal; onProgress?: ProgressFn; limits?: BuildLimits }): Promise<void>;
   tagImage(source: string, repo: string, tag: string): Promise<void>;
   /** Removes an image; a missing image is not an error. */
   removeImage(ref: string): Promise<void>;
@@ -201,8 +211,8 @@ export function dockerodeEngine(docker: Dockerode): DockerEngine {
       const stream = await docker.importImage(tar, { repo, tag, changes } as object);
       await followProgress(docker, stream, onProgress);
     }),
-    buildImage: (contextDir, files, { tag, labels, signal, onProgress }) => guarded(async () => {
-      const stream = await docker.buildImage({ context: contextDir, src: files }, { t: tag, labels, rm: true, forcerm: true, abortSignal: signal } as Dockerode.ImageBuildOptions);
+    buildImage: (contextDir, files, { tag, labels, signal, onProgress, limits }) => guarded(async () => {
+      const stream = await docker.buildImage({ context: contextDir, src: files }, { t: tag, labels, rm: true, forcerm: true, abortSignal: signal, ...limits } as Dockerode.ImageBuildOptions);
       await followProgress(docker, stream, onProgress);
     }),
     tagImage: (source, repo, tag) => guarded(async () => { await docker.getImage(source).tag({ repo, tag }); }),
@@ -240,7 +250,10 @@ export function dockerodeEngine(docker: Dockerode): DockerEngine {
     }),
     execDetached: (id, cmd) => guarded(async () => {
       const exec = await docker.getContainer(id).exec({ Cmd: cmd, AttachStdout: false, AttachStderr: false });
-      await exec.start({ Detach: true });
+      // dockerode hands back the (empty) response as a stream even when detached: left open, each
+      // such exec would hold a socket to the engine for good.
+      const out = (await exec.start({ Detach: true })) as unknown as { destroy?: () => void } | undefined;
+      out?.destroy?.();
     }),
     getFile: (id, path, maxBytes) => guarded(async () => {
       const archive = await docker.getContainer(id).getArchive({ path });

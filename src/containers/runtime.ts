@@ -72,6 +72,8 @@ export interface DockerRuntimeOptions {
 export const DEFAULT_STOP_TIMEOUT_SECONDS = 2;
 export const DEFAULT_SSH_READY_TIMEOUT_MS = 30_000;
 export const DEFAULT_DOCKERFILE_BUILD_TIMEOUT_MS = 10 * 60_000;
+/** /dev/shm of a build's RUN steps (Docker's own default size). */
+const BUILD_SHM_BYTES = 64 * 1024 ** 2;
 
 export function createDockerRuntime(options: DockerRuntimeOptions): RentalRuntime & { dockerHost: ReturnType<typeof dockerHost> } {
   const log = options.log.child({ component: 'runtime', host: options.host });
@@ -124,7 +126,12 @@ export function createDockerRuntime(options: DockerRuntimeOptions): RentalRuntim
   }
   const scopeLabels = () => ({ ...options.labels, [LABELS.owner]: options.minerHotkey });
 
-  async function buildRenterImage(spec: RentalSpec, signal?: AbortSignal): Promise<string> {
+  /**
+   * The renter's image, built with its RUN steps held as the rental will be: on the rental's own
+   * network (the firewall's rules for rentals), its cores and memory, and a time limit; the rental
+   * daemon gives every build container the project's seccomp profile and no-new-privileges.
+   */
+  async function buildRenterImage(spec: RentalSpec, net: string, signal?: AbortSignal): Promise<string> {
     const dockerfile = renterDockerfile(baseTag, spec.dockerfile);
     if (!dockerfile.ok) throw new RefusalError(dockerfile.error);
     const tag = allocationImageTag(prefix, spec.id);
@@ -134,7 +141,9 @@ export function createDockerRuntime(options: DockerRuntimeOptions): RentalRuntim
     const abort = signal ? AbortSignal.any([timeout, signal]) : timeout;
     try {
       writeFileSync(join(context, 'Dockerfile'), dockerfile.text);
-      await engine.buildImage(context, ['Dockerfile'], { tag, labels: { ...labelsOf(spec.id), [LABELS.kind]: 'allocation' }, signal: abort });
+      const { grant } = spec;
+      const limits = { networkmode: net, cpusetcpus: grant.cpuset, memory: grant.memoryBytes, memswap: grant.memoryBytes, shmsize: BUILD_SHM_BYTES };
+      await engine.buildImage(context, ['Dockerfile'], { tag, labels: { ...labelsOf(spec.id), [LABELS.kind]: 'allocation' }, signal: abort, limits });
       return tag;
     } catch (err) {
       await engine.removeImage(tag).catch(() => undefined);
@@ -176,10 +185,15 @@ export function createDockerRuntime(options: DockerRuntimeOptions): RentalRuntim
     const storage = host.storage() ?? (await host.resources()).storage;
     if (!storage.enforced) log.warn({ rental: spec.id }, storage.reason);
     const ownImage = spec.dockerfile.trim() !== '';
-    const image = ownImage ? await buildRenterImage(spec, signal) : baseTag;
     let container: string | undefined;
     let net: string | undefined;
+    let image = baseTag;
     try {
+      if (ownImage) {
+        // The build runs on the rental's network, made first; the rental keeps it.
+        net = await network(labelsOf(spec.id));
+        image = await buildRenterImage(spec, net, signal);
+      }
       const diskBytes = storage.enforced ? storageSizeBytes(grant.diskBytes, ownImage ? await host.imageDiskBytes(image) : await host.baseImageBytes()) : null;
       const motd = motdText({ cpuset: grant.cpuset, memoryBytes: grant.memoryBytes, diskBytes: grant.diskBytes, diskEnforced: diskBytes !== null, gpus: spec.gpusRequested, deadline: spec.deadline });
       const claimed = from ? warm.claimed(from) : undefined;
@@ -197,7 +211,7 @@ export function createDockerRuntime(options: DockerRuntimeOptions): RentalRuntim
       }
       const name = rentalContainerName(prefix, role, spec.id);
       const labels = { ...labelsOf(spec.id), [LABELS.role]: role };
-      net = await network(labelsOf(spec.id));
+      net ??= await network(labelsOf(spec.id));
       const resources = await host.lastResources();
       container = await engine.createContainer(containerCreateOptions({
         name, image, labels, cpuset: grant.cpuset, memoryBytes: grant.memoryBytes,
@@ -219,7 +233,7 @@ export function createDockerRuntime(options: DockerRuntimeOptions): RentalRuntim
       if (container) await layers.removeContainer(container).catch(() => undefined);
       else await engine.listContainers([...scope, `${LABELS.allocation}=${spec.id}`]).then((l) => Promise.all(l.map((c) => engine.removeContainer(c.id)))).catch(() => undefined);
       await layers.removeNetwork(net);
-      if (ownImage) await engine.removeImage(image).catch(() => undefined);
+      if (image !== baseTag) await engine.removeImage(image).catch(() => undefined);
       throw err;
     }
   }

@@ -3,6 +3,7 @@
 // added (listed in SECCOMP_ADDITIONS and in the rules' own comments). This file loads it, checks
 // it has the shape Docker's daemon accepts, and turns it into the `SecurityOpt` the CLI sends.
 import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 
 /** Source-tree path, as version.ts finds package.json: dist/src/containers → src/containers. */
 export const SECCOMP_PROFILE_URL = new URL('../../../src/containers/seccomp-profile.json', import.meta.url);
@@ -86,6 +87,9 @@ export function seccompProfileProblem(p: unknown): string | null {
   }
   return null;
 }
+
+/** The profile file, for the rental daemon's own default (`dockerd --seccomp-profile`). */
+export const seccompProfilePath = (): string => fileURLToPath(SECCOMP_PROFILE_URL);
 
 let compact: string | undefined;
 

@@ -9,6 +9,7 @@ import { isAbsolute, join } from 'node:path';
 import { promisify } from 'node:util';
 import { z } from 'zod';
 import { DISK_QUOTA_LABEL, RENTAL_BRIDGE_PREFIX } from '../containers/options.js';
+import { seccompProfilePath } from '../containers/seccomp.js';
 import { pingDaemon, pingSocket } from './daemon-probe.js';
 import { ensurePool, PoolError, type PoolPaths } from './pool.js';
 import type { QuotaMode } from './pool-quota.js';
@@ -127,6 +128,10 @@ export function rentalDockerdArgs(l: RentalHostLayout, quota: QuotaMode = 'full'
     '--containerd-plugins-namespace', `${l.containerdNamespace}-plugins`,
     // Containers keep running while the daemon is down (a crash, a restart for an upgrade).
     '--live-restore',
+    // What a container gets when it asks for nothing: a renter's build steps. Rentals set both
+    // themselves; the builds' RUN containers can be given them only here.
+    '--seccomp-profile', seccompProfilePath(),
+    '--no-new-privileges',
     // Bounded logs even for a container created without its own log options.
     '--log-driver', 'json-file', '--log-opt', 'max-size=10m', '--log-opt', 'max-file=2',
   ];

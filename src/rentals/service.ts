@@ -192,7 +192,17 @@ export function createRentalService(options: RentalServiceOptions) {
 
   function requestOf(device: DeviceRequirement) {
     const req = placementRequest(device);
-    return { ...req, diskBytes: req.diskBytes || options.defaultDiskBytes };
+    return { ...req, diskBytes: req.diskBytes || defaultDisk(req.cores) };
+  }
+
+  /**
+   * Disk for a request that names none: the default, or less on a small pool: its share for the
+   * cores asked (a 4 GiB pool on 2 cores gives 2 GiB per core), so no request for "any disk" is
+   * refused for a size it never asked for.
+   */
+  function defaultDisk(cores: number): number {
+    const shares = views.all().flatMap((v) => (v.facts?.diskBytes && v.facts.cpuCount > 0 ? [Math.floor((v.facts.diskBytes * Math.max(1, cores)) / v.facts.cpuCount)] : []));
+    return shares.length ? Math.min(options.defaultDiskBytes, Math.max(...shares)) : options.defaultDiskBytes;
   }
 
   function refusal(reason: string, full: number, notReady: string[]): string {
