@@ -1,3 +1,4 @@
+// test-lane: alone (see scripts/run-tests.mjs)
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { BuiltinSolver } from '../src/challenge/builtin.js';

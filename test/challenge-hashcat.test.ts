@@ -1,3 +1,4 @@
+// test-lane: alone (see scripts/run-tests.mjs)
 // hashcat runs where it is installed; in CI (CI=true) a missing hashcat fails these tests.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';

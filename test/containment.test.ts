@@ -1,3 +1,4 @@
+// test-lane: alone (see scripts/run-tests.mjs)
 // A hostile root user in a real rental, over SSH: every attack is bounded in time and size and
 // aimed only at this machine (loopback, the project's own containers and a test host in a
 // network namespace this test makes). Disk, processes, memory, logs, capabilities, network.

@@ -1,3 +1,4 @@
+// test-lane: alone (see scripts/run-tests.mjs)
 // The rental firewall: the rules as data (pure), and installed for real with iptables —
 // idempotent, kept first in their chains, restored after being removed, and only the miner's
 // own chains touched. Rules for outside addresses are checked by reading them, never by

@@ -1,3 +1,4 @@
+// test-lane: alone (see scripts/run-tests.mjs)
 // Rentals are independent, on the real rental daemon: while one renter's image build runs, other
 // validators' questions are answered at once and another renter's rental is granted; with the
 // daemon frozen (SIGSTOP) every question gets a domain answer within the bound, and after SIGCONT
