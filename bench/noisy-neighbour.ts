@@ -217,7 +217,7 @@ every scenario in the same run${capped ? `; ${capped} victim samples were cut at
 With limits: the per-core rule (${rule.writeBytesPerSecondPerCore / MiB} MiB/s and ${rule.writeIopsPerCore} IOPS per core, read and
 write each) on the pool's device; the victim has them from create (\`BlkioDevice*\`), the neighbour
 from the host after start (\`setIoLimits\`, blkio.throttle.* of its cgroup), as a claimed standby. Before each scenario the
-pool's deleted subvolumes are waited for (\`btrfs subvolume sync\`). Other engineers' tests shared the machine.
+pool's deleted subvolumes are waited for (\`btrfs subvolume sync\`).
 
 | IO limits | victim alone ms | victim loaded ms | victim loaded ÷ alone | host alone ms | host loaded ms | host loaded ÷ alone | neighbour MB/s |
 |---|---|---|---|---|---|---|---|
