@@ -5,6 +5,7 @@ import type { Logger } from '../log.js';
 import { allocationImageTag, LABELS } from './names.js';
 import type { DockerEngine } from './docker.js';
 import { emptyContainerLayers } from './layer-empty.js';
+import { dockerMessage } from '../rentals/answers.js';
 
 export interface LayerHousekeepingOptions {
   engine: DockerEngine;
@@ -14,10 +15,6 @@ export interface LayerHousekeepingOptions {
   /** Labels ("key=value") every object of ours carries. */
   scope: string[];
   log: Logger;
-}
-
-function dockerMessage(err: unknown): string {
-  return (err as { json?: { message?: string } })?.json?.message ?? (err as Error)?.message ?? String(err);
 }
 
 export function layerHousekeeping(options: LayerHousekeepingOptions) {

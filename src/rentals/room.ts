@@ -25,6 +25,16 @@ export function hostInventory(name: string, up: boolean, facts: HostFacts | null
   };
 }
 
+/**
+ * Disk for a request that names none: the default, or less on a small pool: the cores' share of
+ * the largest host (a 4 GiB pool on 2 cores gives 2 GiB per core), so a request for "any disk" is
+ * never refused for a size it did not ask for.
+ */
+export function defaultDiskBytes(hosts: ReadonlyArray<HostFacts | null>, cores: number, defaultBytes: number): number {
+  const shares = hosts.flatMap((f) => (f?.diskBytes && f.cpuCount > 0 ? [Math.floor((f.diskBytes * Math.max(1, cores)) / f.cpuCount)] : []));
+  return shares.length ? Math.min(defaultBytes, Math.max(...shares)) : defaultBytes;
+}
+
 /** SSH and renter ports held on a host by its rentals (every phase: a port is free only once its container is gone). */
 export function portsInUse(rentals: readonly Rental[]): { ssh: Set<number>; renter: Set<number> } {
   const ssh = new Set<number>();

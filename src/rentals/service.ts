@@ -16,7 +16,8 @@ import { bounded, hostViews, type HostView, type RentalHost } from './hosts.js';
 import { holderDigest } from './holder.js';
 import type { Ledger } from './ledger.js';
 import { expirySchedule } from './expiry.js';
-import { hostInventory, portsInUse, portsOutsidePool } from './room.js';
+import { defaultDiskBytes, hostInventory, portsInUse, portsOutsidePool } from './room.js';
+import { baseImageNotReady, dockerMessage } from './answers.js';
 import type { Rental } from './record.js';
 import { reconcileHost } from './reconcile-host.js';
 import { HostNotAnsweringError, RefusalError, type RentalSpec } from './runtime.js';
@@ -35,10 +36,6 @@ const START_FACTS_BOUND_MS = 60_000;
 /** Disk of a rental whose request names none: no rental has unlimited disk. */
 export const DEFAULT_RENTAL_DISK_BYTES = 10 * 1024 ** 3;
 
-/** The 503 while no host has the base image; `error` is the last build's failure. */
-export function baseImageNotReady(error?: string): string {
-  return error ? `base image not ready yet: the last build failed (${error}); rebuilding` : 'base image not ready yet: building';
-}
 
 export interface RentalServiceOptions {
   hosts: RentalHost[];
@@ -192,18 +189,10 @@ export function createRentalService(options: RentalServiceOptions) {
 
   function requestOf(device: DeviceRequirement) {
     const req = placementRequest(device);
-    return { ...req, diskBytes: req.diskBytes || defaultDisk(req.cores) };
+    return { ...req, diskBytes: req.diskBytes || defaultDiskBytes(views.all().map((v) => v.facts), req.cores, options.defaultDiskBytes) };
   }
 
-  /**
-   * Disk for a request that names none: the default, or less on a small pool: its share for the
-   * cores asked (a 4 GiB pool on 2 cores gives 2 GiB per core), so no request for "any disk" is
-   * refused for a size it never asked for.
-   */
-  function defaultDisk(cores: number): number {
-    const shares = views.all().flatMap((v) => (v.facts?.diskBytes && v.facts.cpuCount > 0 ? [Math.floor((v.facts.diskBytes * Math.max(1, cores)) / v.facts.cpuCount)] : []));
-    return shares.length ? Math.min(options.defaultDiskBytes, Math.max(...shares)) : options.defaultDiskBytes;
-  }
+
 
   function refusal(reason: string, full: number, notReady: string[]): string {
     if (full === views.all().length) return RENTED_OUT;
@@ -420,7 +409,3 @@ export function createRentalService(options: RentalServiceOptions) {
 
 export type RentalService = ReturnType<typeof createRentalService>;
 
-export function dockerMessage(err: unknown): string {
-  const json = (err as { json?: { message?: string } })?.json;
-  return (json?.message ?? (err as Error)?.message ?? String(err)).replace(/^\(HTTP code \d+\) [a-z ]+ - /, '');
-}
