@@ -1,6 +1,7 @@
 // bench rentals: the rental service on the real rental daemon (2 cores here), same run:
 // back-to-back rentals (release, then allocate at once, as validators' test rentals come) with a
-// warm container per host and without; two concurrent 1-core allocations against one; and what
+// warm container per host and without; where a cold one's time goes; two concurrent 1-core
+// allocations against one, cold and warm; and what
 // other validators wait while a renter's 40 s `dockerfile` build runs. Times are from the
 // service's allocate call to its result (the axon's signed round trip comes on top; see `allocate`).
 import { randomBytes } from 'node:crypto';
@@ -9,6 +10,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateHotkey } from '../protocol/index.js';
 import { connectDocker } from '../src/containers/index.js';
+import { DEFAULT_BASE_TAG } from '../src/containers/names.js';
+import { containerCreateOptions, DEFAULT_CONTAINMENT, rentalNetworkOptions } from '../src/containers/options.js';
+import { waitForSsh } from '../src/containers/ssh-ready.js';
 import { composeRentals } from '../src/fleet/compose.js';
 import { rentalHostLayout } from '../src/host/rental-dockerd.js';
 import { silentLogger } from '../src/log.js';
@@ -94,16 +98,22 @@ async function backToBack(warm: number, holdMs: number): Promise<number[]> {
   }
 }
 
-/** One 1-core allocation alone, then two at once on the 2 cores; wall times of each round. */
-async function concurrency(): Promise<{ one: number[]; two: number[] }> {
-  const run = await startService(0, 4);
+/**
+ * One 1-core allocation alone, then two at once on the 2 cores; wall times of each round. With
+ * `warm` 2, each round first gives the pool time to start both warm containers again.
+ */
+async function concurrency(warm: number): Promise<{ one: number[]; two: number[] }> {
+  const run = await startService(warm, 4);
   const one: number[] = [];
   const two: number[] = [];
+  const refill = () => new Promise((r) => setTimeout(r, warm > 0 ? 6000 : 0));
   try {
     for (let i = 0; i < 3; i++) {
+      await refill();
       const a = generateRenterKeyPair().publicKeyPem;
       one.push(await granted(run.service, a));
       await run.service.deallocate(a);
+      await refill();
       const [b, c] = [generateRenterKeyPair().publicKeyPem, generateRenterKeyPair().publicKeyPem];
       two.push((await timed(Promise.all([granted(run.service, b), granted(run.service, c)]))).ms);
       await Promise.all([run.service.deallocate(b), run.service.deallocate(c)]);
@@ -135,13 +145,47 @@ async function duringBuild(): Promise<{ checkFree: number; holder: number; other
   }
 }
 
+const PHASE_ROUNDS = 5;
+
+/** A cold container's create, start and SSH answer timed apart, with the product's own options. */
+async function coldPhases(): Promise<{ create: number[]; start: number[]; ssh: number[] }> {
+  const docker = connectDocker(rentalHostLayout().socket);
+  const id = randomBytes(4).toString('hex');
+  const labels = { [LABEL]: id };
+  const out = { create: [] as number[], start: [] as number[], ssh: [] as number[] };
+  try {
+    for (let i = 0; i < PHASE_ROUNDS; i++) {
+      const bridgeId = randomBytes(4).toString('hex');
+      const network = `bench-${id}-net-${bridgeId}`;
+      await docker.createNetwork(rentalNetworkOptions(network, bridgeId, labels));
+      const sshPort = await freePort();
+      const create = await timed(docker.createContainer(containerCreateOptions({
+        name: `bench-${id}-${i}`, image: DEFAULT_BASE_TAG, labels, cpuset: '0', memoryBytes: 256 * MiB, shmBytes: 64 * MiB,
+        diskBytes: 512 * MiB, gpus: 0, sshBind: '127.0.0.1', sshPort, restartRetries: 0, network, containment: DEFAULT_CONTAINMENT,
+      })));
+      out.create.push(create.ms);
+      out.start.push((await timed(create.value.start())).ms);
+      out.ssh.push((await timed(waitForSsh('127.0.0.1', sshPort, 30_000))).ms);
+      await create.value.remove({ force: true });
+      await docker.getNetwork(network).remove();
+    }
+    return out;
+  } finally {
+    const filters = { label: [`${LABEL}=${id}`] };
+    for (const c of await docker.listContainers({ all: true, filters })) await docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined);
+    for (const n of await docker.listNetworks({ filters })) await docker.getNetwork(n.Id).remove().catch(() => undefined);
+  }
+}
+
 const f = (v: number) => v.toFixed(0);
 
 registerBench('rentals', async () => {
   const warmHeld = await backToBack(1, 1500);
   const warmAtOnce = await backToBack(1, 0);
   const cold = await backToBack(0, 0);
-  const { one, two } = await concurrency();
+  const cold2 = await concurrency(0);
+  const warm2 = await concurrency(2);
+  const phases = await coldPhases();
   const build = await duringBuild();
   const p50 = (xs: number[]) => percentile(xs, 50);
   const rows = [
@@ -155,7 +199,14 @@ registerBench('rentals', async () => {
 |---|---|---|---|---|
 ${rows.join('\n')}
 
-Concurrency (no warm container, cold both): one 1-core allocation alone p50 ${f(p50(one))} ms; two at once on the 2 cores, until both are granted, p50 ${f(p50(two))} ms: **${(p50(two) / p50(one)).toFixed(2)}×** one (3 rounds each).
+Where a cold allocation's time goes (the rental's own network made ahead, as the runtime does; the product's create options, raw Engine API, ${PHASE_ROUNDS} rounds, p50): \`docker create\` ${f(p50(phases.create))} ms, \`docker start\` ${f(p50(phases.start))} ms, SSH answering after start ${f(p50(phases.ssh))} ms.
+
+Concurrency, two 1-core allocations at once on the 2 cores until both are granted, against one alone (3 rounds each, p50):
+
+| warm containers | one alone ms | two at once ms | two ÷ one |
+|---|---|---|---|
+| none (both cold) | ${f(p50(cold2.one))} | ${f(p50(cold2.two))} | **${(p50(cold2.two) / p50(cold2.one)).toFixed(2)}×** |
+| \`--standby 2\` (both warm) | ${f(p50(warm2.one))} | ${f(p50(warm2.two))} | **${(p50(warm2.two) / p50(warm2.one)).toFixed(2)}×** |
 
 While a renter's rental with a 40 s \`dockerfile\` build was being made: check-free answered in ${f(build.checkFree)} ms, another holder's check in ${f(build.holder)} ms, another renter's 1-core rental was granted in ${f(build.other)} ms; the built rental itself came after ${f(build.built / 1000)} s.`;
   process.stdout.write(`${text}\n`);

@@ -133,7 +133,7 @@ const X86_SOCKETS = [
   '  if fd >= 0: os.close(fd)',
 ].join('\n');
 
-attacks('seccomp: io_uring_setup, socket(AF_VSOCK) and socket(AF_ALG) refused (also from 32-bit code); ordinary sockets open', async (ctx) => {
+attacks('seccomp: io_uring_setup, socket(AF_VSOCK) and socket(AF_ALG) refused (also with bits above the 32 the kernel reads, and from 32-bit code); ordinary sockets open', async (ctx) => {
   // Sockets are only made, never connected: nothing leaves the rental.
   const out = await inA(ctx, [
     'import ctypes, socket, subprocess, sys',
@@ -144,12 +144,18 @@ attacks('seccomp: io_uring_setup, socket(AF_VSOCK) and socket(AF_ALG) refused (a
     'print("io_uring_setup", "open" if r >= 0 else "refused %d" % ctypes.get_errno())',
     'for name, fam, typ in (("vsock", 40, socket.SOCK_STREAM), ("alg", 38, socket.SOCK_SEQPACKET), ("inet", socket.AF_INET, socket.SOCK_STREAM), ("inet6", socket.AF_INET6, socket.SOCK_DGRAM), ("unix", socket.AF_UNIX, socket.SOCK_STREAM), ("netlink", socket.AF_NETLINK, socket.SOCK_RAW)):',
     '  try:\n    socket.socket(fam, typ).close(); print(name, "open")\n  except OSError as e:\n    print(name, "refused", e.errno)',
+    // The kernel reads the family as 32 bits: a family with bits above them set once passed a 64-bit comparison.
+    'for name, fam, typ in (("vsock-high", (1 << 32) | 40, 1), ("alg-high", (1 << 32) | 38, 5)):',
+    '  r = libc.syscall(41, ctypes.c_ulong(fam), ctypes.c_ulong(typ), ctypes.c_ulong(0))',
+    '  print(name, "open" if r >= 0 else "refused %d" % ctypes.get_errno())',
     `r = subprocess.run([sys.executable, "-c", ${JSON.stringify(X86_SOCKETS)}], capture_output=True, text=True, timeout=20)`,
     'print("x86 rc", r.returncode); print(r.stdout)',
   ].join('\n'));
   assert.match(out, 'io_uring_setup refused 1');
   assert.match(out, 'vsock refused 1');
   assert.match(out, 'alg refused 1');
+  assert.match(out, 'vsock-high refused 1');
+  assert.match(out, 'alg-high refused 1');
   for (const family of ['inet', 'inet6', 'unix', 'netlink']) assert.match(out, `${family} open`);
   // Where the kernel has no 32-bit entry (int 0x80 faults: SIGSEGV), there is nothing to refuse.
   const x86 = Number(/x86 rc (-?\d+)/.exec(out)?.[1]);

@@ -13,10 +13,12 @@ import { RUN_LABEL, sshRun } from './helpers/docker.js';
 import { startTestMiner, type TestMiner } from './helpers/miner.js';
 
 const MiB = 1024 * 1024;
+const PIDS_LIMIT = 64;
 const build = suite<{ miner: TestMiner; dendrite: Dendrite }>('dockerfile builds');
 
 build.before(async (ctx) => {
-  ctx.miner = await startTestMiner({ area: 'dfile' });
+  // A small pids limit, so a build's fork loop meets it long before its memory limit.
+  ctx.miner = await startTestMiner({ area: 'dfile', rentals: { containment: { pidsLimit: PIDS_LIMIT } } });
   ctx.dendrite = new Dendrite({ hotkey: generateHotkey(), url: ctx.miner.url, axonHotkey: ctx.miner.hotkeySs58, timeoutMs: 120_000 });
 });
 
@@ -83,7 +85,7 @@ build('a failing shell line fails the build (sh -e), refused with status false a
   assert.is(ctx.miner.manager.state().allocated, false);
 });
 
-build('a build step is held as the rental: its network, its core and memory, the seccomp profile, no-new-privileges', async (ctx) => {
+build('a build step is held as the rental: its network, its core and memory, its pids limit, the seccomp profile (no raw sockets), no-new-privileges', async (ctx) => {
   // A host service on every address: a build step on Docker's default bridge reached it through its gateway.
   const server = createServer((s) => s.end('host'));
   await new Promise<void>((resolve) => server.listen(0, '0.0.0.0', resolve));
@@ -95,6 +97,20 @@ build('a build step is held as the rental: its network, its core and memory, the
     'for l in open("/proc/self/status").read().splitlines():',
     '    if l.startswith(("NoNewPrivs", "Seccomp:")): print(" ".join(l.split()))',
     'print("cpus", len(os.sched_getaffinity(0)))',
+    // Docker's builder keeps its default capabilities (NET_RAW among them): the profile refuses raw sockets itself.
+    'for name, fam, typ in (("inet-raw", socket.AF_INET, socket.SOCK_RAW), ("packet", 17, socket.SOCK_RAW)):',
+    '    try:',
+    '        socket.socket(fam, typ, 1 if fam == socket.AF_INET else 0).close(); print(name, "open")',
+    '    except OSError as e:',
+    '        print(name, "refused", e.errno)',
+    'import subprocess',
+    'procs = []',
+    'try:',
+    `    for i in range(${PIDS_LIMIT * 3}): procs.append(subprocess.Popen(["sleep", "60"]))`,
+    '    print("forks unbounded", len(procs))',
+    'except OSError as e:',
+    '    print("forks stopped at", len(procs))',
+    'for p in procs: p.kill(); p.wait()',
     'for p in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):',
     '    if os.path.exists(p): print("memory", open(p).read().strip()); break',
     'gw = [socket.inet_ntoa(bytes.fromhex(f[2])[::-1]) for f in (l.split() for l in open("/proc/net/route").read().splitlines()[1:]) if f[1] == "00000000"][0]',
@@ -110,6 +126,10 @@ build('a build step is held as the rental: its network, its core and memory, the
     assert.match(seen, /^NoNewPrivs: 1$/m, seen);
     assert.match(seen, /^Seccomp: 2$/m, seen);
     assert.match(seen, /^cpus 1$/m, seen);
+    assert.match(seen, /^inet-raw refused 1$/m, seen);
+    const forks = Number(/^forks stopped at (\d+)$/m.exec(seen)?.[1]);
+    assert.ok(forks > 0 && forks < PIDS_LIMIT, `a fork loop in the build stops below the pids limit: ${seen}`);
+    assert.match(seen, /^packet refused 1$/m, seen);
     assert.match(seen, new RegExp(`^memory ${256 * MiB}$`, 'm'), seen);
     assert.match(seen, /^gateway closed$/m, seen);
   } finally {

@@ -43,6 +43,7 @@ export function dockerHost(options: DockerHostOptions) {
   let storage: StoragePolicy | undefined;
   let dataRoot: string | undefined;
   let driver: string | undefined;
+  let cgroupDriver: string | undefined;
   let gpuCount = options.gpuCount;
   let base: { state: BaseImageState; error?: string; done: Promise<void> } | undefined;
   let baseBytes: number | undefined;
@@ -53,6 +54,7 @@ export function dockerHost(options: DockerHostOptions) {
 
   function storageOf(info: DockerInfo): StoragePolicy {
     driver = info.Driver;
+    cgroupDriver = info.CgroupDriver;
     dataRoot = info.DockerRootDir;
     if (!storage) {
       storage = storagePolicy(info);
@@ -141,6 +143,8 @@ export function dockerHost(options: DockerHostOptions) {
     lastResources: async () => last ?? resources(),
     storage: () => storage,
     driver: () => driver,
+    /** `cgroupfs` or `systemd`, as the engine said last. */
+    cgroupDriver: () => cgroupDriver,
     dataRoot: () => dataRoot,
     /**
      * The whole disk under the engine's data root, where rentals' IO limits apply; null for a

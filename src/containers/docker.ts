@@ -30,6 +30,8 @@ export interface DockerInfo {
   MemTotal?: number;
   ServerVersion?: string;
   Labels?: string[] | null;
+  /** `cgroupfs` or `systemd`: how a `cgroupparent` is named. */
+  CgroupDriver?: string;
 }
 
 /** What the build API can hold a build's RUN steps to (`docker build --network --cpuset-cpus --memory`). */
@@ -40,6 +42,8 @@ export interface BuildLimits {
   memory: number;
   memswap: number;
   shmsize: number;
+  /** A cgroup made for this build (build-cgroup.ts) that holds its RUN steps' processes. */
+  cgroupparent?: string;
 }
 
 export interface ContainerSummary {

@@ -9,9 +9,10 @@ import type { IoLimits } from './io-limits.js';
 
 export type CgroupVersion = 1 | 2;
 
-/** Where the blkio (v1) and unified (v2) hierarchies are mounted, with each mount's root. */
+/** Where the blkio and pids (v1) and unified (v2) hierarchies are mounted, with each mount's root. */
 export interface CgroupMounts {
   blkio?: { mountPoint: string; root: string };
+  pids?: { mountPoint: string; root: string };
   unified?: { mountPoint: string; root: string; };
 }
 
@@ -25,6 +26,7 @@ export function cgroupMounts(mountinfo: string): CgroupMounts {
     const [type, , superOptions = ''] = right.split(' ');
     const mount = { mountPoint: (fields[4] ?? '').replace(/\\040/g, ' '), root: fields[3] ?? '/' };
     if (type === 'cgroup' && superOptions.split(',').includes('blkio')) found.blkio = mount;
+    if (type === 'cgroup' && superOptions.split(',').includes('pids')) found.pids = mount;
     if (type === 'cgroup2') found.unified = mount;
   }
   return found;

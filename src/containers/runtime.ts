@@ -13,6 +13,7 @@ import { NOTICES_PATH } from '../rentals/events.js';
 import { parseCpuset } from '../resources/cpuset.js';
 import { RefusalError, type MadeRental, type OwnedWorkload, type RentalRuntime, type RentalSecrets, type RentalSpec, type WarmSlot } from '../rentals/runtime.js';
 import { CREDENTIALS_ACK } from './base-image.js';
+import { makeBuildCgroup, type BuildCgroup } from './build-cgroup.js';
 import { dockerHost } from './docker-host.js';
 import { followEngineEvents } from './engine-events.js';
 import { dockerodeEngine, DockerUnavailableError, type ContainerDetail } from './docker.js';
@@ -139,8 +140,9 @@ export function createDockerRuntime(options: DockerRuntimeOptions): RentalRuntim
 
   /**
    * The renter's image, built with its RUN steps held as the rental will be: on the rental's own
-   * network (the firewall's rules for rentals), its cores and memory, and a time limit; the rental
-   * daemon gives every build container the project's seccomp profile and no-new-privileges.
+   * network (the firewall's rules for rentals), its cores and memory, its pids limit (a cgroup of
+   * the build's own) and a time limit; the rental daemon gives every build container the
+   * project's seccomp profile (no raw sockets) and no-new-privileges.
    */
   async function buildRenterImage(spec: RentalSpec, net: string, signal?: AbortSignal): Promise<string> {
     const dockerfile = renterDockerfile(baseTag, spec.dockerfile);
@@ -150,10 +152,14 @@ export function createDockerRuntime(options: DockerRuntimeOptions): RentalRuntim
     const context = mkdtempSync(join(buildDir, 'renter-'));
     const timeout = AbortSignal.timeout(options.dockerfileBuildTimeoutMs ?? DEFAULT_DOCKERFILE_BUILD_TIMEOUT_MS);
     const abort = signal ? AbortSignal.any([timeout, signal]) : timeout;
+    const cgroup = await buildCgroup(spec.id);
     try {
       writeFileSync(join(context, 'Dockerfile'), dockerfile.text);
       const { grant } = spec;
-      const limits = { networkmode: net, cpusetcpus: grant.cpuset, memory: grant.memoryBytes, memswap: grant.memoryBytes, shmsize: BUILD_SHM_BYTES };
+      const limits = {
+        networkmode: net, cpusetcpus: grant.cpuset, memory: grant.memoryBytes, memswap: grant.memoryBytes, shmsize: BUILD_SHM_BYTES,
+        ...(cgroup ? { cgroupparent: cgroup.parent } : {}),
+      };
       await engine.buildImage(context, ['Dockerfile'], { tag, labels: { ...labelsOf(spec.id), [LABELS.kind]: 'allocation' }, signal: abort, limits });
       return tag;
     } catch (err) {
@@ -162,6 +168,21 @@ export function createDockerRuntime(options: DockerRuntimeOptions): RentalRuntim
       throw new RefusalError(timeout.aborted ? 'dockerfile build timed out' : `dockerfile build failed: ${(err as Error).message}`);
     } finally {
       rmSync(context, { recursive: true, force: true });
+      await cgroup?.remove().catch((err: unknown) => log.warn({ rental: spec.id, err: (err as Error).message }, 'build cgroup not removed'));
+    }
+  }
+
+  /** The build's own cgroup with the rental's pids limit, where this host can make one (else null, logged). */
+  async function buildCgroup(rentalId: string): Promise<BuildCgroup | null> {
+    if (!localEngine || host.cgroupDriver() !== 'cgroupfs') {
+      log.warn({ rental: rentalId, cgroupDriver: host.cgroupDriver() ?? 'unknown', localEngine }, 'the renter\'s build runs without a pids limit: its cgroup can be made only for a local engine with the cgroupfs driver');
+      return null;
+    }
+    try {
+      return await makeBuildCgroup(rentalId, containment.pidsLimit);
+    } catch (err) {
+      log.warn({ rental: rentalId, err: (err as Error).message }, 'the renter\'s build runs without a pids limit');
+      return null;
     }
   }
 

@@ -1,6 +1,8 @@
 // The seccomp profile every rental runs under, kept as data in seccomp-profile.json: Docker's
 // default profile as Debian ships it with Docker 20.10.24, plus the rules later Docker releases
-// added (listed in SECCOMP_ADDITIONS and in the rules' own comments). This file loads it, checks
+// added and two of the project's own (all listed in SECCOMP_ADDITIONS and in the rules' own
+// comments): socket families are compared on the 32 bits the kernel reads, and raw and packet
+// sockets are refused whatever the capabilities. This file loads it, checks
 // it has the shape Docker's daemon accepts, and turns it into the `SecurityOpt` the CLI sends.
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -14,6 +16,9 @@ export const SECCOMP_ADDITIONS = [
   { refused: 'socket(AF_VSOCK = 40)', docker: '23.0', change: 'moby/moby#44562' },
   { refused: 'socket(AF_ALG = 38)', docker: '29.4.2', change: 'moby/moby#52494' },
   { refused: 'socketcall (32-bit multiplexer)', docker: '29.4.2', change: 'moby/moby#52494 (later replaced by AppArmor, moby/moby#52547)' },
+  // The project's own: Docker's rules compare all 64 bits of an argument the kernel reads as 32.
+  { refused: 'socket() families compared on their low 32 bits (socket(0x100000028) was AF_VSOCK)', docker: null, change: 'this profile' },
+  { refused: 'socket(AF_PACKET = 17), SOCK_RAW and SOCK_PACKET of AF_INET/AF_INET6, whatever the capabilities (a build step keeps NET_RAW)', docker: null, change: 'this profile' },
 ] as const;
 
 export interface SeccompArg { index: number; value: number; valueTwo?: number; op: string }

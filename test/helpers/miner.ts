@@ -11,7 +11,7 @@ import { specsPlugin } from '../../src/handlers/specs.js';
 import { silentLogger } from '../../src/log.js';
 import { createSpecsProbe } from '../../src/specs/hardware.js';
 import { openAccess } from './axon.js';
-import { createRunRentals, freePort, requireDocker, RUN_LABEL, testRun, type TestRun } from './docker.js';
+import { createRunRentals, freePort, requireDocker, RUN_LABEL, testRun, type RunRentalOptions, type TestRun } from './docker.js';
 
 export interface TestMiner {
   /** ws://127.0.0.1:port of the axon. */
@@ -34,6 +34,8 @@ export interface TestMinerOptions {
   extraPlugins?: SynapsePlugin[];
   /** The Docker client the manager is given, made from the real one (a test may alter what it creates). */
   managerDocker?: (real: Dockerode) => Dockerode;
+  /** The rental service's options beside the run's own (containment, say). */
+  rentals?: RunRentalOptions;
 }
 
 export async function startTestMiner(opts: TestMinerOptions = {}): Promise<TestMiner> {
@@ -45,7 +47,7 @@ export async function startTestMiner(opts: TestMinerOptions = {}): Promise<TestM
   try {
     const sshPort = await freePort();
     const managerDocker = opts.managerDocker?.(docker) ?? docker;
-    manager = createRunRentals(managerDocker, run, sshPort, { minerHotkey: hotkey.ss58Address });
+    manager = createRunRentals(managerDocker, run, sshPort, { ...opts.rentals, minerHotkey: hotkey.ss58Address });
     await manager.start();
     await manager.baseImageReady();
     const probe = createSpecsProbe({ dataDir: run.dataDir, docker });

@@ -1,0 +1,77 @@
+// A cgroup of its own for a renter's image build, with the rental's pids limit: Docker's build API
+// has no pids limit, but it places every RUN step's container under a `cgroupparent`, and a
+// parent's pids.max holds all its children. Made on the engine's machine by root, for an engine
+// with the cgroupfs driver (under systemd a parent is a slice, which this does not make);
+// removed once the build's containers are gone. Paths are pure.
+import { mkdir, readFile, rmdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { cgroupMounts, type CgroupMounts } from './io-throttle.js';
+
+/** The build cgroup's name for a rental; rental ids are hex, checked anyway (it becomes a path). */
+export function buildCgroupName(rentalId: string): string {
+  if (!/^[0-9a-f]{1,64}$/.test(rentalId)) throw new Error(`unexpected rental id ${JSON.stringify(rentalId.slice(0, 70))}`);
+  return `compute-miner-build-${rentalId}`;
+}
+
+/** The directory that holds `name`'s pids.max: the pids hierarchy (v1) or the unified one (v2). Pure. */
+export function buildCgroupDir(mounts: CgroupMounts, name: string): { dir: string; version: 1 | 2 } | null {
+  if (mounts.pids) return { dir: join(mounts.pids.mountPoint, name), version: 1 };
+  if (mounts.unified) return { dir: join(mounts.unified.mountPoint, name), version: 2 };
+  return null;
+}
+
+/** Every cgroup hierarchy's mount point (v1 controllers and v2), from a mountinfo text. Pure. */
+export function cgroupMountPoints(mountinfo: string): string[] {
+  const points: string[] = [];
+  for (const line of mountinfo.split('\n')) {
+    const [left, right] = line.split(' - ');
+    const type = right?.split(' ')[0];
+    if (left && (type === 'cgroup' || type === 'cgroup2')) points.push((left.split(' ')[4] ?? '').replace(/\\040/g, ' '));
+  }
+  return points.filter((p) => p.startsWith('/'));
+}
+
+export interface BuildCgroup {
+  /** What `cgroupparent` is given: the cgroup's path from the root. */
+  parent: string;
+  /**
+   * Removes the cgroup from every hierarchy (on v1 the runtime makes it in each controller's for
+   * the RUN steps and leaves it there); waits a little for Docker to remove its children first.
+   */
+  remove(): Promise<void>;
+}
+
+/** Makes the cgroup with `pidsMax`; on v2 the pids controller must be on in the root's subtree. */
+export async function makeBuildCgroup(rentalId: string, pidsMax: number, mountinfoPath = '/proc/self/mountinfo'): Promise<BuildCgroup> {
+  const name = buildCgroupName(rentalId);
+  const mountinfo = await readFile(mountinfoPath, 'utf8');
+  const where = buildCgroupDir(cgroupMounts(mountinfo), name);
+  if (!where) throw new Error('no pids (cgroup v1) or unified (cgroup v2) hierarchy is mounted');
+  if (where.version === 2) {
+    const control = await readFile(join(where.dir, '..', 'cgroup.subtree_control'), 'utf8');
+    if (!control.split(/\s+/).includes('pids')) throw new Error('the pids controller is not enabled for child cgroups');
+  }
+  await mkdir(where.dir, { recursive: true });
+  await writeFile(join(where.dir, 'pids.max'), String(pidsMax));
+  return {
+    parent: `/${name}`,
+    async remove() {
+      for (const point of new Set(cgroupMountPoints(mountinfo))) await removeDir(join(point, name));
+    },
+  };
+}
+
+async function removeDir(dir: string): Promise<void> {
+  for (let i = 0; i < 20; i++) {
+    try {
+      await rmdir(dir);
+      return;
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') return;
+      if (code !== 'EBUSY') throw err;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+  throw new Error(`the build cgroup ${dir} is still in use`);
+}
