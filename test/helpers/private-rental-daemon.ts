@@ -5,7 +5,7 @@
 // system dockerd are never stopped. destroy() removes all of it, even after a failed test.
 import { execFileSync } from 'node:child_process';
 import { randomBytes, randomInt } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Dockerode from 'dockerode';
@@ -63,6 +63,7 @@ function killContainerProcesses(pid: number): void {
 export async function startPrivateRentalDaemon(shared: Dockerode, imageRefs: string[]): Promise<PrivateRentalDaemon> {
   const id = randomBytes(3).toString('hex');
   const dir = mkdtempSync(join(tmpdir(), `cm-rd-${id}-`));
+  chmodSync(dir, 0o711); // the remapped root must reach its data root below (search only)
   const stateDir = join(dir, 'state');
   const overrides: RentalLayoutOverrides = {
     runDir: join(dir, 'run'),
