@@ -111,8 +111,11 @@ export interface KeptDaemon {
    */
   info(): Promise<{ ok: boolean; liveRestore?: boolean; containersRunning?: number; remapped?: boolean; containersKept?: number }>;
   processAlive(): boolean;
-  /** Stops what is left of it and starts it as at start-up (pool, bridge, daemon, firewall). */
-  restart(why: RestartReason): Promise<void>;
+  /**
+   * Stops what is left of it and starts it as at start-up (pool, bridge, daemon, firewall);
+   * 'unchanged' when it found a reason not to (a rental came before a switch).
+   */
+  restart(why: RestartReason): Promise<void | 'unchanged'>;
 }
 
 export interface KeeperState {
@@ -157,7 +160,7 @@ export function keepDaemon(opts: {
   async function restart(why: RestartReason): Promise<void> {
     const begun = Date.now();
     try {
-      await daemon.restart(why);
+      if ((await daemon.restart(why)) === 'unchanged') return;
       state = { ...state, up: true, restarts: state.restarts + 1, lastRestartAt: iso(begun), downSince: undefined, nextAttemptAt: undefined, lastError: undefined };
       log.warn({ endpoint: daemon.endpoint, why, restarts: state.restarts, tookMs: Date.now() - begun }, 'rental Docker daemon started again');
       said = '';

@@ -115,7 +115,7 @@ export function planRentalEngine(opts: {
                 await switchToRemappedDaemon(layout, { poolSizeBytes: opts.poolSizeBytes, onStep: (msg) => log.info(msg) });
               } catch (err) {
                 // Refused: a rental came meanwhile; the daemon is as it was and is looked at again.
-                if (err instanceof SwitchRefused) { log.warn(err.message); return; }
+                if (err instanceof SwitchRefused) { log.warn(err.message); return 'unchanged'; }
                 throw err;
               } finally {
                 switching = false;
