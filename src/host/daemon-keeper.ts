@@ -156,6 +156,9 @@ export function keepDaemon(opts: {
   const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
   // A problem is logged when it starts or changes, not on every ping.
   const sayOnce = (key: string, say: () => void) => { if (said !== key) { said = key; say(); } };
+  // Why an old daemon is kept is said once for as long as it stays so (answering pings do not reset it).
+  let keptFor = '';
+  const sayKeptOnce = (key: string, say: () => void) => { if (keptFor !== key) { keptFor = key; say(); } };
 
   async function restart(why: RestartReason): Promise<void> {
     const begun = Date.now();
@@ -199,12 +202,12 @@ export function keepDaemon(opts: {
             log.warn({ endpoint: daemon.endpoint }, 'the rental Docker daemon runs without user namespaces (started by an older release) and holds no container besides standbys: switching it to --userns-remap');
             await restart('userns remap');
           } else if (remap === 'keep') {
-            sayOnce('keep remap', () => log.warn({ endpoint: daemon.endpoint, containersKept: info.containersKept }, 'the rental Docker daemon runs without user namespaces (started by an older release): root in its rentals is root on the host; it holds containers besides standbys, which a remapped daemon could not see, so it is switched to --userns-remap once it holds none'));
+            sayKeptOnce('remap', () => log.warn({ endpoint: daemon.endpoint, containersKept: info.containersKept }, 'the rental Docker daemon runs without user namespaces (started by an older release): root in its rentals is root on the host; it holds containers besides standbys, which a remapped daemon could not see, so it is switched to --userns-remap once it holds none'));
           } else if (upgrade === 'restart' && !stopped) {
             log.warn({ endpoint: daemon.endpoint }, 'the rental Docker daemon runs without live restore (started by an older release) and no container: restarting it with live restore');
             await restart('live restore');
           } else if (upgrade === 'keep') {
-            sayOnce('keep', () => log.warn({ endpoint: daemon.endpoint, containersRunning: info.containersRunning }, 'the rental Docker daemon runs without live restore (started by an older release): its containers would not outlive a restart; it is restarted with live restore once it runs none'));
+            sayKeptOnce('live restore', () => log.warn({ endpoint: daemon.endpoint, containersRunning: info.containersRunning }, 'the rental Docker daemon runs without live restore (started by an older release): its containers would not outlive a restart; it is restarted with live restore once it runs none'));
           }
         }
       }

@@ -41,6 +41,9 @@ export interface RentalEngine {
   close(): void;
 }
 
+/** How long after a failed switch to user namespaces the next is tried [10 min]. */
+export const SWITCH_RETRY_MS = 10 * 60_000;
+
 const isRoot = () => typeof process.getuid === 'function' && process.getuid() === 0;
 
 export function planRentalEngine(opts: {
@@ -60,6 +63,8 @@ export function planRentalEngine(opts: {
   let lxcfs: LxcfsKeeper | undefined;
   /** While the daemon is switched to user namespaces, no rental is made on it (it would be lost). */
   let switching = false;
+  /** A switch that failed (not refused) is tried again only after SWITCH_RETRY_MS: each try saves the base image. */
+  let switchFailedAt = -Infinity;
   const unisolated = isRoot() ? undefined : 'the host firewall needs root; run the miner as root, or pass --allow-unisolated (development only)';
   return {
     socket,
@@ -110,12 +115,14 @@ export function planRentalEngine(opts: {
           // As at start: what is left of the old daemon goes, then pool, bridge, daemon; the firewall is put back.
           async restart(why) {
             if (why === 'userns remap') {
+              if (Date.now() - switchFailedAt < SWITCH_RETRY_MS) return 'unchanged';
               switching = true;
               try {
                 await switchToRemappedDaemon(layout, { poolSizeBytes: opts.poolSizeBytes, onStep: (msg) => log.info(msg) });
               } catch (err) {
                 // Refused: a rental came meanwhile; the daemon is as it was and is looked at again.
                 if (err instanceof SwitchRefused) { log.warn(err.message); return 'unchanged'; }
+                switchFailedAt = Date.now();
                 throw err;
               } finally {
                 switching = false;
