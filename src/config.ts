@@ -10,6 +10,7 @@ import { DEFAULT_HASHCAT_WORKLOAD } from './challenge/hashcat.js';
 import { DEFAULT_CHALLENGE_DEADLINE_MS } from './challenge/service.js';
 import { DEFAULT_DOCKER_SOCKET } from './containers/docker.js';
 import { DEFAULT_BASE_FROM } from './containers/names.js';
+import { DEFAULT_IO_RULE, formatIoRule, parseIoRule, type IoRule } from './containers/io-limits.js';
 import { containmentProblem, DEFAULT_CONTAINMENT } from './containers/options.js';
 import { DEFAULT_POOL_SIZE_BYTES } from './host/pool.js';
 import { DEFAULT_STATE_DIR } from './host/rental-dockerd.js';
@@ -33,6 +34,8 @@ export interface MinerConfig {
   hostsFile?: string;
   /** Warm containers kept started per host for the next rentals; 0: none. */
   standby: number;
+  /** Disk IO each rented core brings on the pool's disk; null: no IO limits. */
+  diskIoPerCore: IoRule | null;
   validatorsFile?: string;
   allowAny: boolean;
   minStake: number;
@@ -72,6 +75,7 @@ export const MINER_DEFAULTS = {
   renterPorts: 0,
   renterPortPool: '30000-30999',
   standby: 1,
+  diskIoPerCore: formatIoRule(DEFAULT_IO_RULE),
   minStake: 0,
   dockerSocket: DEFAULT_DOCKER_SOCKET,
   stateDir: DEFAULT_STATE_DIR,
@@ -103,6 +107,8 @@ export const MINER_USAGE = `Usage: compute-miner miner [options]
   --hosts FILE              rent on these Docker hosts (JSON; see README "Many hosts")
   --standby N               warm containers kept started per host, so a rental is served
                             at once; each holds an SSH port, no cores; 0 turns it off [${MINER_DEFAULTS.standby}]
+  --disk-io-per-core RATE   disk IO each rented core brings on the pool's disk, reads and
+                            writes each: SIZE/s,IOPS or off [${MINER_DEFAULTS.diskIoPerCore}]
   --ssh-bind ADDR           address the SSH port is published on [${MINER_DEFAULTS.sshBind}]
   --validators FILE         validator hotkeys allowed ("<ss58> [stake]" a line, "!<ss58>" denies)
   --min-stake N             refuse allowed validators with less stake [${MINER_DEFAULTS.minStake}]
@@ -163,6 +169,7 @@ export const MINER_OPTIONS = {
   'renter-port-pool': { type: 'string' },
   hosts: { type: 'string' },
   standby: { type: 'string' },
+  'disk-io-per-core': { type: 'string' },
   'ssh-bind': { type: 'string' },
   validators: { type: 'string' },
   'min-stake': { type: 'string' },
@@ -258,6 +265,7 @@ export function parseMinerArgs(argv: string[], sources: MinerSources = {}): Conf
       renterPorts,
       renterPortPool,
       standby: integer('standby', values.standby, MINER_DEFAULTS.standby, 0, 16),
+      diskIoPerCore: parseIoRule(values['disk-io-per-core'] ?? MINER_DEFAULTS.diskIoPerCore, parseSize),
       ...(values.hosts !== undefined ? { hostsFile: resolve(values.hosts) } : {}),
       sshBind: address('ssh-bind', values['ssh-bind'], MINER_DEFAULTS.sshBind),
       validatorsFile: values.validators === undefined ? undefined : resolve(values.validators),
@@ -311,6 +319,7 @@ export function minerFlags(config: MinerConfig): string[] {
   else add('ssh-port', config.sshPort, MINER_DEFAULTS.sshPort);
   add('renter-ports', config.renterPorts, MINER_DEFAULTS.renterPorts);
   add('standby', config.standby, MINER_DEFAULTS.standby);
+  add('disk-io-per-core', formatIoRule(config.diskIoPerCore), MINER_DEFAULTS.diskIoPerCore);
   if (config.renterPortPool && config.renterPortPool.text !== MINER_DEFAULTS.renterPortPool) out.push('--renter-port-pool', config.renterPortPool.text);
   add('ssh-bind', config.sshBind, MINER_DEFAULTS.sshBind);
   if (config.validatorsFile !== undefined) out.push('--validators', config.validatorsFile);

@@ -142,6 +142,7 @@ async function startLocked(config: MinerConfig, log: Logger, extraPlugins: Synap
       containment: { pidsLimit: config.pidsLimit, nofile: config.nofile, logMaxBytes: config.logMaxBytes, logFiles: config.logFiles },
       minerHotkey: hotkey.ss58Address,
       baseImage: { from: config.baseImageFrom },
+      ioRule: config.diskIoPerCore,
       // This machine's LXCFS, so only with its own rental engine (a hosts file's engines have their own /proc).
       ...(rentalEngine ? { viewMounts: () => rentalEngine.viewMounts() } : {}),
       log,

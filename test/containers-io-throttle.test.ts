@@ -5,19 +5,18 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { basename, join } from 'node:path';
 import { promisify } from 'node:util';
 import type Dockerode from 'dockerode';
 import { ensureBaseImage } from '../src/containers/base-image.js';
 import { dockerodeEngine } from '../src/containers/docker.js';
 import { rentalIoLimits, type IoLimits } from '../src/containers/io-limits.js';
-import { cgroupDirectory, cgroupMounts, ioCgroupVersion, processCgroup, setIoLimits, v2IoMaxLine } from '../src/containers/io-throttle.js';
+import { setIoLimits } from '../src/containers/io-throttle.js';
 import { DEFAULT_BASE_TAG } from '../src/containers/names.js';
 import { containerCreateOptions, DEFAULT_CONTAINMENT, LIMITS_LABEL, rentalNetworkOptions, storageSizeBytes } from '../src/containers/options.js';
 import { poolDevice } from '../src/host/pool.js';
 import { rentalHostLayout } from '../src/host/rental-dockerd.js';
 import { silentLogger } from '../src/log.js';
+import { cgroupLimits, expectedCgroupLimits, majorMinorOf } from './helpers/io-cgroup.js';
 import { freePort, RENTAL_SOCKET, requireDocker, testRun, type TestRun } from './helpers/docker.js';
 
 const run = promisify(execFile);
@@ -54,25 +53,6 @@ async function rental(ctx: Ctx, ioLimits?: IoLimits): Promise<string> {
   return container.id;
 }
 
-/** The throttle settings of the container's cgroup, as the kernel reads them back. */
-function cgroupLimits(pid: number): { version: 1 | 2; text: string } {
-  const procCgroup = readFileSync(`/proc/${pid}/cgroup`, 'utf8');
-  const mounts = cgroupMounts(readFileSync('/proc/self/mountinfo', 'utf8'));
-  const version = ioCgroupVersion(mounts, procCgroup);
-  assert.ok(version, 'the container is in a blkio or unified hierarchy');
-  if (version === 1) {
-    const dir = cgroupDirectory(mounts.blkio!, processCgroup(procCgroup, 1)!);
-    const files = ['read_bps_device', 'write_bps_device', 'read_iops_device', 'write_iops_device'];
-    return { version, text: files.map((f) => `${f} ${readFileSync(join(dir, `blkio.throttle.${f}`), 'utf8').trim()}`).join('\n') };
-  }
-  return { version, text: readFileSync(join(cgroupDirectory(mounts.unified!, processCgroup(procCgroup, 2)!), 'io.max'), 'utf8').trim() };
-}
-
-const expected = (version: 1 | 2, limits: IoLimits, majorMinor: string) => version === 1
-  ? [`read_bps_device ${majorMinor} ${limits.readBps}`, `write_bps_device ${majorMinor} ${limits.writeBps}`,
-    `read_iops_device ${majorMinor} ${limits.readIops}`, `write_iops_device ${majorMinor} ${limits.writeIops}`].join('\n')
-  : v2IoMaxLine(limits, majorMinor);
-
 io('a rental created with IO limits has them: docker inspect, its cgroup, its limits label', async (ctx) => {
   const limits = rentalIoLimits(1, ctx.device);
   const id = await rental(ctx, limits);
@@ -82,9 +62,9 @@ io('a rental created with IO limits has them: docker inspect, its cgroup, its li
   assert.equal(info.HostConfig.BlkioDeviceWriteIOps, [{ Path: ctx.device, Rate: limits.writeIops }]);
   assert.equal(info.HostConfig.BlkioDeviceReadIOps, [{ Path: ctx.device, Rate: limits.readIops }]);
   assert.is(JSON.parse(info.Config.Labels[LIMITS_LABEL]!).io.writeBps, limits.writeBps);
-  const majorMinor = readFileSync(`/sys/class/block/${basename(ctx.device)}/dev`, 'utf8').trim();
+  const majorMinor = majorMinorOf(ctx.device);
   const { version, text } = cgroupLimits(info.State.Pid);
-  assert.is(text, expected(version, limits, majorMinor));
+  assert.is(text, expectedCgroupLimits(version, limits, majorMinor));
 });
 
 io('setIoLimits puts the limits on a running rental from the host, and its O_DIRECT writes are held to them', async (ctx) => {
@@ -94,10 +74,10 @@ io('setIoLimits puts the limits on a running rental from the host, and its O_DIR
   const limits: IoLimits = { ...rentalIoLimits(1, ctx.device), writeBps: 2 * MiB };
   const result = await setIoLimits(pid, limits);
   assert.ok(result.files.length > 0);
-  const majorMinor = readFileSync(`/sys/class/block/${basename(ctx.device)}/dev`, 'utf8').trim();
+  const majorMinor = majorMinorOf(ctx.device);
   const { version, text } = cgroupLimits(pid);
   assert.is(result.version, version);
-  assert.is(text, expected(version, limits, majorMinor));
+  assert.is(text, expectedCgroupLimits(version, limits, majorMinor));
   const { stdout } = await run('docker', ['-H', `unix://${RENTAL_SOCKET}`, 'exec', id, 'sh', '-c',
     'dd if=/dev/zero of=/root/held bs=1M count=6 oflag=direct 2>&1; rm -f /root/held'], { timeout: 60_000 });
   const seconds = Number(/copied, ([\d.]+) s/.exec(stdout)?.[1]);

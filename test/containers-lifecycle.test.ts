@@ -10,12 +10,16 @@ import { join } from 'node:path';
 import type { AllocationRequest, RentalService } from '../src/rentals/service.js';
 import { HOLDER_KEY_FILE, RECORD_FILE } from '../src/containers/store.js';
 import { sshAnswers } from '../src/containers/ssh-ready.js';
+import { rentalIoLimits } from '../src/containers/io-limits.js';
+import { poolDevice } from '../src/host/pool.js';
+import { rentalHostLayout } from '../src/host/rental-dockerd.js';
 import { LEDGER_DIR } from '../src/rentals/ledger.js';
 import type { Rental } from '../src/rentals/record.js';
 import {
   allocationContainers, createRunRentals, freePorts, MEMORY_LIMIT_COMMAND, RUN_LABEL, sshRun, standbyContainers, startManagerRun, stopManagerRun,
   testRun, trackedHolders, type ManagerRun,
 } from './helpers/docker.js';
+import { cgroupLimits, expectedCgroupLimits, majorMinorOf } from './helpers/io-cgroup.js';
 import { sshKeyPair } from './helpers/ssh-keys.js';
 import { until } from './helpers/wait.js';
 
@@ -172,9 +176,12 @@ lifecycle('the idle miner keeps a started warm container; a rental claims it wit
   const [nproc, memory] = (await sshRun(ctx.port, { password: r.credentials.password }, `nproc; ${MEMORY_LIMIT_COMMAND}`)).trim().split('\n');
   assert.is(nproc, '1');
   assert.is(Number(memory), 192 * MiB);
-  const hostConfig = (await ctx.docker.getContainer(standbyId).inspect()).HostConfig;
-  assert.is(hostConfig.CpusetCpus, '0');
-  assert.is(hostConfig.Memory, 192 * MiB);
+  const claimedInfo = await ctx.docker.getContainer(standbyId).inspect();
+  assert.is(claimedInfo.HostConfig.CpusetCpus, '0');
+  assert.is(claimedInfo.HostConfig.Memory, 192 * MiB);
+  // Its disk-IO limits (one core's) went into its cgroup from the host: docker update cannot set them.
+  const io = cgroupLimits(claimedInfo.State.Pid);
+  assert.is(io.text, expectedCgroupLimits(io.version, rentalIoLimits(1, poolDevice(rentalHostLayout().pool)!), majorMinorOf(poolDevice(rentalHostLayout().pool)!)));
 
   assert.equal(await ctx.manager.deallocate(renter.publicKeyPem), { status: true });
   assert.is(await ctx.docker.getContainer(standbyId).inspect().then(() => 'exists', (e: { statusCode?: number }) => e.statusCode), 404);
@@ -317,6 +324,12 @@ lifecycle('renter dockerfile commands: built on the base, image removed at de-al
   assert.ok(r.status, r.status ? '' : r.error);
   if (!r.status) return;
   assert.is((await sshRun(ctx.port, { password: r.credentials.password }, 'cat /built')).trim(), 'built-by-renter');
+  // A fresh container has its disk-IO limits from create, on the pool's disk, one core's worth.
+  const [made] = await runContainers(ctx);
+  const limits = rentalIoLimits(1, poolDevice(rentalHostLayout().pool)!);
+  const blkio = (await ctx.docker.getContainer(made!.Id).inspect()).HostConfig;
+  assert.equal(blkio.BlkioDeviceWriteBps, [{ Path: limits.device, Rate: limits.writeBps }]);
+  assert.equal(blkio.BlkioDeviceReadIOps, [{ Path: limits.device, Rate: limits.readIops }]);
   const images = await ctx.docker.listImages({ filters: { label: [`${RUN_LABEL}=${ctx.run.id}`] } });
   assert.is(images.length, 1);
   assert.equal(await ctx.manager.deallocate(renter.publicKeyPem), { status: true });

@@ -6,6 +6,7 @@ import type { BaseImageState, HostFacts } from '../rentals/runtime.js';
 import { ensureBaseImage } from './base-image.js';
 import { dockerodeEngine, DockerUnavailableError, type DockerEngine, type DockerInfo } from './docker.js';
 import { countGpus, probeHost } from './host.js';
+import { ioDeviceOf } from './io-device.js';
 import { imageReferencedBytes } from './layer-bytes.js';
 import { storagePolicy, type HostResources, type StoragePolicy } from './options.js';
 
@@ -48,6 +49,7 @@ export function dockerHost(options: DockerHostOptions) {
   let last: HostResources | undefined;
   let readAt = 0;
   let rereading: Promise<HostResources> | undefined;
+  let ioDevice: string | null | undefined;
 
   function storageOf(info: DockerInfo): StoragePolicy {
     driver = info.Driver;
@@ -140,6 +142,18 @@ export function dockerHost(options: DockerHostOptions) {
     storage: () => storage,
     driver: () => driver,
     dataRoot: () => dataRoot,
+    /**
+     * The whole disk under the engine's data root, where rentals' IO limits apply; null for a
+     * remote engine (its devices are not this machine's) or a root on no block device.
+     */
+    ioDevice(): string | null {
+      if (ioDevice !== undefined) return ioDevice;
+      if (!options.localEngine || !dataRoot) return null;
+      const found = ioDeviceOf(dataRoot);
+      if (found.device === null) log.warn(`rentals get no disk-IO limits: ${found.reason}`);
+      ioDevice = found.device;
+      return ioDevice;
+    },
     imageDiskBytes,
     async baseImageBytes(): Promise<number> {
       baseBytes ??= await imageDiskBytes(options.baseTag);

@@ -93,3 +93,24 @@ export function blkioHostConfig(limits: IoLimits): Pick<HostConfig, 'BlkioDevice
     ...(limits.weight !== undefined ? { BlkioWeight: limits.weight } : {}),
   };
 }
+
+/**
+ * `--disk-io-per-core`: `off`, or `SIZE,IOPS` per core for reads and for writes each (`50M,4000`,
+ * the default). Null for off; throws a one-line error naming the flag. Pure.
+ */
+export function parseIoRule(text: string, parseSize: (s: string) => number | null): IoRule | null {
+  const t = text.trim().toLowerCase();
+  if (t === 'off') return null;
+  const [rate = '', iops = '', ...rest] = t.split(',').map((s) => s.trim());
+  const bytes = parseSize(rate);
+  const ops = /^\d+$/.test(iops) ? Number(iops) : NaN;
+  const rule: IoRule = { readBytesPerSecondPerCore: bytes ?? NaN, writeBytesPerSecondPerCore: bytes ?? NaN, readIopsPerCore: ops, writeIopsPerCore: ops };
+  const problem = rest.length > 0 || bytes === null || bytes < MiB ? 'bytes per second must be a size of at least 1M' : ioRuleProblem(rule);
+  if (problem) throw new Error(`--disk-io-per-core must be "off" or SIZE,IOPS per core like 50M,4000 (${problem}), not ${JSON.stringify(text)}`);
+  return rule;
+}
+
+/** The flag's text of a rule (the default's is `50M,4000`). Pure. */
+export function formatIoRule(rule: IoRule | null): string {
+  return rule ? `${rule.writeBytesPerSecondPerCore / MiB}M,${rule.writeIopsPerCore}` : 'off';
+}

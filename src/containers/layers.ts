@@ -5,7 +5,7 @@ import type { Logger } from '../log.js';
 import { allocationImageTag, LABELS } from './names.js';
 import type { DockerEngine } from './docker.js';
 import { emptyContainerLayers } from './layer-empty.js';
-import { dockerMessage } from '../rentals/answers.js';
+import { dockerMessage } from './errors.js';
 
 export interface LayerHousekeepingOptions {
   engine: DockerEngine;

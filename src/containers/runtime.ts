@@ -10,6 +10,7 @@ import type { MountSettings } from 'dockerode';
 import type { Logger } from '../log.js';
 import { containerRole, type Workload } from '../rentals/record.js';
 import { NOTICES_PATH } from '../rentals/events.js';
+import { parseCpuset } from '../resources/cpuset.js';
 import { RefusalError, type MadeRental, type OwnedWorkload, type RentalRuntime, type RentalSecrets, type RentalSpec, type WarmSlot } from '../rentals/runtime.js';
 import { CREDENTIALS_ACK } from './base-image.js';
 import { dockerHost } from './docker-host.js';
@@ -17,6 +18,8 @@ import { followEngineEvents } from './engine-events.js';
 import { dockerodeEngine, DockerUnavailableError, type ContainerDetail } from './docker.js';
 import { rentalHealth } from './health.js';
 import { readHostKeys } from './host-keys.js';
+import { DEFAULT_IO_RULE, rentalIoLimits, type IoLimits, type IoRule } from './io-limits.js';
+import { setIoLimits } from './io-throttle.js';
 import { layerHousekeeping } from './layers.js';
 import { motdText } from './motd.js';
 import { allocationImageTag, DEFAULT_BASE_TAG, LABELS, rentalContainerName, rentalNetworkName } from './names.js';
@@ -67,6 +70,8 @@ export interface DockerRuntimeOptions {
   passwordLength?: number;
   /** The rental's own /proc view (LXCFS bind mounts) for each new container; null or absent: the host's. */
   viewMounts?: () => MountSettings[] | null;
+  /** Disk-IO per rented core on the data root's disk [DEFAULT_IO_RULE]; null: no IO limits. */
+  ioRule?: IoRule | null;
 }
 
 export const DEFAULT_STOP_TIMEOUT_SECONDS = 2;
@@ -98,6 +103,12 @@ export function createDockerRuntime(options: DockerRuntimeOptions): RentalRuntim
     ...(options.gpuCount !== undefined ? { gpuCount: options.gpuCount } : {}), ...(options.countGpus ? { countGpus: options.countGpus } : {}),
     ...(options.ensureBase ? { ensureBase: options.ensureBase } : {}), log,
   });
+  const ioRule = options.ioRule === undefined ? DEFAULT_IO_RULE : options.ioRule;
+  /** A grant's disk-IO limits, scaled by its cores; none without a rule or a local disk. */
+  function ioLimitsOf(cpuset: string): IoLimits | undefined {
+    const device = ioRule ? host.ioDevice() : null;
+    return device ? rentalIoLimits(parseCpuset(cpuset)?.length ?? 1, device, ioRule!) : undefined;
+  }
   const layers = layerHousekeeping({ engine, host, localEngine, stopSeconds, scope, log });
   let spareNetwork: Promise<string> | null = null;
   let stopped = false;
@@ -167,12 +178,15 @@ export function createDockerRuntime(options: DockerRuntimeOptions): RentalRuntim
     const resources = await host.lastResources();
     const { grant } = spec;
     const dataRoot = host.dataRoot();
+    const io = ioLimitsOf(grant.cpuset);
     // The password reaches the renter only in the reply, which waits for every limit to be in force.
     const [hostKeys] = await Promise.all([
       slot.hostKeys,
       engine.updateContainer(slot.container, { CpusetCpus: grant.cpuset, Memory: grant.memoryBytes, MemorySwap: grant.memoryBytes }),
       setShmSize(detail.pid, shmSizeBytes(resources.availableMemoryBytes, grant.memoryBytes, maxShmBytes)),
       diskBytes !== null && dataRoot ? setDiskQuota(dataRoot, slot.container, diskBytes) : Promise.resolve(),
+      // `docker update` cannot change device throttles: they go into the container's cgroup from the host.
+      io ? setIoLimits(detail.pid, io) : Promise.resolve(),
       engine.sendToStdin(slot.container, credentialsPayload(secrets.password, secrets.keys, motd), CREDENTIALS_ACK, sshTimeout),
     ]);
     await waitForSsh(sshHost, grant.sshPort, sshTimeout);
@@ -218,7 +232,7 @@ export function createDockerRuntime(options: DockerRuntimeOptions): RentalRuntim
         shmBytes: shmSizeBytes(resources.availableMemoryBytes, grant.memoryBytes, maxShmBytes), diskBytes,
         gpus: spec.gpusRequested, gpuDeviceIds: grant.gpus.length > 0 ? grant.gpus.map(String) : undefined,
         sshBind: options.sshBind, sshPort: grant.sshPort, renterPorts: grant.renterPorts, restartRetries, network: net, containment,
-        viewMounts: options.viewMounts?.() ?? [],
+        viewMounts: options.viewMounts?.() ?? [], ioLimits: ioLimitsOf(grant.cpuset),
       }));
       await engine.startContainer(container);
       const id = container;

@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import type { AllocateCredentials } from '../../protocol/index.js';
 import type { Logger } from '../log.js';
-import { UnavailableError } from '../containers/errors.js';
+import { dockerMessage, UnavailableError } from '../containers/errors.js';
 import { generatePassword, type KeyType } from '../containers/secrets.js';
 import { rentalActions } from './actions.js';
 import type { DeviceRequirement } from '../containers/options.js';
@@ -17,7 +17,7 @@ import { holderDigest } from './holder.js';
 import type { Ledger } from './ledger.js';
 import { expirySchedule } from './expiry.js';
 import { defaultDiskBytes, hostInventory, portsInUse, portsOutsidePool } from './room.js';
-import { baseImageNotReady, dockerMessage } from './answers.js';
+import { baseImageNotReady } from './answers.js';
 import type { Rental } from './record.js';
 import { reconcileHost } from './reconcile-host.js';
 import { HostNotAnsweringError, RefusalError, type RentalSpec } from './runtime.js';
