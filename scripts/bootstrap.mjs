@@ -92,7 +92,10 @@ function build() {
 }
 
 // The storage pool, the rental Docker daemon and the firewall (the miner makes them itself at
-// start too; the tests and benchmarks need them before any miner runs).
+// start too; the tests and benchmarks need them before any miner runs). `host setup` also makes
+// the rental user and its /etc/subuid and /etc/subgid range, so the daemon starts remapped (root in
+// a rental is not root on the host); a daemon left by an older release is switched when it holds
+// nothing but standbys.
 function hostSetup() {
   if (!isRoot) { say('not root: no storage pool or rental Docker daemon (disk sizes are not enforced)'); return; }
   // A test pool of 16 GiB is plenty (rentals in tests ask for a few hundred MiB); sparse, it

@@ -4,7 +4,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  backoffMs, keepDaemon, keeperDecision, liveRestoreUpgrade, DEFAULT_KEEPER_POLICY, type KeeperMemory, type KeptDaemon,
+  backoffMs, keepDaemon, keeperDecision, liveRestoreUpgrade, remapSwitch, DEFAULT_KEEPER_POLICY, type KeeperMemory, type KeptDaemon,
 } from '../src/host/daemon-keeper.js';
 import { parseRentalLayoutOverrides, rentalDockerdArgs, rentalHostLayout, RENTAL_DAEMON_ENV } from '../src/host/rental-dockerd.js';
 import { silentLogger } from '../src/log.js';
@@ -73,6 +73,19 @@ test('a daemon without live restore is restarted with it only when it runs no co
   assert.is(liveRestoreUpgrade({}), 'none');
 });
 
+test('a daemon without user namespaces is switched only when it holds no container besides standbys, running or not', () => {
+  assert.is(remapSwitch({ remapped: true, containersKept: 3 }), 'none');
+  assert.is(remapSwitch({ remapped: false, containersKept: 0 }), 'switch');
+  assert.is(remapSwitch({ remapped: false, containersKept: 1 }), 'keep');
+  assert.is(remapSwitch({ remapped: false }), 'keep', 'a daemon that does not say what it holds is kept');
+  assert.is(remapSwitch({}), 'none');
+});
+
+test('the rental daemon remaps users to the rental user, unless its data root still holds containers from before', () => {
+  assert.ok(rentalDockerdArgs(rentalHostLayout()).includes('--userns-remap=compute-miner-rental'));
+  assert.not.ok(rentalDockerdArgs(rentalHostLayout(), 'full', false).some((a) => a.startsWith('--userns-remap')));
+});
+
 test('the rental daemon runs with live restore; a second daemon\'s layout comes from the environment, checked', () => {
   assert.ok(rentalDockerdArgs(rentalHostLayout()).includes('--live-restore'));
   const args = rentalDockerdArgs(rentalHostLayout(), 'simple');
@@ -116,7 +129,7 @@ function standIn(o: { failRestarts?: number } = {}) {
   const daemon: KeptDaemon = {
     endpoint: 'unix:///nowhere',
     ping: async () => alive,
-    info: async () => ({ ok: alive, liveRestore: true, containersRunning: 1 }),
+    info: async () => ({ ok: alive, liveRestore: true, containersRunning: 1, remapped: true }),
     processAlive: () => false,
     async restart() {
       calls.restarts++;
@@ -140,7 +153,7 @@ test('the keeper restarts a daemon that died, reconciles, and counts it', async 
     assert.is(keeper.state().restarts, 0);
     d.kill();
     await waitFor(() => d.calls.reconciles === 1);
-    assert.equal({ ...keeper.state(), lastRestartAt: undefined }, { endpoint: 'unix:///nowhere', up: true, restarts: 1, liveRestore: true, lastRestartAt: undefined, downSince: undefined, nextAttemptAt: undefined, lastError: undefined });
+    assert.equal({ ...keeper.state(), lastRestartAt: undefined }, { endpoint: 'unix:///nowhere', up: true, restarts: 1, liveRestore: true, remapped: true, lastRestartAt: undefined, downSince: undefined, nextAttemptAt: undefined, lastError: undefined });
   } finally {
     keeper.stop();
   }

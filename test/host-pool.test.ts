@@ -5,11 +5,11 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensurePool, isBtrfsMagic, mountedType, poolDevice, poolStatus, PoolError } from '../src/host/pool.js';
-import { parseQuotaMode, quotaMode } from '../src/host/pool-quota.js';
+import { holdsContainers, holdsOwnContainers, parseQuotaMode, quotaMode } from '../src/host/pool-quota.js';
 
 const GiB = 1024 ** 3;
 
@@ -57,6 +57,21 @@ test('parseQuotaMode reads sysfs qgroups/mode', () => {
   assert.is(parseQuotaMode('qgroup\n'), 'full');
   assert.is(parseQuotaMode(null), 'off');
   assert.is(parseQuotaMode('something new'), 'off');
+});
+
+test('the data root holds containers in its own root or in a remapped daemon\'s <uid>.<gid> below it', () => {
+  const dataRoot = mkdtempSync(join(tmpdir(), 'cm-roots-'));
+  try {
+    assert.is(holdsContainers(dataRoot), false);
+    mkdirSync(join(dataRoot, 'containers'));
+    mkdirSync(join(dataRoot, '100000.100000', 'containers', 'abc'), { recursive: true });
+    assert.is(holdsOwnContainers(dataRoot), false, 'an empty containers dir (after a switch) holds none');
+    assert.is(holdsContainers(dataRoot), true, 'the remapped root\'s count');
+    mkdirSync(join(dataRoot, 'containers', 'def'));
+    assert.is(holdsOwnContainers(dataRoot), true);
+  } finally {
+    rmSync(dataRoot, { recursive: true, force: true });
+  }
 });
 
 test('a pool with full qgroups switches to simple quotas at a start only while it holds no container', async () => {

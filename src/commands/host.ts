@@ -7,8 +7,9 @@ import { pingSocket, runningBesidesStandbys } from '../host/daemon-probe.js';
 import { ensureFirewall } from '../host/firewall.js';
 import { poolStatus, DEFAULT_POOL_SIZE_BYTES } from '../host/pool.js';
 import {
-  ensureRentalDockerd, rentalHostLayoutFromEnv, restartRentalDockerd, DEFAULT_STATE_DIR, RENTAL_ADDRESS_POOL,
+  ensureRentalDockerd, rentalHostLayoutFromEnv, restartRentalDockerd, DEFAULT_STATE_DIR, RENTAL_ADDRESS_POOL, type RentalDaemon, type RentalHostLayout,
 } from '../host/rental-dockerd.js';
+import { SwitchRefused, switchToRemappedDaemon } from '../host/userns-switch.js';
 import { formatSize, parseSize } from '../sizes.js';
 import { UsageError } from './usage.js';
 
@@ -16,11 +17,14 @@ const ACTIONS = ['setup', 'status', 'restart-daemon'];
 
 const USAGE = `Usage: compute-miner host <setup|status|restart-daemon> [options]
 
-  setup            create and mount the storage pool, start the rental Docker daemon, install the firewall (root)
+  setup            create and mount the storage pool, start the rental Docker daemon (user namespaces on; an
+                   older daemon holding nothing but standbys is switched to them), install the firewall (root)
   status           show the pool, the rental daemon and the firewall
   restart-daemon   restart the rental Docker daemon (after an upgrade of Docker); with live restore the
                    rentals keep running. A daemon without live restore (started by an older release) that
-                   runs containers is not restarted unless --force is given: they would be stopped (root)
+                   runs containers is not restarted unless --force is given: they would be stopped. A daemon
+                   without user namespaces (an older release) is switched to them when it holds nothing
+                   but standbys; otherwise it is restarted as it was (root)
 
   --state-dir DIR    storage pool and rental daemon state [${DEFAULT_STATE_DIR}]
   --pool-size SIZE   size of a new storage pool [${formatSize(DEFAULT_POOL_SIZE_BYTES)}]
@@ -55,7 +59,8 @@ export async function runHost(argv: string[]): Promise<number> {
   }
   const say = (msg: string) => { if (!values.json) process.stderr.write(`${msg}\n`); };
   if (action === 'setup') {
-    const daemon = await ensureRentalDockerd(layout, { poolSizeBytes: size, onStep: say });
+    let daemon = await ensureRentalDockerd(layout, { poolSizeBytes: size, onStep: say });
+    if (!daemon.remapped) daemon = await switchOrSay(layout, size, say) ?? daemon;
     await ensureFirewall(RENTAL_ADDRESS_POOL);
     say(`rental Docker daemon on ${daemon.endpoint}; firewall installed`);
   }
@@ -68,7 +73,8 @@ export async function runHost(argv: string[]): Promise<number> {
       throw new Error(`the rental Docker daemon runs without live restore (started by an older release) and ${running ?? 'an unknown number of'} running container(s) besides standbys: a restart would stop them. Restart it once they have ended (a running miner does so by itself), or pass --force`);
     }
     const started = Date.now();
-    const daemon = await restartRentalDockerd(layout, { poolSizeBytes: size, onStep: say });
+    const daemon = (before.ok && before.remapped === false ? await switchOrSay(layout, size, say) : null)
+      ?? await restartRentalDockerd(layout, { poolSizeBytes: size, onStep: say });
     await ensureFirewall(RENTAL_ADDRESS_POOL, undefined, false);
     say(`rental Docker daemon restarted on ${daemon.endpoint} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   }
@@ -78,14 +84,25 @@ export async function runHost(argv: string[]): Promise<number> {
     pool: pool ? { image: pool.image, mount: pool.mountPoint, size_bytes: pool.sizeBytes, free_bytes: pool.freeBytes } : null,
     daemon: {
       endpoint: `unix://${layout.socket}`, answering: daemon.ok, ...(daemon.driver ? { storage_driver: daemon.driver } : {}),
-      ...(daemon.ok ? { live_restore: daemon.liveRestore, containers_running: daemon.containersRunning } : {}),
+      ...(daemon.ok ? { live_restore: daemon.liveRestore, userns_remap: daemon.remapped, containers_running: daemon.containersRunning } : {}),
     },
   };
   if (values.json) {
     process.stdout.write(`${JSON.stringify(report)}\n`);
   } else {
     process.stdout.write(pool ? `pool     ${pool.image} on ${pool.mountPoint}: ${formatSize(pool.sizeBytes)}, ${formatSize(pool.freeBytes)} free\n` : `pool     not mounted (${layout.pool.image})\n`);
-    process.stdout.write(`daemon   ${report.daemon.endpoint}: ${daemon.ok ? `answering, ${daemon.driver} storage, live restore ${daemon.liveRestore ? 'on' : 'off'}, ${daemon.containersRunning} running container(s)` : 'not answering'}\n`);
+    process.stdout.write(`daemon   ${report.daemon.endpoint}: ${daemon.ok ? `answering, ${daemon.driver} storage, live restore ${daemon.liveRestore ? 'on' : 'off'}, user namespaces ${daemon.remapped ? 'on' : 'off'}, ${daemon.containersRunning} running container(s)` : 'not answering'}\n`);
   }
   return pool && daemon.ok ? 0 : 1;
+}
+
+/** Switches a daemon without user namespaces to them; null, said why, while it holds more than standbys. */
+async function switchOrSay(layout: RentalHostLayout, poolSizeBytes: number, say: (msg: string) => void): Promise<RentalDaemon | null> {
+  try {
+    return await switchToRemappedDaemon(layout, { poolSizeBytes, onStep: say });
+  } catch (err) {
+    if (!(err instanceof SwitchRefused)) throw err;
+    say(`${err.message}; until then root in its rentals is root on the host`);
+    return null;
+  }
 }

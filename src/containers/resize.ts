@@ -51,7 +51,9 @@ export async function setDiskQuota(dataRoot: string, containerId: string, bytes:
 export async function setShmSize(pid: number, bytes: number): Promise<void> {
   if (!Number.isSafeInteger(pid) || pid <= 1) throw new Error(`the container has no process to enter (pid ${pid})`);
   try {
-    await run('nsenter', ['-t', String(pid), '-m', '/bin/mount', '-o', `remount,size=${bytes}`, '/dev/shm'], { timeout: 30_000 });
+    // No new privileges: the image's mount is set-uid to the container's root, which on a
+    // remapped daemon is an unprivileged id on the host; run as it, the remount is refused.
+    await run('setpriv', ['--no-new-privs', 'nsenter', '-t', String(pid), '-m', '/bin/mount', '-o', `remount,size=${bytes}`, '/dev/shm'], { timeout: 30_000 });
   } catch (err) {
     throw problem('resizing /dev/shm', err);
   }

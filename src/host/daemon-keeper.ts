@@ -3,7 +3,9 @@
 // start), one that lives but does not answer is restarted after a grace period, and the rentals
 // side is then asked to reconcile. A daemon that keeps dying is restarted less and less often
 // (reported, never a tight loop). A daemon started by an older release without live restore is
-// restarted with it as soon as it runs no container. The decision is the pure keeperDecision().
+// restarted with it as soon as it runs no container; one started without user namespaces is
+// switched to them as soon as it holds no container besides standbys. The decision is the pure
+// keeperDecision().
 import type { Logger } from '../log.js';
 
 export interface KeeperPolicy {
@@ -19,7 +21,7 @@ export interface KeeperPolicy {
   backoffMaxMs: number;
   /** A daemon that answers this long after a restart is stable again: the backoff starts over [2 min]. */
   stableAfterMs: number;
-  /** How often a daemon without live restore is asked whether it runs containers [30 s]. */
+  /** How often a daemon without live restore or user namespaces is asked whether it runs containers [30 s]. */
   liveRestoreCheckMs: number;
 }
 
@@ -87,18 +89,33 @@ export function liveRestoreUpgrade(answer: { liveRestore?: boolean; containersRu
   return answer.containersRunning === 0 ? 'restart' : 'keep';
 }
 
+/**
+ * A daemon without user namespaces is switched to them only when it holds no container besides
+ * standbys, running or stopped: the remapped daemon cannot see the old one's. Pure.
+ */
+export function remapSwitch(answer: { remapped?: boolean; containersKept?: number }): 'none' | 'switch' | 'keep' {
+  if (answer.remapped !== false) return 'none';
+  return answer.containersKept === 0 ? 'switch' : 'keep';
+}
+
 /** Why the keeper restarts the daemon: a hung one is not given the long graceful stop. */
-export type RestartReason = 'died' | 'not answering' | 'live restore';
+export type RestartReason = 'died' | 'not answering' | 'live restore' | 'userns remap';
 
 /** The daemon the keeper looks after, and how it is brought back (injectable: tests keep a private one). */
 export interface KeptDaemon {
   endpoint: string;
   ping(timeoutMs: number): Promise<boolean>;
-  /** /info's answer: whether live restore is on, how many containers run (standbys aside). */
-  info(): Promise<{ ok: boolean; liveRestore?: boolean; containersRunning?: number }>;
+  /**
+   * /info's answer: whether live restore is on, how many containers run (standbys aside); whether
+   * it remaps users and, when not, how many containers it holds besides standbys.
+   */
+  info(): Promise<{ ok: boolean; liveRestore?: boolean; containersRunning?: number; remapped?: boolean; containersKept?: number }>;
   processAlive(): boolean;
-  /** Stops what is left of it and starts it as at start-up (pool, bridge, daemon, firewall). */
-  restart(why: RestartReason): Promise<void>;
+  /**
+   * Stops what is left of it and starts it as at start-up (pool, bridge, daemon, firewall);
+   * 'unchanged' when it found a reason not to (a rental came before a switch).
+   */
+  restart(why: RestartReason): Promise<void | 'unchanged'>;
 }
 
 export interface KeeperState {
@@ -111,6 +128,8 @@ export interface KeeperState {
   nextAttemptAt?: string;
   lastError?: string;
   liveRestore?: boolean;
+  /** Whether root in a rental is an unprivileged id on the host (--userns-remap). */
+  remapped?: boolean;
 }
 
 export interface DaemonKeeper {
@@ -137,11 +156,14 @@ export function keepDaemon(opts: {
   const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
   // A problem is logged when it starts or changes, not on every ping.
   const sayOnce = (key: string, say: () => void) => { if (said !== key) { said = key; say(); } };
+  // Why an old daemon is kept is said once for as long as it stays so (answering pings do not reset it).
+  let keptFor = '';
+  const sayKeptOnce = (key: string, say: () => void) => { if (keptFor !== key) { keptFor = key; say(); } };
 
   async function restart(why: RestartReason): Promise<void> {
     const begun = Date.now();
     try {
-      await daemon.restart(why);
+      if ((await daemon.restart(why)) === 'unchanged') return;
       state = { ...state, up: true, restarts: state.restarts + 1, lastRestartAt: iso(begun), downSince: undefined, nextAttemptAt: undefined, lastError: undefined };
       log.warn({ endpoint: daemon.endpoint, why, restarts: state.restarts, tookMs: Date.now() - begun }, 'rental Docker daemon started again');
       said = '';
@@ -172,13 +194,20 @@ export function keepDaemon(opts: {
         lastInfoAt = now;
         const info = await daemon.info();
         if (info.ok) {
-          state = { ...state, liveRestore: info.liveRestore !== false };
+          state = { ...state, liveRestore: info.liveRestore !== false, remapped: info.remapped !== false };
           const upgrade = liveRestoreUpgrade(info);
-          if (upgrade === 'restart' && !stopped) {
+          const remap = remapSwitch(info);
+          // The switch starts a daemon with live restore too, so it goes first.
+          if (remap === 'switch' && !stopped) {
+            log.warn({ endpoint: daemon.endpoint }, 'the rental Docker daemon runs without user namespaces (started by an older release) and holds no container besides standbys: switching it to --userns-remap');
+            await restart('userns remap');
+          } else if (remap === 'keep') {
+            sayKeptOnce('remap', () => log.warn({ endpoint: daemon.endpoint, containersKept: info.containersKept }, 'the rental Docker daemon runs without user namespaces (started by an older release): root in its rentals is root on the host; it holds containers besides standbys, which a remapped daemon could not see, so it is switched to --userns-remap once it holds none'));
+          } else if (upgrade === 'restart' && !stopped) {
             log.warn({ endpoint: daemon.endpoint }, 'the rental Docker daemon runs without live restore (started by an older release) and no container: restarting it with live restore');
             await restart('live restore');
           } else if (upgrade === 'keep') {
-            sayOnce('keep', () => log.warn({ endpoint: daemon.endpoint, containersRunning: info.containersRunning }, 'the rental Docker daemon runs without live restore (started by an older release): its containers would not outlive a restart; it is restarted with live restore once it runs none'));
+            sayKeptOnce('live restore', () => log.warn({ endpoint: daemon.endpoint, containersRunning: info.containersRunning }, 'the rental Docker daemon runs without live restore (started by an older release): its containers would not outlive a restart; it is restarted with live restore once it runs none'));
           }
         }
       }

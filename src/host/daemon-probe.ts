@@ -1,6 +1,7 @@
 // Questions to a Docker daemon over its unix socket, each with a bound and never throwing:
 // does it answer (/_ping, cheap enough to ask every few seconds), what is it (/info: storage
-// driver, live restore, running containers), and what runs on it besides standbys.
+// driver, live restore, user namespaces, running containers), and what runs or is kept on it
+// besides standbys.
 import { request } from 'node:http';
 import { standbyName } from '../containers/names.js';
 
@@ -13,6 +14,8 @@ export interface DaemonAnswer {
   /** Whether containers outlive the daemon (false: a daemon started by a release before live restore). */
   liveRestore?: boolean;
   containersRunning?: number;
+  /** Whether it remaps users (false: a daemon started by a release before --userns-remap). */
+  remapped?: boolean;
 }
 
 /** Asks the daemon on `socket` for /info, within `timeoutMs`; never throws. */
@@ -23,8 +26,11 @@ export function pingSocket(socket: string, timeoutMs = 2000): Promise<DaemonAnsw
       res.setEncoding('utf8').on('data', (c: string) => { body += c; });
       res.on('end', () => {
         try {
-          const info = JSON.parse(body) as { Driver?: string; LiveRestoreEnabled?: boolean; ContainersRunning?: number };
-          resolve({ ok: res.statusCode === 200, driver: info.Driver, liveRestore: info.LiveRestoreEnabled === true, containersRunning: info.ContainersRunning ?? 0 });
+          const info = JSON.parse(body) as { Driver?: string; LiveRestoreEnabled?: boolean; ContainersRunning?: number; SecurityOptions?: string[] };
+          resolve({
+            ok: res.statusCode === 200, driver: info.Driver, liveRestore: info.LiveRestoreEnabled === true, containersRunning: info.ContainersRunning ?? 0,
+            remapped: (info.SecurityOptions ?? []).includes('name=userns'),
+          });
         } catch { resolve({ ok: false }); }
       });
     });
@@ -36,11 +42,11 @@ export function pingSocket(socket: string, timeoutMs = 2000): Promise<DaemonAnsw
 
 /**
  * Running containers on the daemon other than miners' standbys (a standby is only a head start:
- * it is made again), or null when the daemon does not say.
+ * it is made again), or null when the daemon does not say. `all`: stopped ones count too.
  */
-export function runningBesidesStandbys(socket: string, timeoutMs = 5000): Promise<number | null> {
+export function runningBesidesStandbys(socket: string, timeoutMs = 5000, all = false): Promise<number | null> {
   return new Promise((resolve) => {
-    const req = request({ socketPath: socket, path: '/containers/json', timeout: timeoutMs }, (res) => {
+    const req = request({ socketPath: socket, path: `/containers/json${all ? '?all=1' : ''}`, timeout: timeoutMs }, (res) => {
       let body = '';
       res.setEncoding('utf8').on('data', (c: string) => { body += c; });
       res.on('end', () => {

@@ -70,10 +70,19 @@ async function enableSimple(mountPoint: string): Promise<boolean> {
   }
 }
 
-/** Whether Docker's data root under the pool holds any container (their limits live in qgroups). */
-export function holdsContainers(dataRoot: string): boolean {
-  const dir = join(dataRoot, 'containers');
+/** Whether this one Docker root holds any container. */
+export function holdsOwnContainers(root: string): boolean {
+  const dir = join(root, 'containers');
   return existsSync(dir) && readdirSync(dir).length > 0;
+}
+
+/**
+ * Whether Docker's data root under the pool holds any container (their limits live in qgroups):
+ * its own, or a remapped daemon's, which lives in `<uid>.<gid>` below it.
+ */
+export function holdsContainers(dataRoot: string): boolean {
+  const remapped = existsSync(dataRoot) ? readdirSync(dataRoot).filter((d) => /^\d+\.\d+$/.test(d)) : [];
+  return [dataRoot, ...remapped.map((d) => join(dataRoot, d))].some(holdsOwnContainers);
 }
 
 /**

@@ -3,23 +3,27 @@
 // containerd namespace and default bridge. The system daemon, and every image and container
 // a user keeps there, is never touched. It runs with --iptables=false: the miner's own
 // firewall rules (firewall.ts) isolate the rentals, so no daemon's start-up can rewrite them.
+// It remaps users (--userns-remap): root in a rental is an unprivileged id on the host.
 import { execFile, spawn } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { isAbsolute, join } from 'node:path';
+import { chmodSync, closeSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, isAbsolute, join } from 'node:path';
 import { promisify } from 'node:util';
 import { z } from 'zod';
 import { DISK_QUOTA_LABEL, RENTAL_BRIDGE_PREFIX } from '../containers/options.js';
 import { seccompProfilePath } from '../containers/seccomp.js';
 import { pingDaemon, pingSocket } from './daemon-probe.js';
 import { ensurePool, PoolError, type PoolPaths } from './pool.js';
-import type { QuotaMode } from './pool-quota.js';
+import { holdsOwnContainers, type QuotaMode } from './pool-quota.js';
+import { ensureRentalUser, RENTAL_USER } from './rental-user.js';
 
 const run = promisify(execFile);
 
 export interface RentalHostLayout {
   pool: PoolPaths;
-  /** Docker's data root: on the pool. */
+  /** Docker's data root: on the pool. Remapped, Docker keeps its files in `<uid>.<gid>` below it (`docker info`'s DockerRootDir). */
   dataRoot: string;
+  /** The user whose subordinate ids rentals' users map to (--userns-remap). */
+  remapUser: string;
   execRoot: string;
   socket: string;
   pidfile: string;
@@ -97,6 +101,7 @@ export function rentalHostLayout(stateDir = DEFAULT_STATE_DIR, runDir = DEFAULT_
   return {
     pool: { image: join(stateDir, 'pool.img'), mountPoint },
     dataRoot: join(mountPoint, 'docker'),
+    remapUser: RENTAL_USER,
     execRoot: join(runDir, 'exec'),
     socket: join(runDir, 'docker.sock'),
     pidfile: join(runDir, 'dockerd.pid'),
@@ -110,8 +115,11 @@ export function rentalHostLayout(stateDir = DEFAULT_STATE_DIR, runDir = DEFAULT_
   };
 }
 
-/** The rental daemon's command line. Pure. */
-export function rentalDockerdArgs(l: RentalHostLayout, quota: QuotaMode = 'full'): string[] {
+/**
+ * The rental daemon's command line. Pure. `remap` false only for a data root that still holds a
+ * daemon's containers from before --userns-remap (they would be invisible to a remapped one).
+ */
+export function rentalDockerdArgs(l: RentalHostLayout, quota: QuotaMode = 'full', remap = true): string[] {
   return [
     // How the pool counts disk: whoever sizes a container's quota reads it from `docker info`.
     '--label', `${DISK_QUOTA_LABEL}=${quota}`,
@@ -120,6 +128,8 @@ export function rentalDockerdArgs(l: RentalHostLayout, quota: QuotaMode = 'full'
     '--exec-root', l.execRoot,
     '--pidfile', l.pidfile,
     '--storage-driver', 'btrfs',
+    // A rental's root is the first id of this user's subordinate range on the host, not root.
+    ...(remap ? [`--userns-remap=${l.remapUser}`] : []),
     `--bridge=${l.bridge}`,
     '--default-address-pool', `base=${l.addressPool},size=${l.subnetPrefix}`,
     // The miner's firewall owns isolation and masquerading; forwarding stays on.
@@ -219,6 +229,19 @@ export async function restartRentalDockerd(layout: RentalHostLayout, opts: { poo
   }
 }
 
+/**
+ * Adds o+x to `dir` and its parents up to `top`: the remapped root must reach its own directory
+ * below the data root (Docker refuses to start otherwise). Nothing becomes listable or readable.
+ */
+function searchableByAll(dir: string, top: string): void {
+  mkdirSync(dir, { recursive: true, mode: 0o711 });
+  for (let d = dir; ; d = dirname(d)) {
+    const mode = statSync(d).mode & 0o7777;
+    if (!(mode & 0o001)) chmodSync(d, mode | 0o001);
+    if (d === top || d === dirname(d)) break;
+  }
+}
+
 async function ensureBridge(name: string, address: string): Promise<void> {
   const exists = await run('ip', ['link', 'show', name]).then(() => true, () => false);
   if (!exists) await run('ip', ['link', 'add', 'name', name, 'type', 'bridge']);
@@ -232,6 +255,8 @@ export interface RentalDaemon {
   /** unix:///… as /health reports it. */
   endpoint: string;
   started: boolean;
+  /** Whether it remaps users (false: started by a release before --userns-remap). */
+  remapped: boolean;
 }
 
 export const RENTAL_DOCKERD_START_TIMEOUT_MS = 60_000;
@@ -249,7 +274,7 @@ export async function ensureRentalDockerd(layout: RentalHostLayout, opts: { pool
   if (alive && !up.ok) throw new PoolError(`${endpoint} answers its ping but not /info within 30 s: the rental daemon is overloaded or stuck`);
   if (up.ok) {
     if (up.driver !== 'btrfs') throw new PoolError(`${endpoint} answers with the ${up.driver} storage driver, not btrfs: it is not the rental daemon`);
-    return { socket: layout.socket, endpoint, started: false };
+    return { socket: layout.socket, endpoint, started: false, remapped: up.remapped === true };
   }
   if (typeof process.getuid === 'function' && process.getuid() !== 0) {
     throw new PoolError('the rental storage pool needs root (a loop-mounted btrfs image and a Docker daemon of its own)');
@@ -262,9 +287,22 @@ export async function ensureRentalDockerd(layout: RentalHostLayout, opts: { pool
   } catch (err) {
     throw new PoolError(`the rental daemon's bridge ${layout.bridge}: ${(err as Error).message}`);
   }
+  // Containers of a daemon from before user namespaces (after a crash or reboot): started as it
+  // was, or they would be lost to it; the keeper switches it once only standbys remain.
+  const remap = !holdsOwnContainers(layout.dataRoot);
+  if (remap) {
+    try {
+      await ensureRentalUser(layout.remapUser);
+    } catch (err) {
+      throw new PoolError(`the rental daemon's user ${layout.remapUser}: ${(err as Error).message}`);
+    }
+    searchableByAll(layout.dataRoot, dirname(layout.pool.image));
+  } else {
+    opts.onStep?.(`${layout.dataRoot} holds containers of a daemon without user namespaces: started without them, switched once only standbys remain`);
+  }
   mkdirSync(layout.execRoot, { recursive: true, mode: 0o700 });
   const log = openSync(layout.logFile, 'a');
-  const child = spawn('dockerd', rentalDockerdArgs(layout, pool.quota), { detached: true, stdio: ['ignore', log, log] });
+  const child = spawn('dockerd', rentalDockerdArgs(layout, pool.quota, remap), { detached: true, stdio: ['ignore', log, log] });
   closeSync(log); // the daemon has its own copy; a keeper that restarts it often leaks none
   let exited: string | null = null;
   child.on('error', (err) => { exited = err.message; });
@@ -274,7 +312,7 @@ export async function ensureRentalDockerd(layout: RentalHostLayout, opts: { pool
   while (Date.now() < deadline) {
     if ((await pingSocket(layout.socket, 1000)).ok) {
       opts.onStep?.(`started the rental Docker daemon on ${endpoint}`);
-      return { socket: layout.socket, endpoint, started: true };
+      return { socket: layout.socket, endpoint, started: true, remapped: remap };
     }
     if (exited) break;
     await new Promise((r) => setTimeout(r, 200));

@@ -14,6 +14,7 @@ import {
   ensureRentalDockerd, rentalDockerdPid, rentalHostLayoutFromEnv, restartUnderWay, stopRentalDockerd,
   HUNG_DOCKERD_STOP_TIMEOUT_MS, RENTAL_ADDRESS_POOL, RENTAL_DOCKERD_STOP_TIMEOUT_MS, type RentalHostLayout,
 } from './rental-dockerd.js';
+import { SwitchRefused, switchToRemappedDaemon } from './userns-switch.js';
 
 export interface RentalEngine {
   socket: string;
@@ -40,6 +41,9 @@ export interface RentalEngine {
   close(): void;
 }
 
+/** How long after a failed switch to user namespaces the next is tried [10 min]. */
+export const SWITCH_RETRY_MS = 10 * 60_000;
+
 const isRoot = () => typeof process.getuid === 'function' && process.getuid() === 0;
 
 export function planRentalEngine(opts: {
@@ -57,6 +61,10 @@ export function planRentalEngine(opts: {
   let keeper: DaemonKeeper | undefined;
   let closed = false;
   let lxcfs: LxcfsKeeper | undefined;
+  /** While the daemon is switched to user namespaces, no rental is made on it (it would be lost). */
+  let switching = false;
+  /** A switch that failed (not refused) is tried again only after SWITCH_RETRY_MS: each try saves the base image. */
+  let switchFailedAt = -Infinity;
   const unisolated = isRoot() ? undefined : 'the host firewall needs root; run the miner as root, or pass --allow-unisolated (development only)';
   return {
     socket,
@@ -83,6 +91,7 @@ export function planRentalEngine(opts: {
     },
     hostReady() {
       if (poolProblem) return { applied: false, error: `no storage pool: ${poolProblem}` };
+      if (switching) return { applied: false, error: 'the rental Docker daemon is being switched to user namespaces' };
       if (opts.allowUnisolated) return { applied: true };
       if (unisolated) return { applied: false, error: unisolated };
       return firewall ? firewall.state() : { applied: false, error: 'the host firewall is being installed' };
@@ -95,14 +104,32 @@ export function planRentalEngine(opts: {
           ping: (timeoutMs) => pingDaemon(layout.socket, timeoutMs),
           async info() {
             const answer = await pingSocket(layout.socket, 5000);
+            if (!answer.ok) return answer;
+            // Without user namespaces, what the remapped daemon could not see counts, stopped or not.
+            const kept = answer.remapped === false ? await runningBesidesStandbys(layout.socket, 5000, true) : 0;
             // Without live restore, only what a restart would stop counts: a standby is made again.
-            if (!answer.ok || answer.liveRestore !== false) return answer;
-            const running = await runningBesidesStandbys(layout.socket);
-            return running === null ? { ok: false } : { ...answer, containersRunning: running };
+            const running = answer.liveRestore === false ? await runningBesidesStandbys(layout.socket) : answer.containersRunning;
+            return running === null || kept === null ? { ok: false } : { ...answer, containersRunning: running, containersKept: kept };
           },
           processAlive: () => rentalDockerdPid(layout) !== null || restartUnderWay(layout),
           // As at start: what is left of the old daemon goes, then pool, bridge, daemon; the firewall is put back.
           async restart(why) {
+            if (why === 'userns remap') {
+              if (Date.now() - switchFailedAt < SWITCH_RETRY_MS) return 'unchanged';
+              switching = true;
+              try {
+                await switchToRemappedDaemon(layout, { poolSizeBytes: opts.poolSizeBytes, onStep: (msg) => log.info(msg) });
+              } catch (err) {
+                // Refused: a rental came meanwhile; the daemon is as it was and is looked at again.
+                if (err instanceof SwitchRefused) { log.warn(err.message); return 'unchanged'; }
+                switchFailedAt = Date.now();
+                throw err;
+              } finally {
+                switching = false;
+              }
+              await ensureFirewall(RENTAL_ADDRESS_POOL, undefined, false).catch((err: unknown) => log.error({ err: (err as Error).message }, 'rental firewall rules cannot be installed'));
+              return;
+            }
             await stopRentalDockerd(layout, why === 'live restore' ? RENTAL_DOCKERD_STOP_TIMEOUT_MS : HUNG_DOCKERD_STOP_TIMEOUT_MS);
             await ensureRentalDockerd(layout, { poolSizeBytes: opts.poolSizeBytes, onStep: (msg) => log.info(msg) });
             poolProblem = undefined;

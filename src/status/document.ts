@@ -36,6 +36,8 @@ export interface RentalDaemonView {
   nextAttemptAt?: string;
   lastError?: string;
   liveRestore?: boolean;
+  /** Whether root in a rental is an unprivileged id on the host. */
+  remapped?: boolean;
 }
 
 /** The rental daemon in one line, for the page and the CLI. Pure. */
@@ -45,6 +47,7 @@ export function rentalDaemonText(d: RentalDaemonView): string {
   if (d.nextAttemptAt && !d.up) parts.push(`next try at ${d.nextAttemptAt}`);
   if (d.lastError) parts.push(`last error: ${d.lastError}`);
   if (d.liveRestore === false) parts.push('without live restore (restarted with it once it runs no container)');
+  if (d.remapped === false) parts.push('without user namespaces: root in a rental is root on the host (switched once it holds no rental)');
   return parts.join('; ');
 }
 
@@ -102,6 +105,7 @@ export function statusCollector(s: StatusSources): () => Promise<StatusDocument>
       up: d.up, restarts: d.restarts,
       ...(d.lastRestartAt ? { lastRestartAt: d.lastRestartAt } : {}), ...(d.nextAttemptAt ? { nextAttemptAt: d.nextAttemptAt } : {}),
       ...(d.lastError ? { lastError: d.lastError } : {}), ...(d.liveRestore !== undefined ? { liveRestore: d.liveRestore } : {}),
+      ...(d.remapped !== undefined ? { remapped: d.remapped } : {}),
     };
     return {
       hotkey: s.hotkey,

@@ -13,12 +13,12 @@ import type { RentalService } from '../../src/rentals/service.js';
 import { parsePortPool } from '../../src/resources/ports.js';
 import { silentLogger } from '../../src/log.js';
 import { sshRun as sshLogin } from '../../src/validator/ssh-login.js';
-import { rentalHostLayout } from '../../src/host/rental-dockerd.js';
+import { rentalHostLayoutFromEnv } from '../../src/host/rental-dockerd.js';
 
 export const RUN_LABEL = 'compute-miner.test-run';
 
-/** The rental Docker daemon the product uses by default (on the btrfs storage pool). */
-export const RENTAL_SOCKET = rentalHostLayout().socket;
+/** The rental Docker daemon the product uses (on the btrfs storage pool): the default one, or COMPUTE_MINER_RENTAL_DAEMON's. */
+export const RENTAL_SOCKET = rentalHostLayoutFromEnv().socket;
 
 /** Fails (never skips) when the daemon does not answer: in CI and here alike. */
 export async function requireDocker(socketPath = RENTAL_SOCKET): Promise<Dockerode> {

@@ -5,7 +5,7 @@
 // system dockerd are never stopped. destroy() removes all of it, even after a failed test.
 import { execFileSync } from 'node:child_process';
 import { randomBytes, randomInt } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Dockerode from 'dockerode';
@@ -63,6 +63,7 @@ function killContainerProcesses(pid: number): void {
 export async function startPrivateRentalDaemon(shared: Dockerode, imageRefs: string[]): Promise<PrivateRentalDaemon> {
   const id = randomBytes(3).toString('hex');
   const dir = mkdtempSync(join(tmpdir(), `cm-rd-${id}-`));
+  chmodSync(dir, 0o711); // the remapped root must reach its data root below (search only)
   const stateDir = join(dir, 'state');
   const overrides: RentalLayoutOverrides = {
     runDir: join(dir, 'run'),
@@ -130,11 +131,13 @@ export async function startPrivateRentalDaemon(shared: Dockerode, imageRefs: str
     await ensureRentalDockerd(layout, { poolSizeBytes: PRIVATE_POOL_BYTES });
     if (imageRefs.length) {
       // The copy is most of a test's time; quota bookkeeping slows it by about a quarter. The
-      // quotas are back on (rescanned) before any rental is made.
+      // quotas are back on before any rental is made, as the product turns them on (simple where
+      // the kernel can): the daemon is started again, so its label says how the pool counts.
       run('btrfs', ['quota', 'disable', layout.pool.mountPoint]);
       for (const ref of imageRefs) await copyImage(shared, docker, ref);
-      run('btrfs', ['quota', 'enable', layout.pool.mountPoint]);
-      run('btrfs', ['quota', 'rescan', '-w', layout.pool.mountPoint]);
+      await stopRentalDockerd(layout);
+      await ensureRentalDockerd(layout, { poolSizeBytes: PRIVATE_POOL_BYTES });
+      quiet('btrfs', ['quota', 'rescan', '-w', layout.pool.mountPoint]); // full qgroups count only after it
     }
   } catch (err) {
     await destroy().catch(() => undefined);
