@@ -118,6 +118,28 @@ attacks('no-new-privileges, seccomp filtering, no NET_RAW/MKNOD/SYS_ADMIN; AF_PA
   assert.not.match(out, 'mount rc 0');
 });
 
+attacks('root in the rental is an unprivileged uid on the host (user namespace of the rental daemon)', async (ctx) => {
+  // The program holds its session for a few seconds, so the host can find it meanwhile.
+  const running = inA(ctx, [
+    'print("uid_map", " ".join(open("/proc/self/uid_map").read().split()))',
+    'print("gid_map", " ".join(open("/proc/self/gid_map").read().split()))',
+    'import subprocess',
+    'subprocess.run(["sleep", "6.28318"])',
+  ].join('\n'));
+  const hostUids = await until('the rental\'s program seen from the host', async () => {
+    const lines = execFileSync('ps', ['-eo', 'uid=,args=']).toString().split('\n').filter((l) => l.trim().endsWith('sleep 6.28318'));
+    const uids = lines.map((l) => Number(l.trim().split(/\s+/)[0]));
+    return uids.length > 0 ? uids : undefined;
+  }, 5_000, 100);
+  const out = await running;
+  const [inside, outside, count] = /uid_map (\d+) (\d+) (\d+)/.exec(out)!.slice(1).map(Number);
+  assert.is(inside, 0, out);
+  assert.ok(outside! >= 65536 && count! <= 65536, `root maps to an unprivileged range: ${out}`);
+  assert.match(out, new RegExp(`gid_map 0 ${outside} ${count}`));
+  // From the host: the renter's root-owned program runs as that uid, not as root.
+  assert.equal(hostUids, [outside], `host uid of the rental's sleep: ${hostUids}`);
+});
+
 /** A 32-bit system call entry (int 0x80) from the 64-bit Python: socket(2) direct (359) and through socketcall (102). */
 const X86_SOCKETS = [
   'import ctypes, os, struct',

@@ -85,7 +85,7 @@ build('a failing shell line fails the build (sh -e), refused with status false a
   assert.is(ctx.miner.manager.state().allocated, false);
 });
 
-build('a build step is held as the rental: its network, its core and memory, its pids limit, the seccomp profile (no raw sockets), no-new-privileges', async (ctx) => {
+build('a build step is held as the rental: its network, its core and memory, its pids limit, its capabilities, the seccomp profile (no raw sockets), no-new-privileges', async (ctx) => {
   // A host service on every address: a build step on Docker's default bridge reached it through its gateway.
   const server = createServer((s) => s.end('host'));
   await new Promise<void>((resolve) => server.listen(0, '0.0.0.0', resolve));
@@ -95,7 +95,7 @@ build('a build step is held as the rental: its network, its core and memory, its
     'libc = ctypes.CDLL(None, use_errno=True)',
     'print("io_uring", "refused" if libc.syscall(425, 1, ctypes.create_string_buffer(120)) < 0 else "allowed")',
     'for l in open("/proc/self/status").read().splitlines():',
-    '    if l.startswith(("NoNewPrivs", "Seccomp:")): print(" ".join(l.split()))',
+    '    if l.startswith(("NoNewPrivs", "Seccomp:", "CapEff", "CapBnd")): print(" ".join(l.split()))',
     'print("cpus", len(os.sched_getaffinity(0)))',
     // Docker's builder keeps its default capabilities (NET_RAW among them): the profile refuses raw sockets itself.
     'for name, fam, typ in (("inet-raw", socket.AF_INET, socket.SOCK_RAW), ("packet", 17, socket.SOCK_RAW)):',
@@ -127,6 +127,12 @@ build('a build step is held as the rental: its network, its core and memory, its
     assert.match(seen, /^Seccomp: 2$/m, seen);
     assert.match(seen, /^cpus 1$/m, seen);
     assert.match(seen, /^inet-raw refused 1$/m, seen);
+    // The rental's capabilities and no more: NET_RAW, MKNOD, SETPCAP, SETFCAP gone from the step and its children.
+    for (const field of ['CapEff', 'CapBnd']) {
+      const caps = BigInt(`0x${new RegExp(`^${field}: ([0-9a-f]+)$`, 'm').exec(seen)?.[1] ?? 'ffffffffff'}`);
+      for (const [name, bit] of [['NET_RAW', 13n], ['MKNOD', 27n], ['SETPCAP', 8n], ['SETFCAP', 31n]] as const) assert.is(caps & (1n << bit), 0n, `${field} ${name}: ${seen}`);
+      assert.ok(caps & (1n << 0n), `${field} keeps CHOWN: ${seen}`);
+    }
     const forks = Number(/^forks stopped at (\d+)$/m.exec(seen)?.[1]);
     assert.ok(forks > 0 && forks < PIDS_LIMIT, `a fork loop in the build stops below the pids limit: ${seen}`);
     assert.match(seen, /^packet refused 1$/m, seen);

@@ -1,8 +1,10 @@
 // The renter's `dockerfile` translation as a pure function: shell commands become one base64
-// RUN step run by `/bin/sh -e`, RUN/ENV/WORKDIR lines are kept, other instructions refused.
+// RUN step run by `/bin/sh -e` with the rental's capabilities only, a RUN line's command a step
+// of its own run the same way, ENV/WORKDIR lines kept, other instructions refused.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { MAX_SHELL_SCRIPT_BYTES, renterDockerfile, shellStep } from '../src/containers/dockerfile.js';
+import { RENTAL_CAPABILITIES } from '../src/containers/capabilities.js';
+import { capabilityDrop, MAX_SHELL_SCRIPT_BYTES, renterDockerfile, shellStep } from '../src/containers/dockerfile.js';
 
 const t = suite('renter dockerfile');
 
@@ -27,7 +29,7 @@ t('plain shell commands (the reference form): one RUN step that runs them with s
   const text = ok('echo renter-was-here > /root/marker.txt');
   assert.ok(text.startsWith('FROM ssh-image-base:latest\nRUN printf %s \\\n'));
   assert.equal(scripts(text), ['echo renter-was-here > /root/marker.txt\n']);
-  assert.match(text, /\| base64 -d > \/tmp\/\.renter-dockerfile\.sh && \/bin\/sh -e \/tmp\/\.renter-dockerfile\.sh && rm -f /);
+  assert.match(text, /\| base64 -d > \/tmp\/\.renter-dockerfile\.sh && setpriv --bounding-set=-all,[a-z_,+]+ --inh-caps=-all -- \/bin\/sh -e \/tmp\/\.renter-dockerfile\.sh && rm -f /);
   // Exactly FROM and one step.
   assert.is(text.split('\n').filter((l) => /^[A-Z]+ /.test(l)).length, 2);
 });
@@ -50,20 +52,32 @@ t('multi-line shell: one script, kept byte for byte (quotes, $, comments, contin
   assert.not.match(text, /\$HOME|EOF|apt-get/);
 });
 
-t('extended form: RUN, ENV, WORKDIR kept as written, mixed with shell groups in order', () => {
+t('extended form: ENV and WORKDIR kept as written, a RUN line a step of its own, mixed with shell groups in order', () => {
   const text = ok('ENV A=1\nWORKDIR /srv\necho "$A" > a\necho b > b\nRUN touch c && \\\n    touch d\n\n# trailing comment\n');
   const lines = text.split('\n');
   assert.is(lines[0], 'FROM ssh-image-base:latest');
   assert.is(lines[1], 'ENV A=1');
   assert.is(lines[2], 'WORKDIR /srv');
-  assert.ok(text.includes('\nRUN touch c && \\\n    touch d\n'));
-  assert.ok(text.indexOf('WORKDIR /srv') < text.indexOf('printf') && text.indexOf('printf') < text.indexOf('RUN touch c'));
-  // The trailing comment alone makes no step.
-  assert.equal(scripts(text), ['echo "$A" > a\necho b > b\n']);
+  assert.ok(text.indexOf('WORKDIR /srv') < text.indexOf('printf'));
+  // The RUN line's command (its continuation read by sh as Docker's parser reads it) runs as a
+  // script of its own after the shell group; the trailing comment alone makes no step.
+  assert.equal(scripts(text), ['echo "$A" > a\necho b > b\n', 'touch c && \\\n    touch d\n']);
+  assert.not.match(text, /^RUN touch/m);
 });
 
-t('the old RUN/ENV/WORKDIR-only text still translates to itself', () => {
-  assert.is(ok('RUN pip install numpy\n\n# comment\nENV A=1\nWORKDIR /root'), 'FROM ssh-image-base:latest\nRUN pip install numpy\nENV A=1\nWORKDIR /root\n');
+t('a RUN line is never run with Docker\'s default capabilities: every step drops to the rental\'s', () => {
+  const text = ok('RUN pip install numpy\n\n# comment\nENV A=1\nWORKDIR /root');
+  assert.equal(scripts(text), ['pip install numpy\n']);
+  assert.ok(text.endsWith('ENV A=1\nWORKDIR /root\n'));
+  const runners = [...text.matchAll(/&& (setpriv [^\n]*?) \/bin\/sh -e /g)].map((m) => m[1]);
+  assert.equal(runners, [capabilityDrop(RENTAL_CAPABILITIES)]);
+  assert.is(capabilityDrop(RENTAL_CAPABILITIES), 'setpriv --bounding-set=-all,+chown,+dac_override,+fowner,+setuid,+setgid,+sys_chroot,+audit_write,+net_bind_service,+kill --inh-caps=-all --');
+  assert.not.match(capabilityDrop(RENTAL_CAPABILITIES), /net_raw|mknod|setpcap|sys_admin/);
+});
+
+t('the exec form of RUN runs its words as they are; a RUN that is not JSON is the shell form', () => {
+  assert.equal(scripts(ok('RUN ["python3", "-c", "print(\'it\'s\')"]')), [`exec 'python3' '-c' 'print('\\''it'\\''s'\\'')'\n`]);
+  assert.equal(scripts(ok('RUN [ -d /srv ] || mkdir /srv')), ['[ -d /srv ] || mkdir /srv\n']);
 });
 
 t('instructions that could replace sshd, change the user or forge labels are refused, with the rule\'s wording', () => {

@@ -1,3 +1,4 @@
+// test-lane: alone
 // The miner outlives its rental daemon's faults, on a private rental daemon (own pool, paths,
 // bridge and containerd namespace; the shared one is never stopped) under the real CLI miner:
 // - killed with SIGKILL under a rental: the miner starts it again within 90 s, the renter's

@@ -5,6 +5,7 @@ import type { AllocateRequest } from '../../protocol/index.js';
 import { formatCpuset } from '../resources/cpuset.js';
 import { renterPortBindings } from '../resources/ports.js';
 import { RENTAL_BRIDGE_PREFIX } from '../resources/bridge.js';
+import { RENTAL_CAPABILITIES } from './capabilities.js';
 import { blkioHostConfig, type IoLimits } from './io-limits.js';
 import { seccompSecurityOpt } from './seccomp.js';
 
@@ -137,14 +138,7 @@ export function containmentProblem(c: Containment): string | null {
   return null;
 }
 
-/**
- * Capabilities a rental keeps; everything else is dropped. sshd needs SETUID/SETGID (privilege
- * separation), SYS_CHROOT (its pre-auth chroot), AUDIT_WRITE (login records), NET_BIND_SERVICE
- * (port 22), CHOWN (the pty); apt and pip need CHOWN, DAC_OVERRIDE, FOWNER; KILL lets root signal
- * its own processes. Dropped from Docker's defaults: NET_RAW (raw and packet sockets: spoofing,
- * sniffing), MKNOD (device nodes), SETFCAP and SETPCAP (file and process capabilities), FSETID.
- */
-export const RENTAL_CAPABILITIES = ['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'SETUID', 'SETGID', 'SYS_CHROOT', 'AUDIT_WRITE', 'NET_BIND_SERVICE', 'KILL'] as const;
+export { RENTAL_CAPABILITIES } from './capabilities.js';
 
 /**
  * The HostConfig part that contains a renter: capabilities, no-new-privileges, the project's
