@@ -3,7 +3,10 @@
 // every hierarchy the runtime made it in.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { buildCgroupDir, buildCgroupName, cgroupMountPoints } from '../src/containers/build-cgroup.js';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buildCgroupDir, buildCgroupName, buildCgroupOwner, cgroupMountPoints, sweepBuildCgroups } from '../src/containers/build-cgroup.js';
 import { cgroupMounts } from '../src/containers/io-throttle.js';
 
 const V1 = [
@@ -15,9 +18,28 @@ const V1 = [
 ].join('\n');
 const V2 = '30 22 0:26 / /sys/fs/cgroup rw,nosuid - cgroup2 cgroup2 rw,nsdelegate';
 
-test('the build cgroup is named after the rental id, and only a hex id becomes a path', () => {
-  assert.is(buildCgroupName('0123abcd0123abcd'), 'compute-miner-build-0123abcd0123abcd');
-  for (const bad of ['', '../x', 'ABC', 'a/b', 'a b', 'x'.repeat(65)]) assert.throws(() => buildCgroupName(bad), /unexpected rental id/);
+test('the build cgroup is named after its miner and the rental id, and only hex becomes a path', () => {
+  const owner = buildCgroupOwner('5F3sa2TJAWMqDhXG6jhV4N8ko9SxwGy8TpaNS1repo5EYjQX');
+  assert.match(owner, /^[0-9a-f]{8}$/);
+  assert.is.not(buildCgroupOwner('another miner'), owner);
+  assert.is(buildCgroupName(owner, '0123abcd0123abcd'), `compute-miner-build-${owner}-0123abcd0123abcd`);
+  for (const bad of ['', '../x', 'ABC', 'a/b', 'a b', 'x'.repeat(65)]) assert.throws(() => buildCgroupName(owner, bad), /unexpected rental id/);
+  assert.throws(() => buildCgroupName('../../x', 'ab'), /unexpected build owner/);
+});
+
+test('a killed miner\'s build cgroups are swept at its start, another miner\'s never', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cm-build-cgroup-'));
+  try {
+    for (const h of ['pids', 'cpu']) for (const n of ['compute-miner-build-aaaaaaaa-01', 'compute-miner-build-bbbbbbbb-02', 'other']) mkdirSync(join(dir, h, n), { recursive: true });
+    mkdirSync(join(dir, 'pids', 'compute-miner-build-aaaaaaaa-03', 'busy'), { recursive: true });
+    const mountinfo = join(dir, 'mountinfo');
+    writeFileSync(mountinfo, [`31 30 0:27 / ${dir}/pids rw - cgroup cgroup rw,pids`, `32 30 0:28 / ${dir}/cpu rw - cgroup cgroup rw,cpu`, `33 30 0:29 / ${dir} rw - tmpfs tmpfs rw`].join('\n'));
+    assert.is(await sweepBuildCgroups('aaaaaaaa', mountinfo), 2);
+    assert.equal(readdirSync(join(dir, 'pids')).sort(), ['compute-miner-build-aaaaaaaa-03', 'compute-miner-build-bbbbbbbb-02', 'other']);
+    assert.equal(readdirSync(join(dir, 'cpu')).sort(), ['compute-miner-build-bbbbbbbb-02', 'other']);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('its pids.max lives in the pids hierarchy on v1, the unified one on v2', () => {

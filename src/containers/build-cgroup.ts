@@ -3,14 +3,23 @@
 // parent's pids.max holds all its children. Made on the engine's machine by root, for an engine
 // with the cgroupfs driver (under systemd a parent is a slice, which this does not make);
 // removed once the build's containers are gone. Paths are pure.
-import { mkdir, readFile, rmdir, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdir, readdir, readFile, rmdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { cgroupMounts, type CgroupMounts } from './io-throttle.js';
 
+const PREFIX = 'compute-miner-build-';
+
+/** Whose builds: 8 hex of the miner's hotkey, so one miner's sweep never touches another's. Pure. */
+export function buildCgroupOwner(minerHotkey: string): string {
+  return createHash('sha256').update(minerHotkey).digest('hex').slice(0, 8);
+}
+
 /** The build cgroup's name for a rental; rental ids are hex, checked anyway (it becomes a path). */
-export function buildCgroupName(rentalId: string): string {
+export function buildCgroupName(owner: string, rentalId: string): string {
+  if (!/^[0-9a-f]{8}$/.test(owner)) throw new Error(`unexpected build owner ${JSON.stringify(owner.slice(0, 20))}`);
   if (!/^[0-9a-f]{1,64}$/.test(rentalId)) throw new Error(`unexpected rental id ${JSON.stringify(rentalId.slice(0, 70))}`);
-  return `compute-miner-build-${rentalId}`;
+  return `${PREFIX}${owner}-${rentalId}`;
 }
 
 /** The directory that holds `name`'s pids.max: the pids hierarchy (v1) or the unified one (v2). Pure. */
@@ -42,8 +51,8 @@ export interface BuildCgroup {
 }
 
 /** Makes the cgroup with `pidsMax`; on v2 the pids controller must be on in the root's subtree. */
-export async function makeBuildCgroup(rentalId: string, pidsMax: number, mountinfoPath = '/proc/self/mountinfo'): Promise<BuildCgroup> {
-  const name = buildCgroupName(rentalId);
+export async function makeBuildCgroup(owner: string, rentalId: string, pidsMax: number, mountinfoPath = '/proc/self/mountinfo'): Promise<BuildCgroup> {
+  const name = buildCgroupName(owner, rentalId);
   const mountinfo = await readFile(mountinfoPath, 'utf8');
   const where = buildCgroupDir(cgroupMounts(mountinfo), name);
   if (!where) throw new Error('no pids (cgroup v1) or unified (cgroup v2) hierarchy is mounted');
@@ -59,6 +68,25 @@ export async function makeBuildCgroup(rentalId: string, pidsMax: number, mountin
       for (const point of new Set(cgroupMountPoints(mountinfo))) await removeDir(join(point, name));
     },
   };
+}
+
+/**
+ * Removes the build cgroups `owner` left when it was killed during a build (called at start,
+ * when it has none in flight); one still holding processes stays.
+ */
+export async function sweepBuildCgroups(owner: string, mountinfoPath = '/proc/self/mountinfo'): Promise<number> {
+  const mine = `${PREFIX}${owner}-`;
+  let removed = 0;
+  for (const point of new Set(cgroupMountPoints(await readFile(mountinfoPath, 'utf8')))) {
+    const entries = await readdir(point).catch(() => [] as string[]);
+    for (const entry of entries.filter((e) => e.startsWith(mine))) {
+      try {
+        await rmdir(join(point, entry));
+        removed += 1;
+      } catch { /* busy: a build's processes are still in it */ }
+    }
+  }
+  return removed;
 }
 
 async function removeDir(dir: string): Promise<void> {

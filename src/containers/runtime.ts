@@ -13,7 +13,7 @@ import { NOTICES_PATH } from '../rentals/events.js';
 import { parseCpuset } from '../resources/cpuset.js';
 import { RefusalError, type MadeRental, type OwnedWorkload, type RentalRuntime, type RentalSecrets, type RentalSpec, type WarmSlot } from '../rentals/runtime.js';
 import { CREDENTIALS_ACK } from './base-image.js';
-import { makeBuildCgroup, type BuildCgroup } from './build-cgroup.js';
+import { buildCgroupOwner, makeBuildCgroup, sweepBuildCgroups, type BuildCgroup } from './build-cgroup.js';
 import { dockerHost } from './docker-host.js';
 import { followEngineEvents } from './engine-events.js';
 import { dockerodeEngine, DockerUnavailableError, type ContainerDetail } from './docker.js';
@@ -98,6 +98,7 @@ export function createDockerRuntime(options: DockerRuntimeOptions): RentalRuntim
   const ownerFilter = `${LABELS.owner}=${options.minerHotkey}`;
   const scope = [ownerFilter, ...Object.entries(options.labels ?? {}).map(([k, v]) => `${k}=${v}`)];
   const buildDir = join(options.dataDir, 'build');
+  const buildOwner = buildCgroupOwner(options.minerHotkey);
   const host = dockerHost({
     host: options.host, engine, ...(options.transferDocker ? { transferDocker: options.transferDocker } : {}), dataDir: options.dataDir, baseTag,
     ...(options.baseImage ? { baseImage: options.baseImage } : {}), localEngine,
@@ -179,7 +180,7 @@ export function createDockerRuntime(options: DockerRuntimeOptions): RentalRuntim
       return null;
     }
     try {
-      return await makeBuildCgroup(rentalId, containment.pidsLimit);
+      return await makeBuildCgroup(buildOwner, rentalId, containment.pidsLimit);
     } catch (err) {
       log.warn({ rental: rentalId, err: (err as Error).message }, 'the renter\'s build runs without a pids limit');
       return null;
@@ -281,8 +282,9 @@ export function createDockerRuntime(options: DockerRuntimeOptions): RentalRuntim
     async start(keep) {
       stopped = false;
       await layers.sweep(keep, prefix);
-      // Build contexts of renter images a killed miner left behind.
+      // Build contexts and build cgroups of renter images a killed miner left behind.
       rmSync(buildDir, { recursive: true, force: true });
+      if (localEngine) await sweepBuildCgroups(buildOwner).catch(() => 0);
       void host.baseImageReady().catch(() => undefined);
     },
 
