@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import { mkdir, readdir, readFile, rmdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { parseMountinfo } from '../mountinfo.js';
 import { cgroupMounts, type CgroupMounts } from './io-throttle.js';
 
 const PREFIX = 'compute-miner-build-';
@@ -31,13 +32,7 @@ export function buildCgroupDir(mounts: CgroupMounts, name: string): { dir: strin
 
 /** Every cgroup hierarchy's mount point (v1 controllers and v2), from a mountinfo text. Pure. */
 export function cgroupMountPoints(mountinfo: string): string[] {
-  const points: string[] = [];
-  for (const line of mountinfo.split('\n')) {
-    const [left, right] = line.split(' - ');
-    const type = right?.split(' ')[0];
-    if (left && (type === 'cgroup' || type === 'cgroup2')) points.push((left.split(' ')[4] ?? '').replace(/\\040/g, ' '));
-  }
-  return points.filter((p) => p.startsWith('/'));
+  return parseMountinfo(mountinfo).filter((m) => (m.type === 'cgroup' || m.type === 'cgroup2') && m.mountPoint.startsWith('/')).map((m) => m.mountPoint);
 }
 
 export interface BuildCgroup {

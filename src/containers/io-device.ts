@@ -3,15 +3,12 @@
 // partition's number in blkio.throttle.* and io.max, so a partition gives way to its disk.
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { parseMountinfo } from '../mountinfo.js';
 
 /** The source of the mount that holds `path` (the longest mount point above it), from mountinfo. Pure. */
 export function mountSourceOf(mountinfo: string, path: string): string | null {
   let best: { point: string; source: string } | null = null;
-  for (const line of mountinfo.split('\n')) {
-    const [left, right] = line.split(' - ');
-    if (!left || !right) continue;
-    const point = (left.split(' ')[4] ?? '').replace(/\\040/g, ' ');
-    const source = (right.split(' ')[1] ?? '').replace(/\\040/g, ' ');
+  for (const { mountPoint: point, source } of parseMountinfo(mountinfo)) {
     const above = point === '/' || path === point || path.startsWith(`${point}/`);
     // A later mount on the same point hides an earlier one.
     if (above && (!best || point.length >= best.point.length)) best = { point, source };

@@ -5,6 +5,7 @@
 // inside). Needs root on the machine of the engine. The path and text parts are pure.
 import { readFile, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
+import { parseMountinfo } from '../mountinfo.js';
 import type { IoLimits } from './io-limits.js';
 
 export type CgroupVersion = 1 | 2;
@@ -19,15 +20,12 @@ export interface CgroupMounts {
 /** The cgroup hierarchies mounted, from a mountinfo text. Pure. */
 export function cgroupMounts(mountinfo: string): CgroupMounts {
   const found: CgroupMounts = {};
-  for (const line of mountinfo.split('\n')) {
-    const [left, right] = line.split(' - ');
-    if (!left || !right) continue;
-    const fields = left.split(' ');
-    const [type, , superOptions = ''] = right.split(' ');
-    const mount = { mountPoint: (fields[4] ?? '').replace(/\\040/g, ' '), root: fields[3] ?? '/' };
-    if (type === 'cgroup' && superOptions.split(',').includes('blkio')) found.blkio = mount;
-    if (type === 'cgroup' && superOptions.split(',').includes('pids')) found.pids = mount;
-    if (type === 'cgroup2') found.unified = mount;
+  for (const m of parseMountinfo(mountinfo)) {
+    const mount = { mountPoint: m.mountPoint, root: m.root };
+    const controllers = m.superOptions.split(',');
+    if (m.type === 'cgroup' && controllers.includes('blkio')) found.blkio = mount;
+    if (m.type === 'cgroup' && controllers.includes('pids')) found.pids = mount;
+    if (m.type === 'cgroup2') found.unified = mount;
   }
   return found;
 }

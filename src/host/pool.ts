@@ -6,6 +6,7 @@ import { execFile } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, statfsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
+import { mountAt } from '../mountinfo.js';
 import { ensureQuotas, type QuotaMode } from './pool-quota.js';
 
 const run = promisify(execFile);
@@ -48,14 +49,7 @@ function imageIsBtrfs(path: string): boolean {
 
 /** The file system type mounted exactly at `path`, from a mountinfo text. Pure. */
 export function mountedType(mountinfo: string, path: string): string | null {
-  let found: string | null = null;
-  for (const line of mountinfo.split('\n')) {
-    const [left, right] = line.split(' - ');
-    if (!left || !right) continue;
-    const mountPoint = left.split(' ')[4]?.replace(/\\040/g, ' ');
-    if (mountPoint === path) found = right.split(' ')[0] ?? null; // the last mount on a path is the visible one
-  }
-  return found;
+  return mountAt(mountinfo, path)?.type ?? null;
 }
 
 /**
@@ -63,13 +57,7 @@ export function mountedType(mountinfo: string, path: string): string | null {
  * (`/dev/loop0`), the block device every rental's reads and writes reach. Pure.
  */
 export function mountedSource(mountinfo: string, path: string): string | null {
-  let found: string | null = null;
-  for (const line of mountinfo.split('\n')) {
-    const [left, right] = line.split(' - ');
-    if (!left || !right) continue;
-    if (left.split(' ')[4]?.replace(/\\040/g, ' ') === path) found = right.split(' ')[1] ?? null;
-  }
-  return found;
+  return mountAt(mountinfo, path)?.source ?? null;
 }
 
 /** The block device that holds the pool (its loop device); null when the pool is not mounted. */
